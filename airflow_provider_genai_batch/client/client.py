@@ -1,0 +1,365 @@
+"""The sync and async batch clients. They run the same plans (``plans.py``) and differ only in sending.
+
+Example::
+
+    with GenAIBatchClient(ClientSettings(backend="gemini", api_key=KEY)) as client:
+        job = client.batches.create(model="gemini-2.5-flash", src=["What is 1+1?"])
+        job = client.batches.get(name=job.name)
+        for result in client.batches.iter_results(job):
+            print(result.key, result.text)
+
+    async with AsyncGenAIBatchClient(settings) as client:
+        job = await client.batches.get(name="batches/abc")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from airflow_provider_genai_batch.client.auth import AuthProvider, build_auth_provider
+from airflow_provider_genai_batch.client.creation import (
+    create_plan,
+    prepare_create,
+    prepare_create_embeddings,
+    upload_source_plan,
+)
+from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.client.models import BatchJob, File
+from airflow_provider_genai_batch.client.plans import (
+    Plan,
+    cancel_job,
+    delete_job,
+    get_job,
+    list_page,
+    result_downloads,
+    run_async,
+    run_sync,
+    single,
+)
+from airflow_provider_genai_batch.client.results import (
+    BatchResult,
+    LineSplitter,
+    check_readable,
+    inline_results,
+    parse_result_line,
+)
+from airflow_provider_genai_batch.client.settings import ClientSettings
+from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
+from airflow_provider_genai_batch.client.wire import gemini
+
+__all__ = ["AsyncGenAIBatchClient", "GenAIBatchClient"]
+
+
+def _settings(settings: ClientSettings | None, overrides: dict[str, Any]) -> ClientSettings:
+    if settings is None:
+        return ClientSettings(**overrides)
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def _list_args(page_size: int | None, config: Any) -> tuple[int | None, str | None]:
+    """page_size and filter from keyword arguments or an SDK-style ``config`` dict."""
+    filter_: str | None = None
+    if config is not None:
+        data = config if isinstance(config, dict) else config.model_dump(exclude_none=True)
+        page_size = page_size or data.get("page_size") or data.get("pageSize")
+        filter_ = data.get("filter")
+    if page_size is not None and (not isinstance(page_size, int) or page_size < 1 or page_size > 1000):
+        raise InvalidInputError("page_size", f"{page_size!r} is not between 1 and 1000", "pass 1 to 1000")
+    return page_size, filter_
+
+
+def _check_filter(settings: ClientSettings, filter_: str | None) -> None:
+    if filter_ and settings.backend == "gemini":
+        raise InvalidInputError("filter", "the Gemini batch list has no filter", "filter the jobs yourself")
+
+
+def _require_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError("name", "is missing", "pass the job name returned by create")
+    return name
+
+
+class _Base:
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(backend={self.settings.backend!r}, base_url={self.settings.effective_base_url!r})"
+        )
+
+
+class Batches(_Base):
+    """Batch verbs of the sync client, named as google-genai's ``client.batches``."""
+
+    def __init__(self, settings: ClientSettings, transport: SyncTransport) -> None:
+        super().__init__(settings)
+        self._transport = transport
+
+    def _run(self, plan: Plan[Any]) -> Any:
+        return run_sync(plan, self._transport.send)
+
+    def create(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
+        """Create a generation batch job. Bad input raises InvalidInputError before any request."""
+        prepared = prepare_create(self.settings, model=model, src=src, config=config)
+        job: BatchJob = self._run(create_plan(self.settings, prepared))
+        return job
+
+    def create_embeddings(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
+        """Create an embeddings batch job (Gemini)."""
+        prepared = prepare_create_embeddings(self.settings, model=model, src=src, config=config)
+        job: BatchJob = self._run(create_plan(self.settings, prepared))
+        return job
+
+    def get(self, *, name: str) -> BatchJob:
+        """Read a job."""
+        job: BatchJob = self._run(get_job(self.settings, _require_name(name)))
+        return job
+
+    def list(
+        self, *, page_size: int | None = None, filter: str | None = None, config: Any = None
+    ) -> Iterator[BatchJob]:
+        """Every job, page after page (newest first where the API orders so)."""
+        size, config_filter = _list_args(page_size, config)
+        filter_ = filter or config_filter
+        _check_filter(self.settings, filter_)
+        token: str | None = None
+        while True:
+            jobs, token = self._run(list_page(self.settings, size, token, filter_))
+            yield from jobs
+            if not token:
+                return
+
+    def cancel(self, *, name: str) -> None:
+        """Ask the service to cancel a job."""
+        self._run(cancel_job(self.settings, _require_name(name)))
+
+    def delete(self, *, name: str) -> None:
+        """Delete a job."""
+        self._run(delete_job(self.settings, _require_name(name)))
+
+    def iter_results(self, job: BatchJob | str) -> Iterator[BatchResult]:
+        """Stream every request's result of a succeeded job, in bounded memory."""
+        job = self.get(name=job) if isinstance(job, str) else job
+        location = check_readable(job)
+        if location.kind == "inline":
+            yield from inline_results(job)
+            return
+        index = 0
+        for request in self._run(result_downloads(self.settings, location.kind, location.uri or "")):
+            splitter = LineSplitter()
+            for chunk in self._transport.stream(request):
+                for line in splitter.feed(chunk):
+                    yield parse_result_line(line, index)
+                    index += 1
+            for line in splitter.finish():
+                yield parse_result_line(line, index)
+                index += 1
+
+
+class AsyncBatches(_Base):
+    """Batch verbs of the async client."""
+
+    def __init__(self, settings: ClientSettings, transport: AsyncTransport) -> None:
+        super().__init__(settings)
+        self._transport = transport
+
+    async def _run(self, plan: Plan[Any], *, offload: bool = False) -> Any:
+        return await run_async(plan, self._transport.send, offload=offload)
+
+    async def create(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
+        """Create a generation batch job. Input files are read off the event loop."""
+        prepared = prepare_create(self.settings, model=model, src=src, config=config)
+        job: BatchJob = await self._run(create_plan(self.settings, prepared), offload=True)
+        return job
+
+    async def create_embeddings(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
+        """Create an embeddings batch job (Gemini)."""
+        prepared = prepare_create_embeddings(self.settings, model=model, src=src, config=config)
+        job: BatchJob = await self._run(create_plan(self.settings, prepared), offload=True)
+        return job
+
+    async def get(self, *, name: str) -> BatchJob:
+        """Read a job."""
+        job: BatchJob = await self._run(get_job(self.settings, _require_name(name)))
+        return job
+
+    async def list(
+        self,
+        *,
+        page_size: int | None = None,
+        filter: str | None = None,
+        config: Any = None,
+    ) -> AsyncIterator[BatchJob]:
+        """Every job, page after page."""
+        size, config_filter = _list_args(page_size, config)
+        filter_ = filter or config_filter
+        _check_filter(self.settings, filter_)
+        token: str | None = None
+        while True:
+            jobs, token = await self._run(list_page(self.settings, size, token, filter_))
+            for job in jobs:
+                yield job
+            if not token:
+                return
+
+    async def cancel(self, *, name: str) -> None:
+        """Ask the service to cancel a job."""
+        await self._run(cancel_job(self.settings, _require_name(name)))
+
+    async def delete(self, *, name: str) -> None:
+        """Delete a job."""
+        await self._run(delete_job(self.settings, _require_name(name)))
+
+    async def iter_results(self, job: BatchJob | str) -> AsyncIterator[BatchResult]:
+        """Stream every request's result of a succeeded job, in bounded memory."""
+        job = await self.get(name=job) if isinstance(job, str) else job
+        location = check_readable(job)
+        if location.kind == "inline":
+            for result in inline_results(job):
+                yield result
+            return
+        index = 0
+        for request in await self._run(result_downloads(self.settings, location.kind, location.uri or "")):
+            splitter = LineSplitter()
+            async for chunk in self._transport.stream(request):
+                for line in splitter.feed(chunk):
+                    yield parse_result_line(line, index)
+                    index += 1
+            for line in splitter.finish():
+                yield parse_result_line(line, index)
+                index += 1
+
+
+class Files(_Base):
+    """Files API (Gemini) of the sync client: upload, get, delete, streamed download."""
+
+    def __init__(self, settings: ClientSettings, transport: SyncTransport) -> None:
+        super().__init__(settings)
+        self._transport = transport
+
+    def upload(self, file: Any, *, mime_type: str = "jsonl", display_name: str | None = None) -> File:
+        """Upload bytes, a local path or a list/iterable of requests (as JSONL), resumably, in chunks."""
+        uploaded: File = run_sync(
+            upload_source_plan(self.settings, file, mime_type, display_name), self._transport.send
+        )
+        return uploaded
+
+    def get(self, *, name: str) -> File:
+        """Read a file's metadata."""
+        response = run_sync(single(gemini.build_file_get(self.settings, name)), self._transport.send)
+        return gemini.parse_file(response.json())
+
+    def delete(self, *, name: str) -> None:
+        """Delete a file."""
+        run_sync(single(gemini.build_file_delete(self.settings, name)), self._transport.send)
+
+    def download(self, *, name: str) -> Iterator[bytes]:
+        """A file's bytes in chunks (resumes with Range after a dropped connection)."""
+        return self._transport.stream(gemini.build_file_download(self.settings, name))
+
+
+class AsyncFiles(_Base):
+    """Files API (Gemini) of the async client."""
+
+    def __init__(self, settings: ClientSettings, transport: AsyncTransport) -> None:
+        super().__init__(settings)
+        self._transport = transport
+
+    async def upload(self, file: Any, *, mime_type: str = "jsonl", display_name: str | None = None) -> File:
+        """Upload bytes, a local path or requests; file reads happen off the event loop."""
+        plan = upload_source_plan(self.settings, file, mime_type, display_name)
+        uploaded: File = await run_async(plan, self._transport.send, offload=True)
+        return uploaded
+
+    async def get(self, *, name: str) -> File:
+        """Read a file's metadata."""
+        response = await run_async(single(gemini.build_file_get(self.settings, name)), self._transport.send)
+        return gemini.parse_file(response.json())
+
+    async def delete(self, *, name: str) -> None:
+        """Delete a file."""
+        await run_async(single(gemini.build_file_delete(self.settings, name)), self._transport.send)
+
+    def download(self, *, name: str) -> AsyncIterator[bytes]:
+        """A file's bytes in chunks."""
+        return self._transport.stream(gemini.build_file_download(self.settings, name))
+
+
+class GenAIBatchClient(_Base):
+    """Blocking client for both backends: ``client.batches`` and ``client.files``.
+
+    Example::
+
+        client = GenAIBatchClient(backend="vertex", project="p", location="us-central1",
+                                  gcs_staging_prefix="gs://bucket/staging")
+        job = client.batches.create(model="gemini-2.5-flash", src="gs://bucket/in.jsonl")
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        *,
+        auth: AuthProvider | None = None,
+        http_client: httpx.Client | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__(_settings(settings, overrides))
+        self.auth = auth or build_auth_provider(self.settings)
+        self._transport = SyncTransport(self.settings, self.auth, http_client=http_client)
+        self.batches = Batches(self.settings, self._transport)
+        self.files = Files(self.settings, self._transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._transport.close()
+        self.auth.close()
+
+    def __enter__(self) -> GenAIBatchClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncGenAIBatchClient(_Base):
+    """Async client for both backends; one connection pool, safe to share between coroutines of one loop.
+
+    Example::
+
+        async with AsyncGenAIBatchClient(settings) as client:
+            job = await client.batches.get(name="batches/abc")
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        *,
+        auth: AuthProvider | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__(_settings(settings, overrides))
+        self.auth = auth or build_auth_provider(self.settings)
+        self._transport = AsyncTransport(self.settings, self.auth, http_client=http_client)
+        self.batches = AsyncBatches(self.settings, self._transport)
+        self.files = AsyncFiles(self.settings, self._transport)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._transport.aclose()
+        self.auth.close()
+
+    async def __aenter__(self) -> AsyncGenAIBatchClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

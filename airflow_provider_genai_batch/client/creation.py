@@ -1,0 +1,307 @@
+"""How a ``create`` call becomes requests: validate everything first, upload or stage inputs, then create.
+
+All checks that can fail on the caller's input run in ``prepare_*`` before any network call. The plan that
+follows uploads (Gemini Files API, or a GCS staging object for Vertex) and sends the create exactly once.
+
+Example::
+
+    prepared = prepare_create(settings, model="gemini-2.5-flash", src=[...], config=None)
+    job = run_sync(create_plan(settings, prepared), transport.send)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from airflow_provider_genai_batch.client.errors import InvalidInputError, UnsupportedOperationError
+from airflow_provider_genai_batch.client.jsonl import (
+    SpooledFile,
+    request_line,
+    spool_requests,
+    validate_jsonl_file,
+)
+from airflow_provider_genai_batch.client.models import BatchJob, BatchJobDestination, CreateBatchJobConfig
+from airflow_provider_genai_batch.client.plans import Plan, upload_file, upload_gcs_object
+from airflow_provider_genai_batch.client.settings import ClientSettings
+from airflow_provider_genai_batch.client.sources import (
+    BigQuerySource,
+    FileSource,
+    GcsSource,
+    InlineSource,
+    LocalFileSource,
+    Source,
+    StreamSource,
+    iter_stream_requests,
+    resolve_embeddings_source,
+    resolve_source,
+)
+from airflow_provider_genai_batch.client.wire import gemini, vertex
+from airflow_provider_genai_batch.client.wire.common import (
+    JsonDict,
+    check_bigquery_uri,
+    compact_json,
+    parse_gcs_uri,
+)
+
+_LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+DISPLAY_NAME_MAX = 128
+
+
+@dataclass
+class PreparedCreate:
+    """A validated create: the model, the source kind, and everything the create body needs."""
+
+    model: str
+    source: Source
+    config: CreateBatchJobConfig
+    embeddings: bool = False
+    display_name: str | None = None
+    output_config: JsonDict | None = None
+    cleanup: ExitStack = field(default_factory=ExitStack)
+
+
+def parse_config(config: Any) -> CreateBatchJobConfig:
+    """Validate ``config`` (a dict, a CreateBatchJobConfig or google-genai's) naming the bad field."""
+    if config is None:
+        return CreateBatchJobConfig()
+    try:
+        return CreateBatchJobConfig.model_validate(config)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        location = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"config.{location}", first["msg"], "correct that field") from None
+
+
+def _check_display_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    if not name.strip() or len(name) > DISPLAY_NAME_MAX:
+        raise InvalidInputError(
+            "config.display_name", f"must be 1 to {DISPLAY_NAME_MAX} characters", "shorten the display name"
+        )
+    return name
+
+
+def _check_labels(labels: dict[str, str] | None) -> None:
+    for key, value in (labels or {}).items():
+        if not key or len(key) > 63 or not set(key) <= _LABEL_KEY_CHARS or not key[0].isalpha():
+            raise InvalidInputError(
+                f"config.labels.{key}",
+                "is not a valid label key",
+                "use 1-63 lowercase letters, digits, '-' or '_'",
+            )
+        if len(value) > 63 or not set(value) <= _LABEL_KEY_CHARS:
+            raise InvalidInputError(
+                f"config.labels.{key}",
+                "has an invalid value",
+                "use at most 63 lowercase letters, digits, '-' or '_'",
+            )
+
+
+def _validate_local(source: Source) -> None:
+    if isinstance(source, LocalFileSource):
+        validate_jsonl_file(source.path)
+
+
+def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: Any) -> PreparedCreate:
+    """Validate a generation batch; raise InvalidInputError before any network call."""
+    parsed = parse_config(config)
+    display_name = _check_display_name(parsed.display_name)
+    if settings.backend == "gemini":
+        gemini.model_path(model)
+        if parsed.dest is not None:
+            raise InvalidInputError(
+                "config.dest",
+                "the Gemini API chooses where results go",
+                "remove dest (results come back inline or as a file named in the job)",
+            )
+        if parsed.labels:
+            raise InvalidInputError("config.labels", "the Gemini API has no job labels", "remove labels")
+        source = resolve_source(src, "gemini")
+        if isinstance(source, GcsSource | BigQuerySource):
+            raise InvalidInputError(
+                "src",
+                "the Gemini API cannot read gs:// or bq:// sources",
+                "use backend 'vertex', or pass requests, a local JSONL file or 'files/...'",
+            )
+        _validate_local(source)
+        return PreparedCreate(model, source, parsed, display_name=display_name)
+    vertex.model_path(model)
+    if parsed.webhook_config:
+        raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
+    _check_labels(parsed.labels)
+    source = resolve_source(src, "vertex")
+    if isinstance(source, FileSource):
+        raise InvalidInputError(
+            "src",
+            "Vertex AI cannot read a Gemini Files API file",
+            "use gs://, bq://, a local file or requests",
+        )
+    staged = isinstance(source, InlineSource | LocalFileSource | StreamSource)
+    if staged and not settings.gcs_staging_prefix:
+        raise InvalidInputError(
+            "gcs_staging_prefix",
+            "Vertex AI reads inputs only from GCS or BigQuery, and no staging prefix is set",
+            "set gcs_staging_prefix (connection extra) to a gs:// prefix, or pass gs:// or bq:// sources",
+        )
+    _validate_local(source)
+    name = display_name or f"genai_batch_job_{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)[:5]}"
+    prepared = PreparedCreate(model, source, parsed, display_name=name)
+    prepared.output_config = vertex_output_config(settings, prepared)
+    return prepared
+
+
+def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any, config: Any) -> PreparedCreate:
+    """Validate an embeddings batch (Gemini only)."""
+    if settings.backend != "gemini":
+        raise UnsupportedOperationError(
+            "backend", "embeddings batches exist only on the Gemini Developer API", "use a gemini connection"
+        )
+    parsed = parse_config(config)
+    gemini.model_path(model)
+    if parsed.dest is not None:
+        raise InvalidInputError("config.dest", "the Gemini API chooses where results go", "remove dest")
+    source = resolve_embeddings_source(src)
+    _validate_local(source)
+    return PreparedCreate(model, source, parsed, embeddings=True, display_name=_check_display_name(parsed.display_name))
+
+
+def _dest_uri(dest: BatchJobDestination | str | None) -> str | None:
+    if isinstance(dest, str):
+        return dest
+    if dest is None:
+        return None
+    return dest.gcs_uri or dest.bigquery_uri
+
+
+def vertex_output_config(settings: ClientSettings, prepared: PreparedCreate) -> JsonDict:
+    """``outputConfig`` from config.dest, or derived from the source as google-genai does."""
+    uri = _dest_uri(prepared.config.dest)
+    source = prepared.source
+    if uri is None:
+        if isinstance(source, GcsSource) and len(source.uris) == 1 and source.uris[0].endswith(".jsonl"):
+            uri = source.uris[0][: -len(".jsonl")] + "/dest"
+        elif isinstance(source, BigQuerySource):
+            uri = f"{source.uri}_dest_{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)[:5]}"
+        elif settings.gcs_staging_prefix and not isinstance(source, GcsSource | BigQuerySource):
+            uri = f"{settings.gcs_staging_prefix}/{prepared.display_name}/output"
+        else:
+            raise InvalidInputError(
+                "config.dest",
+                "no destination is set and none can be derived from the source",
+                "set config.dest to a gs://bucket/prefix or bq://project.dataset[.table]",
+            )
+    if uri.startswith("gs://"):
+        parse_gcs_uri(uri, "config.dest")
+        return vertex.gcs_output(uri)
+    if uri.startswith("bq://"):
+        return vertex.bigquery_output(check_bigquery_uri(uri, "config.dest", need_table=False))
+    raise InvalidInputError("config.dest", f"{uri!r} is not a gs:// or bq:// URI", "use gs://... or bq://...")
+
+
+@contextmanager
+def _jsonl_data(source: Source) -> Iterator[tuple[IO[bytes], int]]:
+    """The JSONL bytes to upload for a source, in bounded memory."""
+    if isinstance(source, LocalFileSource):
+        with source.path.open("rb") as handle:
+            yield handle, source.path.stat().st_size
+        return
+    requests = (
+        source.requests
+        if isinstance(source, InlineSource)
+        else iter_stream_requests(source.requests if isinstance(source, StreamSource) else [])
+    )
+    spooled: SpooledFile
+    with spool_requests(requests) as spooled:
+        yield spooled.file, spooled.size
+
+
+def _inline_size(requests: list[JsonDict]) -> int:
+    return len(compact_json(requests))
+
+
+def staging_uri(settings: ClientSettings, prepared: PreparedCreate, data: IO[bytes]) -> str:
+    """A deterministic staging object for an input: the same input maps to the same object (safe to re-stage)."""
+    digest = hashlib.sha256()
+    data.seek(0)
+    while block := data.read(1024 * 1024):
+        digest.update(block)
+    data.seek(0)
+    return f"{settings.gcs_staging_prefix}/inputs/{digest.hexdigest()[:32]}.jsonl"
+
+
+def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[BatchJob]:
+    """Upload or stage the input when needed, then send the create once and parse the job."""
+    source = prepared.source
+    with prepared.cleanup:
+        if settings.backend == "gemini":
+            if isinstance(source, InlineSource) and _inline_size(source.requests) <= settings.inline_limit_bytes:
+                input_config = gemini.inline_input(source.requests)
+            elif isinstance(source, FileSource):
+                input_config = gemini.file_input(source.file_name)
+            else:
+                data, size = prepared.cleanup.enter_context(_jsonl_data(source))
+                uploaded = yield from upload_file(settings, data, size, "jsonl", prepared.display_name)
+                input_config = gemini.file_input(uploaded.name or "")
+            response = yield gemini.build_create(
+                settings,
+                prepared.model,
+                input_config,
+                display_name=prepared.display_name,
+                webhook_config=prepared.config.webhook_config,
+                embeddings=prepared.embeddings,
+            )
+            return gemini.parse_job(response.json())
+        if isinstance(source, GcsSource):
+            input_config = vertex.gcs_input(source.uris)
+        elif isinstance(source, BigQuerySource):
+            input_config = vertex.bigquery_input(source.uri)
+        else:
+            data, size = prepared.cleanup.enter_context(_jsonl_data(source))
+            uri = staging_uri(settings, prepared, data)
+            yield from upload_gcs_object(settings, uri, data, size, "application/jsonl")
+            input_config = vertex.gcs_input([uri])
+        response = yield vertex.build_create(
+            settings,
+            prepared.model,
+            input_config,
+            prepared.output_config or {},
+            display_name=prepared.display_name or "",
+            labels=prepared.config.labels,
+        )
+        return vertex.parse_job(response.json())
+
+
+def upload_source_plan(settings: ClientSettings, source: Any, mime_type: str, display_name: str | None) -> Plan[Any]:
+    """Upload bytes, a local path or requests to the Files API (``client.files.upload``)."""
+    if isinstance(source, bytes | bytearray):
+        buffer = io.BytesIO(bytes(source))
+        return (yield from upload_file(settings, buffer, len(source), mime_type, display_name))
+    resolved = resolve_source(source, settings.backend, "file")
+    if not isinstance(resolved, LocalFileSource | InlineSource | StreamSource):
+        raise InvalidInputError("file", "is not uploadable", "give bytes, a local path or a list of requests")
+    if isinstance(resolved, LocalFileSource):
+        with resolved.path.open("rb") as handle:
+            size = resolved.path.stat().st_size
+            return (yield from upload_file(settings, handle, size, mime_type, display_name))
+    with _jsonl_data(resolved) as (data, size):
+        return (yield from upload_file(settings, data, size, mime_type, display_name))
+
+
+__all__ = [
+    "PreparedCreate",
+    "create_plan",
+    "prepare_create",
+    "prepare_create_embeddings",
+    "request_line",
+    "upload_source_plan",
+]

@@ -1,0 +1,193 @@
+"""Per-request results of a finished job, read as a stream whatever the destination.
+
+``BatchResult`` carries the request's key and metadata, then the response or the per-request error. Lines are
+split incrementally from byte chunks, so a result file of gigabytes is read in bounded memory.
+
+Example::
+
+    for result in client.batches.iter_results(job):
+        print(result.key, result.text if result.ok else result.error)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
+
+__all__ = [
+    "BatchResult",
+    "LineSplitter",
+    "ResultsLocation",
+    "inline_results",
+    "parse_result_line",
+    "results_location",
+]
+
+
+class BatchResult(BaseModel):
+    """One request's outcome.
+
+    Example::
+
+        BatchResult(index=0, key="q1", response={"candidates": [...]}).text
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    key: str | None = None
+    metadata: dict[str, str] | None = None
+    response: dict[str, Any] | None = None
+    error: JobError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the request produced a response and no error."""
+        return self.error is None and self.response is not None
+
+    @property
+    def text(self) -> str | None:
+        """The first candidate's text parts joined (thoughts excluded); None for errors and embeddings."""
+        if not self.response:
+            return None
+        candidates = self.response.get("candidates") or []
+        if not candidates:
+            return None
+        parts = (candidates[0].get("content") or {}).get("parts") or []
+        texts = [p["text"] for p in parts if isinstance(p, dict) and "text" in p and not p.get("thought")]
+        return "".join(texts) if texts else None
+
+    @property
+    def embedding(self) -> list[float] | None:
+        """The embedding values of an embeddings result."""
+        if not self.response:
+            return None
+        embedding = self.response.get("embedding") or {}
+        values = embedding.get("values") if isinstance(embedding, dict) else None
+        return values if isinstance(values, list) else None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the line format ``GenAIBatchWriteResultsOperator`` writes)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class ResultsLocation:
+    """Where a job's results are: inline in the job, a Files API file, a GCS directory or a BigQuery table."""
+
+    kind: Literal["inline", "file", "gcs", "bigquery", "none"]
+    uri: str | None = None
+
+
+def results_location(job: BatchJob) -> ResultsLocation:
+    """Where the results of a job are (or will be)."""
+    dest = job.dest
+    if dest is not None and (dest.inlined_responses is not None or dest.inlined_embed_content_responses is not None):
+        return ResultsLocation("inline")
+    if dest is not None and dest.file_name:
+        return ResultsLocation("file", dest.file_name)
+    info = job.output_info
+    if info is not None and info.gcs_output_directory:
+        return ResultsLocation("gcs", info.gcs_output_directory)
+    if info is not None and info.bigquery_output_table:
+        return ResultsLocation("bigquery", info.bigquery_output_table)
+    if dest is not None and dest.bigquery_uri:
+        return ResultsLocation("bigquery", dest.bigquery_uri)
+    if dest is not None and dest.gcs_uri:
+        return ResultsLocation("gcs", dest.gcs_uri)
+    return ResultsLocation("none")
+
+
+def check_readable(job: BatchJob) -> ResultsLocation:
+    """The location to stream from; raise a clear error when there is nothing to stream yet or at all."""
+    if job.state not in (JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED):
+        raise InvalidInputError(
+            "job",
+            f"{job.name} is {job.state.short}; results exist only for a succeeded job",
+            "wait for the job to finish (GenAIBatchJobSensor or wait_for_completion=True)",
+        )
+    location = results_location(job)
+    if location.kind == "bigquery":
+        raise InvalidInputError(
+            "job", f"results of {job.name} are in BigQuery table {location.uri}", "read them with BigQuery"
+        )
+    if location.kind == "none" or (
+        location.kind == "gcs" and not (job.output_info and job.output_info.gcs_output_directory)
+    ):
+        raise InvalidResponseError(f"job {job.name} succeeded but reports no results location")
+    return location
+
+
+def inline_results(job: BatchJob) -> Iterator[BatchResult]:
+    """Results held in the job itself (Gemini inline input)."""
+    dest = job.dest
+    items: list[InlinedResponse] = []
+    if dest is not None:
+        items = dest.inlined_responses or dest.inlined_embed_content_responses or []
+    for index, item in enumerate(items):
+        metadata = item.metadata or None
+        yield BatchResult(
+            index=index,
+            key=(metadata or {}).get("key"),
+            metadata=metadata,
+            response=item.response,
+            error=item.error,
+        )
+
+
+class LineSplitter:
+    """Split a byte stream into lines incrementally; only a partial line is ever buffered."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Complete lines in ``chunk`` (with what was buffered before)."""
+        data = self._tail + chunk if self._tail else chunk
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        return [line for line in lines if line.strip()]
+
+    def finish(self) -> list[bytes]:
+        """The last line when the stream did not end with a newline."""
+        tail, self._tail = self._tail, b""
+        return [tail] if tail.strip() else []
+
+
+def _vertex_error(status: Any) -> JobError | None:
+    if not status:
+        return None
+    if isinstance(status, dict):
+        return JobError.model_validate(status)
+    return JobError(message=str(status))
+
+
+def parse_result_line(line: bytes, index: int) -> BatchResult:
+    """One line of a Gemini results file or a Vertex predictions shard."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise InvalidResponseError(f"result line {index + 1} is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InvalidResponseError(f"result line {index + 1} is not a JSON object")
+    key = data.get("key")
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
+    if key is None and metadata:
+        key = metadata.get("key")
+    error = data.get("error")
+    parsed_error = JobError.model_validate(error) if isinstance(error, dict) else _vertex_error(data.get("status"))
+    response = data.get("response") if isinstance(data.get("response"), dict) else None
+    return BatchResult(
+        index=index,
+        key=str(key) if key is not None else None,
+        metadata={str(k): str(v) for k, v in metadata.items()} if metadata else None,
+        response=response,
+        error=parsed_error,
+    )

@@ -1,0 +1,341 @@
+"""Turn what a user passes as ``src`` into one of a few source kinds, validating as it goes. Pure.
+
+Accepted, as in google-genai: a list of requests (strings, dicts in snake_case or camelCase, ``InlinedRequest``
+or google-genai ``types.InlinedRequest``), ``"files/..."``, ``"gs://..."`` (or a list of them), ``"bq://..."``,
+a ``BatchJobSource`` (or dict); and beyond the SDK: a local JSONL path (``pathlib.Path`` or
+``"file://..."``) and any iterable of requests, streamed.
+
+Example::
+
+    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}], backend="gemini")
+    # InlineSource(requests=[{"request": {"contents": [...]}, "metadata": {"key": "a"}}])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel, to_snake
+
+from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.client.models import BatchJobSource, EmbedContentBatch, InlinedRequest
+from airflow_provider_genai_batch.client.wire.common import (
+    JsonDict,
+    check_bigquery_uri,
+    check_model,
+    dump_value,
+    parse_gcs_uri,
+)
+
+# GenerateContentConfig fields that belong on the request itself; everything else is generationConfig.
+REQUEST_LEVEL_CONFIG = frozenset(
+    {
+        "system_instruction",
+        "safety_settings",
+        "tools",
+        "tool_config",
+        "cached_content",
+        "labels",
+        "service_tier",
+        "store",
+        "continuation_token",
+    }
+)
+# Options of our client that are not request fields.
+CLIENT_ONLY_CONFIG = frozenset({"http_options", "should_return_http_response"})
+
+
+@dataclass(frozen=True)
+class InlineSource:
+    """Requests in wire form: ``{"request": {...}, "metadata": {...}}``."""
+
+    requests: list[JsonDict]
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A Gemini Files API file, ``files/...``."""
+
+    file_name: str
+
+
+@dataclass(frozen=True)
+class GcsSource:
+    """Vertex: JSONL objects in GCS."""
+
+    uris: list[str]
+
+
+@dataclass(frozen=True)
+class BigQuerySource:
+    """Vertex: a BigQuery table with a ``request`` column."""
+
+    uri: str
+
+
+@dataclass(frozen=True)
+class LocalFileSource:
+    """A local JSONL file, uploaded (Gemini) or staged to GCS (Vertex) before the job is created."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """Requests from an iterable, serialized to JSONL lines while uploading (bounded memory)."""
+
+    requests: Iterable[Any]
+
+
+Source = InlineSource | FileSource | GcsSource | BigQuerySource | LocalFileSource | StreamSource
+
+
+def user_content(text: str) -> JsonDict:
+    """A user turn holding one text part."""
+    return {"role": "user", "parts": [{"text": text}]}
+
+
+def contents_to_wire(contents: Any, field: str) -> list[JsonDict]:
+    """Normalise contents as the SDK does: a string or list of strings is one user turn."""
+    contents = dump_value(contents)
+    if isinstance(contents, str):
+        if not contents:
+            raise InvalidInputError(field, "is an empty string", "give the prompt text")
+        return [user_content(contents)]
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list) or not contents:
+        raise InvalidInputError(field, "is missing or empty", "give a prompt string or a list of Content dicts")
+    if all(isinstance(item, str) for item in contents):
+        return [{"role": "user", "parts": [{"text": item} for item in contents]}]
+    turns: list[JsonDict] = []
+    for position, item in enumerate(contents):
+        if isinstance(item, str):
+            turns.append(user_content(item))
+        elif isinstance(item, dict) and isinstance(item.get("parts"), list):
+            turns.append(item if "role" in item else {**item, "role": "user"})
+        else:
+            raise InvalidInputError(
+                f"{field}[{position}]",
+                "is not a Content (a dict with 'parts') nor a string",
+                "use {'role': 'user', 'parts': [{'text': '...'}]}",
+            )
+    return turns
+
+
+def _instruction_to_wire(value: Any, field: str) -> Any:
+    if isinstance(value, str):
+        return user_content(value)
+    return value
+
+
+def config_to_request_fields(config: Mapping[str, Any] | None, field: str) -> JsonDict:
+    """Split a GenerateContentConfig into request-level fields and ``generationConfig``."""
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise InvalidInputError(field, f"must be a mapping, got {type(config).__name__}", "pass a dict")
+    request: JsonDict = {}
+    generation: JsonDict = {}
+    for key, value in dump_value(dict(config)).items():
+        snake = to_snake(key)
+        if snake in CLIENT_ONLY_CONFIG:
+            continue
+        if snake in REQUEST_LEVEL_CONFIG:
+            request[to_camel(snake)] = (
+                _instruction_to_wire(value, f"{field}.{key}") if snake == "system_instruction" else value
+            )
+        elif snake == "generation_config" and isinstance(value, dict):
+            generation.update({to_camel(to_snake(k)): v for k, v in value.items()})
+        else:
+            generation[to_camel(snake)] = value
+    if generation:
+        request["generationConfig"] = generation
+    return request
+
+
+def _check_metadata(metadata: Any, field: str) -> dict[str, str] | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(field, f"must be a mapping, got {type(metadata).__name__}", "pass a dict")
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise InvalidInputError(
+                f"{field}.{key}",
+                f"is a {type(value).__name__}, but metadata values must be strings",
+                "convert the value with str()",
+            )
+    return dict(metadata)
+
+
+def generation_request_to_wire(item: Any, index: int, field: str = "src") -> JsonDict:
+    """One request of a generation batch in wire form; ``index`` names it in errors and default keys."""
+    where = f"{field}[{index}]"
+    if isinstance(item, str):
+        return {"request": {"contents": contents_to_wire(item, where)}, "metadata": {"key": str(index)}}
+    if isinstance(item, BaseModel) and not isinstance(item, InlinedRequest):
+        item = item.model_dump(exclude_none=True)
+    if isinstance(item, Mapping) and "request" in item:
+        request = dump_value(item["request"])
+        if not isinstance(request, dict) or not request.get("contents"):
+            raise InvalidInputError(f"{where}.request.contents", "is missing", "give the request's contents")
+        metadata = _check_metadata(item.get("metadata"), f"{where}.metadata")
+        if metadata is None and item.get("key") is not None:
+            metadata = {"key": str(item["key"])}
+        out: JsonDict = {"request": request}
+        if metadata is not None:
+            out["metadata"] = metadata
+        return out
+    if isinstance(item, Mapping):
+        _check_metadata(item.get("metadata"), f"{where}.metadata")
+        try:
+            item = InlinedRequest.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False)[0]
+            location = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"{where}.{location}", first["msg"], "correct that field") from None
+    if not isinstance(item, InlinedRequest):
+        raise InvalidInputError(
+            where, f"is a {type(item).__name__}", "give a prompt string, a dict or an InlinedRequest"
+        )
+    request = {"contents": contents_to_wire(item.contents, f"{where}.contents")}
+    if item.model:
+        request["model"] = check_model(item.model, f"{where}.model")
+    request.update(config_to_request_fields(item.config, f"{where}.config"))
+    wire: JsonDict = {"request": request}
+    if item.metadata is not None:
+        wire["metadata"] = item.metadata
+    return wire
+
+
+def embed_requests_to_wire(batch: EmbedContentBatch, field: str = "src") -> list[JsonDict]:
+    """Expand an EmbedContentBatch to one request per content, config copied into each (as the SDK does)."""
+    shared = {to_camel(to_snake(k)): v for k, v in dump_value(batch.config or {}).items()}
+    if not batch.contents:
+        raise InvalidInputError(f"{field}.contents", "is empty", "give at least one text to embed")
+    requests = []
+    for index, content in enumerate(batch.contents):
+        turns = contents_to_wire(content, f"{field}.contents[{index}]")
+        requests.append({"request": {"content": turns[0], **shared}, "metadata": {"key": str(index)}})
+    return requests
+
+
+def _local_path(src: Any) -> Path | None:
+    if isinstance(src, os.PathLike):
+        return Path(src)
+    if isinstance(src, str) and src.startswith("file://"):
+        return Path(src[len("file://") :])
+    if isinstance(src, str) and (src.endswith((".jsonl", ".json")) and "://" not in src) and os.sep in src:
+        return Path(src)
+    return None
+
+
+def _string_source(src: str, backend: str, field: str) -> Source:
+    if src.startswith("files/"):
+        return FileSource(src)
+    if src.startswith("gs://"):
+        parse_gcs_uri(src, field)
+        return GcsSource([src])
+    if src.startswith("bq://"):
+        return BigQuerySource(check_bigquery_uri(src, field, need_table=True))
+    raise InvalidInputError(
+        field,
+        f"{src!r} is not a source",
+        "give 'files/...', 'gs://bucket/file.jsonl', 'bq://project.dataset.table', a local .jsonl path "
+        "or a list of requests",
+    )
+
+
+def _job_source(src: BatchJobSource, field: str) -> Source:
+    given = [
+        name
+        for name in ("inlined_requests", "file_name", "gcs_uri", "bigquery_uri")
+        if getattr(src, name) not in (None, [])
+    ]
+    if len(given) != 1:
+        raise InvalidInputError(
+            field,
+            f"sets {', '.join(given) or 'nothing'}",
+            "set exactly one of inlined_requests, file_name, gcs_uri or bigquery_uri",
+        )
+    if src.inlined_requests is not None:
+        return InlineSource([generation_request_to_wire(r, i, field) for i, r in enumerate(src.inlined_requests)])
+    if src.file_name is not None:
+        return FileSource(src.file_name)
+    if src.gcs_uri:
+        for i, uri in enumerate(src.gcs_uri):
+            parse_gcs_uri(uri, f"{field}.gcs_uri[{i}]")
+        return GcsSource(list(src.gcs_uri))
+    return BigQuerySource(check_bigquery_uri(src.bigquery_uri, f"{field}.bigquery_uri", need_table=True))
+
+
+def resolve_source(src: Any, backend: str, field: str = "src") -> Source:
+    """Classify and validate a generation source. Lists are converted now; iterators stay lazy."""
+    if src is None:
+        raise InvalidInputError(field, "is missing", "give requests, a file, a gs:// or bq:// URI")
+    path = _local_path(src)
+    if path is not None:
+        return _local_file(path, field)
+    if isinstance(src, str):
+        return _string_source(src, backend, field)
+    if isinstance(src, BatchJobSource):
+        return _job_source(src, field)
+    if isinstance(src, BaseModel) and type(src).__name__ == "BatchJobSource":
+        return _job_source(BatchJobSource.model_validate(src), field)
+    if isinstance(src, Mapping):
+        if "request" in src or "contents" in src:
+            raise InvalidInputError(field, "is a single request", "wrap it in a list: src=[request]")
+        return _job_source(BatchJobSource.model_validate(src), field)
+    if isinstance(src, list | tuple):
+        if not src:
+            raise InvalidInputError(field, "is an empty list", "give at least one request")
+        if all(isinstance(item, str) and item.startswith("gs://") for item in src):
+            for i, uri in enumerate(src):
+                parse_gcs_uri(uri, f"{field}[{i}]")
+            return GcsSource(list(src))
+        return InlineSource([generation_request_to_wire(item, i, field) for i, item in enumerate(src)])
+    if isinstance(src, Iterable) and not isinstance(src, bytes | bytearray):
+        return StreamSource(src)
+    raise InvalidInputError(field, f"has unsupported type {type(src).__name__}", "see the accepted sources")
+
+
+def resolve_embeddings_source(src: Any, field: str = "src") -> Source:
+    """Classify and validate an embeddings source (Gemini only)."""
+    path = _local_path(src)
+    if path is not None:
+        return _local_file(path, field)
+    if isinstance(src, str):
+        if src.startswith("files/"):
+            return FileSource(src)
+        raise InvalidInputError(field, f"{src!r} is not an embeddings source", "give 'files/...' or texts")
+    if isinstance(src, Mapping) and ("file_name" in src or "fileName" in src):
+        return FileSource(str(src.get("file_name") or src.get("fileName")))
+    if isinstance(src, Mapping) and "inlined_requests" in src:
+        src = src["inlined_requests"]
+    if isinstance(src, list | tuple) and all(isinstance(s, str) for s in src):
+        src = {"contents": list(src)}
+    try:
+        batch = EmbedContentBatch.model_validate(src)
+    except ValidationError:
+        raise InvalidInputError(
+            field, "is not an embeddings source", "give a list of texts, {'contents': [...], 'config': {...}}"
+        ) from None
+    return InlineSource(embed_requests_to_wire(batch, field))
+
+
+def _local_file(path: Path, field: str) -> LocalFileSource:
+    if not path.is_file():
+        raise InvalidInputError(field, f"local file {str(path)!r} does not exist", "check the path")
+    return LocalFileSource(path)
+
+
+def iter_stream_requests(requests: Iterable[Any], field: str = "src") -> Iterator[JsonDict]:
+    """Lazily convert each streamed request to wire form, naming its position on error."""
+    for index, item in enumerate(requests):
+        yield generation_request_to_wire(item, index, field)

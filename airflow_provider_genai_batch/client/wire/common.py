@@ -1,0 +1,154 @@
+"""Value types and helpers shared by the wire modules. Pure: no I/O.
+
+Example::
+
+    request = ApiRequest("GET", "https://host/v1beta/batches/abc", idempotent=True)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic.alias_generators import to_camel
+
+from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request to send. ``idempotent`` says whether it may be re-sent after it may have arrived.
+
+    ``authenticated=False`` is for resumable-upload chunks: the upload URL itself is the credential.
+    """
+
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: JsonDict | None = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = True
+    authenticated: bool = True
+    ok_statuses: tuple[int, ...] = (200,)
+
+    @property
+    def path(self) -> str:
+        """The URL's path, for error messages (never the query: it may hold ``?key=``)."""
+        without_scheme = self.url.split("://", 1)[-1]
+        slash = without_scheme.find("/")
+        return without_scheme[slash:].split("?", 1)[0] if slash >= 0 else "/"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A received response: status, headers (lower-case keys) and the raw body."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes = b""
+
+    def json(self) -> JsonDict:
+        """The body as a JSON object ({} for an empty body)."""
+        if not self.content.strip():
+            return {}
+        try:
+            body = json.loads(self.content)
+        except ValueError as exc:
+            raise InvalidResponseError(f"the API answered {self.status_code} with a body that is not JSON") from exc
+        if not isinstance(body, dict):
+            raise InvalidResponseError(f"the API answered {self.status_code} with JSON that is not an object")
+        return body
+
+
+def join_url(base: str, *parts: str) -> str:
+    """``join_url("http://h/", "v1beta", "batches/x")`` -> ``http://h/v1beta/batches/x``."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+def camelize_keys(mapping: dict[str, Any]) -> JsonDict:
+    """Top-level keys to lowerCamelCase (Google's JSON parser also accepts snake_case in nested values)."""
+    return {to_camel(k) if "_" in k else k: v for k, v in mapping.items()}
+
+
+def dump_value(value: Any) -> Any:
+    """Plain JSON data from pydantic objects (google-genai types included), recursively."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True, by_alias=True, mode="json")
+    if isinstance(value, dict):
+        return {k: dump_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [dump_value(v) for v in value]
+    return value
+
+
+def int64(value: Any) -> int | None:
+    """Parse an int64 that the API may send as a string."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidResponseError(f"expected an integer, got {value!r}") from exc
+
+
+_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")
+_GCS_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_BQ_RE = re.compile(
+    r"^bq://(?P<project>(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{0,29})\.(?P<dataset>[A-Za-z0-9_]{1,1024})"
+    r"(?:\.(?P<table>[A-Za-z0-9_$-][A-Za-z0-9_$ -]{0,1023}))?$"
+)
+
+
+def check_model(model: Any, field_name: str = "model") -> str:
+    """Validate a model name: non-empty, no whitespace, ``..``, ``?`` or ``&``."""
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError(field_name, "is empty", "give a model such as 'gemini-2.5-flash'")
+    if ".." in model or not _MODEL_RE.match(model):
+        raise InvalidInputError(
+            field_name,
+            f"{model!r} is not a model name",
+            "use a name such as 'gemini-2.5-flash' or 'models/gemini-2.5-flash' (no spaces, '..', '?' or '&')",
+        )
+    return model
+
+
+def parse_gcs_uri(uri: Any, field_name: str) -> tuple[str, str]:
+    """``gs://bucket/path`` -> (bucket, path); raise InvalidInputError naming the field otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("gs://"):
+        raise InvalidInputError(field_name, f"{uri!r} is not a gs:// URI", "use gs://bucket/path/file.jsonl")
+    bucket, _, path = uri[len("gs://") :].partition("/")
+    if not _GCS_BUCKET_RE.match(bucket) or ".." in bucket:
+        raise InvalidInputError(
+            field_name,
+            f"{bucket!r} is not a valid bucket name",
+            "bucket names are 3-222 lowercase letters, digits, '-', '_' and '.'",
+        )
+    if "\n" in path or "\r" in path:
+        raise InvalidInputError(field_name, "the object path holds a line break", "remove it")
+    return bucket, path
+
+
+def check_bigquery_uri(uri: Any, field_name: str, *, need_table: bool) -> str:
+    """Validate ``bq://project.dataset[.table]``."""
+    match = _BQ_RE.match(uri) if isinstance(uri, str) else None
+    if match is None:
+        raise InvalidInputError(
+            field_name,
+            f"{uri!r} is not a BigQuery URI",
+            "use bq://project.dataset.table (or bq://project.dataset)",
+        )
+    if need_table and not match.group("table"):
+        raise InvalidInputError(field_name, f"{uri!r} names no table", "use bq://project.dataset.table")
+    return uri
+
+
+def compact_json(value: Any) -> bytes:
+    """JSON without spaces, UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

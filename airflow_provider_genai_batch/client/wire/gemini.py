@@ -1,0 +1,234 @@
+"""Gemini Developer API ("mldev") batches and Files API: request builders and response parsers. Pure.
+
+Example::
+
+    request = build_get(settings, "batches/abc")          # GET {base}/v1beta/batches/abc
+    job = parse_job(response.json())                       # BatchJob, state JOB_STATE_*
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+from airflow_provider_genai_batch.client.models import (
+    BatchJob,
+    BatchJobDestination,
+    BatchJobSource,
+    BatchStats,
+    File,
+    InlinedResponse,
+    JobError,
+)
+from airflow_provider_genai_batch.client.settings import ClientSettings
+from airflow_provider_genai_batch.client.wire.common import ApiRequest, JsonDict, check_model, int64, join_url
+
+_NAME_RE = re.compile(r"^(?:batches/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
+_FILE_RE = re.compile(r"^(?:files/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
+
+
+def model_path(model: str) -> str:
+    """``gemini-2.5-flash`` -> ``models/gemini-2.5-flash``; ``models/...`` and ``tunedModels/...`` unchanged."""
+    check_model(model)
+    if model.startswith(("models/", "tunedModels/")):
+        return model
+    if "/" in model:
+        raise InvalidInputError(
+            "model",
+            f"{model!r} is not a Gemini API model",
+            "use 'gemini-2.5-flash' or 'models/gemini-2.5-flash'",
+        )
+    return f"models/{model}"
+
+
+def batch_id(name: Any, field: str = "name") -> str:
+    """The id of ``batches/{id}`` (a bare id is accepted too)."""
+    match = _NAME_RE.match(name) if isinstance(name, str) else None
+    if match is None:
+        raise InvalidInputError(
+            field,
+            f"{name!r} is not a Gemini batch name",
+            "use the job name returned by create, 'batches/<id>'",
+        )
+    return match.group(1)
+
+
+def file_id(name: Any, field: str = "file_name") -> str:
+    """The id of ``files/{id}``, or of a ``https://.../files/{id}`` URI."""
+    if isinstance(name, str) and "://" in name and "/files/" in name:
+        name = name.rsplit("/files/", 1)[1].split(":", 1)[0].split("?", 1)[0]
+    match = _FILE_RE.match(name) if isinstance(name, str) else None
+    if match is None:
+        raise InvalidInputError(field, f"{name!r} is not a file name", "use 'files/<id>'")
+    return match.group(1)
+
+
+def _api(settings: ClientSettings, path: str) -> str:
+    return join_url(settings.effective_base_url, settings.effective_api_version, path)
+
+
+def build_create(
+    settings: ClientSettings,
+    model: str,
+    input_config: JsonDict,
+    *,
+    display_name: str | None = None,
+    webhook_config: JsonDict | None = None,
+    embeddings: bool = False,
+) -> ApiRequest:
+    """POST ``models/{m}:batchGenerateContent`` (or ``:asyncBatchEmbedContent``). Never blindly re-sent."""
+    batch: JsonDict = {"inputConfig": input_config}
+    if display_name:
+        batch["displayName"] = display_name
+    if webhook_config:
+        batch["webhookConfig"] = webhook_config
+    verb = "asyncBatchEmbedContent" if embeddings else "batchGenerateContent"
+    return ApiRequest("POST", _api(settings, f"{model_path(model)}:{verb}"), json={"batch": batch}, idempotent=False)
+
+
+def inline_input(requests: list[JsonDict]) -> JsonDict:
+    """``inputConfig`` for inlined requests."""
+    return {"requests": {"requests": requests}}
+
+
+def file_input(file_name: str) -> JsonDict:
+    """``inputConfig`` for a Files API file."""
+    return {"fileName": f"files/{file_id(file_name, 'src')}"}
+
+
+def build_get(settings: ClientSettings, name: str) -> ApiRequest:
+    """GET ``batches/{id}``."""
+    return ApiRequest("GET", _api(settings, f"batches/{batch_id(name)}"))
+
+
+def build_list(settings: ClientSettings, page_size: int | None, page_token: str | None) -> ApiRequest:
+    """GET ``batches?pageSize=&pageToken=``."""
+    params = {}
+    if page_size:
+        params["pageSize"] = str(page_size)
+    if page_token:
+        params["pageToken"] = page_token
+    return ApiRequest("GET", _api(settings, "batches"), params=params)
+
+
+def build_cancel(settings: ClientSettings, name: str) -> ApiRequest:
+    """POST ``batches/{id}:cancel`` with no body. Cancelling twice is harmless, so it may be retried."""
+    return ApiRequest("POST", _api(settings, f"batches/{batch_id(name)}:cancel"))
+
+
+def build_delete(settings: ClientSettings, name: str) -> ApiRequest:
+    """DELETE ``batches/{id}``."""
+    return ApiRequest("DELETE", _api(settings, f"batches/{batch_id(name)}"))
+
+
+def _responses(raw: list[Any]) -> list[InlinedResponse]:
+    return [InlinedResponse.model_validate(item) for item in raw if isinstance(item, dict)]
+
+
+def parse_destination(output: JsonDict | None) -> BatchJobDestination | None:
+    """``metadata.output`` (or the top-level ``response``) to a destination, as the SDK reads it."""
+    if not output:
+        return None
+    if output.get("responsesFile"):
+        return BatchJobDestination(file_name=output["responsesFile"])
+    inlined = (output.get("inlinedResponses") or {}).get("inlinedResponses")
+    if isinstance(inlined, list):
+        responses = _responses(inlined)
+        if any(r.response and "embedding" in r.response for r in responses):
+            return BatchJobDestination(inlined_embed_content_responses=responses)
+        return BatchJobDestination(inlined_responses=responses)
+    return None
+
+
+def parse_source(input_config: JsonDict | None) -> BatchJobSource | None:
+    """``metadata.inputConfig`` to a source (requests are not echoed back in full)."""
+    if not input_config:
+        return None
+    file_name = input_config.get("fileName") or input_config.get("file_name")
+    return BatchJobSource(file_name=file_name) if file_name else BatchJobSource()
+
+
+def parse_job(body: JsonDict) -> BatchJob:
+    """An Operation wrapping a GenerateContentBatch (or EmbedContentBatch) to a BatchJob."""
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise InvalidResponseError("the Gemini API returned a batch without a name")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InvalidResponseError(f"batch {name}: 'metadata' is not an object")
+    stats = metadata.get("batchStats") or {}
+    output = metadata.get("output") or {k: v for k, v in (body.get("response") or {}).items() if k != "@type"}
+    error = body.get("error")
+    return BatchJob(
+        name=name,
+        backend="gemini",
+        display_name=metadata.get("displayName"),
+        state=metadata.get("state"),
+        raw_state=metadata.get("state"),
+        model=metadata.get("model"),
+        create_time=metadata.get("createTime"),
+        update_time=metadata.get("updateTime"),
+        end_time=metadata.get("endTime"),
+        error=JobError.model_validate(error) if isinstance(error, dict) else None,
+        src=parse_source(metadata.get("inputConfig")),
+        dest=parse_destination(output),
+        batch_stats=BatchStats(
+            request_count=int64(stats.get("requestCount")),
+            successful_request_count=int64(stats.get("successfulRequestCount")),
+            failed_request_count=int64(stats.get("failedRequestCount")),
+            pending_request_count=int64(stats.get("pendingRequestCount")),
+        )
+        if stats
+        else None,
+    )
+
+
+def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
+    """``{"operations": [...], "nextPageToken"}`` to jobs and the next token."""
+    operations = body.get("operations") or body.get("batches") or []
+    return [parse_job(op) for op in operations], body.get("nextPageToken") or None
+
+
+# --- Files API ---------------------------------------------------------------------------------
+
+
+def build_upload_start(settings: ClientSettings, size: int, mime_type: str, display_name: str | None) -> ApiRequest:
+    """Start a resumable upload: POST ``upload/{V}/files``. Safe to retry: it only opens a session."""
+    file: JsonDict = {"mimeType": mime_type, "sizeBytes": str(size)}
+    if display_name:
+        file["displayName"] = display_name
+    return ApiRequest(
+        "POST",
+        join_url(settings.effective_base_url, "upload", settings.effective_api_version, "files"),
+        json={"file": file},
+        headers={
+            "X-Goog-Upload-Protocol": "resumable",
+            "X-Goog-Upload-Command": "start",
+            "X-Goog-Upload-Header-Content-Length": str(size),
+            "X-Goog-Upload-Header-Content-Type": mime_type,
+        },
+    )
+
+
+def build_file_get(settings: ClientSettings, name: str) -> ApiRequest:
+    """GET ``files/{id}``."""
+    return ApiRequest("GET", _api(settings, f"files/{file_id(name)}"))
+
+
+def build_file_delete(settings: ClientSettings, name: str) -> ApiRequest:
+    """DELETE ``files/{id}``."""
+    return ApiRequest("DELETE", _api(settings, f"files/{file_id(name)}"))
+
+
+def build_file_download(settings: ClientSettings, name: str) -> ApiRequest:
+    """GET ``files/{id}:download?alt=media`` (streamed by the caller)."""
+    return ApiRequest("GET", _api(settings, f"files/{file_id(name)}:download"), params={"alt": "media"})
+
+
+def parse_file(body: JsonDict) -> File:
+    """A File resource (or ``{"file": File}``) to a File."""
+    inner = body.get("file", body)
+    if not isinstance(inner, dict) or "name" not in inner:
+        raise InvalidResponseError("the Files API returned no file")
+    return File.model_validate(inner)

@@ -1,0 +1,185 @@
+"""Vertex AI batch prediction jobs: request builders and response parsers. Pure.
+
+Example::
+
+    request = build_get(settings, "projects/p/locations/us-central1/batchPredictionJobs/42")
+    job = parse_job(response.json())
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+from airflow_provider_genai_batch.client.models import (
+    BatchJob,
+    BatchJobDestination,
+    BatchJobSource,
+    CompletionStats,
+    JobError,
+    OutputInfo,
+)
+from airflow_provider_genai_batch.client.settings import ClientSettings
+from airflow_provider_genai_batch.client.wire.common import ApiRequest, JsonDict, check_model, int64, join_url
+
+_NAME_RE = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?(?:batchPredictionJobs/)?(\d{1,30})$")
+
+
+def model_path(model: str) -> str:
+    """``gemini-2.5-flash`` -> ``publishers/google/models/gemini-2.5-flash``; ``x/y`` -> ``publishers/x/models/y``."""
+    check_model(model)
+    if model.startswith(("projects/", "models/", "publishers/")):
+        return model
+    if model.count("/") == 1:
+        publisher, name = model.split("/")
+        return f"publishers/{publisher}/models/{name}"
+    if "/" in model:
+        raise InvalidInputError("model", f"{model!r} is not a Vertex model name", "use 'gemini-2.5-flash'")
+    return f"publishers/google/models/{model}"
+
+
+def job_id(name: Any, field: str = "name") -> str:
+    """The numeric id of a job given by full resource name or bare id."""
+    match = _NAME_RE.match(name) if isinstance(name, str) else None
+    if match is None:
+        raise InvalidInputError(
+            field,
+            f"{name!r} is not a Vertex batch prediction job name",
+            "use 'projects/<p>/locations/<l>/batchPredictionJobs/<numeric id>' or the numeric id",
+        )
+    return match.group(1)
+
+
+def _collection(settings: ClientSettings) -> str:
+    prefix = "" if settings.express_mode else f"projects/{settings.project}/locations/{settings.location}/"
+    return join_url(settings.effective_base_url, settings.effective_api_version, f"{prefix}batchPredictionJobs")
+
+
+def gcs_input(uris: list[str]) -> JsonDict:
+    """``inputConfig`` for JSONL objects in GCS."""
+    return {"instancesFormat": "jsonl", "gcsSource": {"uris": uris}}
+
+
+def bigquery_input(uri: str) -> JsonDict:
+    """``inputConfig`` for a BigQuery table."""
+    return {"instancesFormat": "bigquery", "bigquerySource": {"inputUri": uri}}
+
+
+def gcs_output(prefix: str) -> JsonDict:
+    """``outputConfig`` writing JSONL under a GCS prefix."""
+    return {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": prefix}}
+
+
+def bigquery_output(uri: str) -> JsonDict:
+    """``outputConfig`` writing to BigQuery."""
+    return {"predictionsFormat": "bigquery", "bigqueryDestination": {"outputUri": uri}}
+
+
+def build_create(
+    settings: ClientSettings,
+    model: str,
+    input_config: JsonDict,
+    output_config: JsonDict,
+    *,
+    display_name: str,
+    labels: dict[str, str] | None = None,
+) -> ApiRequest:
+    """POST ``batchPredictionJobs``. Never blindly re-sent."""
+    body: JsonDict = {
+        "displayName": display_name,
+        "model": model_path(model),
+        "inputConfig": input_config,
+        "outputConfig": output_config,
+    }
+    if labels:
+        body["labels"] = labels
+    return ApiRequest("POST", _collection(settings), json=body, idempotent=False)
+
+
+def build_get(settings: ClientSettings, name: str) -> ApiRequest:
+    """GET a job."""
+    return ApiRequest("GET", f"{_collection(settings)}/{job_id(name)}")
+
+
+def build_list(
+    settings: ClientSettings, page_size: int | None, page_token: str | None, filter_: str | None
+) -> ApiRequest:
+    """GET the job list; ``filter`` is AIP-160, e.g. ``labels.k="v"``."""
+    params = {}
+    if page_size:
+        params["pageSize"] = str(page_size)
+    if page_token:
+        params["pageToken"] = page_token
+    if filter_:
+        params["filter"] = filter_
+    return ApiRequest("GET", _collection(settings), params=params)
+
+
+def build_cancel(settings: ClientSettings, name: str) -> ApiRequest:
+    """POST ``:cancel`` with no body."""
+    return ApiRequest("POST", f"{_collection(settings)}/{job_id(name)}:cancel")
+
+
+def build_delete(settings: ClientSettings, name: str) -> ApiRequest:
+    """DELETE a job (the API answers with an Operation the caller need not poll)."""
+    return ApiRequest("DELETE", f"{_collection(settings)}/{job_id(name)}")
+
+
+def _source(config: JsonDict | None) -> BatchJobSource | None:
+    if not config:
+        return None
+    return BatchJobSource(
+        format=config.get("instancesFormat"),
+        gcs_uri=(config.get("gcsSource") or {}).get("uris"),
+        bigquery_uri=(config.get("bigquerySource") or {}).get("inputUri"),
+    )
+
+
+def _destination(config: JsonDict | None) -> BatchJobDestination | None:
+    if not config:
+        return None
+    return BatchJobDestination(
+        format=config.get("predictionsFormat"),
+        gcs_uri=(config.get("gcsDestination") or {}).get("outputUriPrefix"),
+        bigquery_uri=(config.get("bigqueryDestination") or {}).get("outputUri"),
+    )
+
+
+def parse_job(body: JsonDict) -> BatchJob:
+    """A BatchPredictionJob to a BatchJob."""
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise InvalidResponseError("Vertex AI returned a batch prediction job without a name")
+    stats = body.get("completionStats") or {}
+    error = body.get("error")
+    labels = body.get("labels")
+    return BatchJob(
+        name=name,
+        backend="vertex",
+        display_name=body.get("displayName"),
+        state=body.get("state"),
+        raw_state=body.get("state"),
+        model=body.get("model"),
+        create_time=body.get("createTime"),
+        start_time=body.get("startTime"),
+        end_time=body.get("endTime"),
+        update_time=body.get("updateTime"),
+        error=JobError.model_validate(error) if isinstance(error, dict) and error else None,
+        src=_source(body.get("inputConfig")),
+        dest=_destination(body.get("outputConfig")),
+        completion_stats=CompletionStats(
+            successful_count=int64(stats.get("successfulCount")),
+            failed_count=int64(stats.get("failedCount")),
+            incomplete_count=int64(stats.get("incompleteCount")),
+        )
+        if stats
+        else None,
+        output_info=OutputInfo.model_validate(body["outputInfo"]) if body.get("outputInfo") else None,
+        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else None,
+    )
+
+
+def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
+    """``{"batchPredictionJobs": [...], "nextPageToken"}`` to jobs and the next token."""
+    return [parse_job(j) for j in body.get("batchPredictionJobs") or []], body.get("nextPageToken") or None

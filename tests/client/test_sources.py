@@ -1,0 +1,175 @@
+"""Source resolution and validation: every bad input names its field and the fix, before any request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_genai_batch.client.creation import prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.client.errors import InvalidInputError, UnsupportedOperationError
+from airflow_provider_genai_batch.client.models import InlinedRequest
+from airflow_provider_genai_batch.client.settings import ClientSettings
+from airflow_provider_genai_batch.client.sources import (
+    BigQuerySource,
+    FileSource,
+    GcsSource,
+    InlineSource,
+    LocalFileSource,
+    StreamSource,
+    resolve_source,
+)
+
+GEMINI = ClientSettings(backend="gemini", api_key="k")
+VERTEX = ClientSettings(backend="vertex", project="p", access_token="t")
+VERTEX_STAGED = ClientSettings(backend="vertex", project="p", access_token="t", gcs_staging_prefix="gs://bkt/stage")
+
+
+def test_strings_become_user_turns_with_position_keys() -> None:
+    source = resolve_source(["hi", "there"], "gemini")
+    assert isinstance(source, InlineSource)
+    assert source.requests[1] == {
+        "request": {"contents": [{"role": "user", "parts": [{"text": "there"}]}]},
+        "metadata": {"key": "1"},
+    }
+
+
+def test_sdk_types_are_accepted() -> None:
+    from google.genai import types
+
+    sdk_request = types.InlinedRequest(
+        contents="hello", config=types.GenerateContentConfig(temperature=0.2), metadata={"key": "k"}
+    )
+    source = resolve_source([sdk_request, InlinedRequest(contents="x")], "gemini")
+    assert isinstance(source, InlineSource)
+    assert source.requests[0]["request"]["generationConfig"] == {"temperature": 0.2}
+    assert source.requests[0]["metadata"] == {"key": "k"}
+
+
+def test_wire_shaped_dicts_pass_through_with_key_as_metadata() -> None:
+    source = resolve_source([{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}], "gemini")
+    assert isinstance(source, InlineSource)
+    assert source.requests[0]["metadata"] == {"key": "a"}
+
+
+def test_camel_case_dicts_are_accepted() -> None:
+    source = resolve_source([{"contents": "x", "config": {"maxOutputTokens": 5, "systemInstruction": "s"}}], "gemini")
+    assert isinstance(source, InlineSource)
+    request = source.requests[0]["request"]
+    assert request["generationConfig"] == {"maxOutputTokens": 5}
+    assert request["systemInstruction"] == {"role": "user", "parts": [{"text": "s"}]}
+
+
+@pytest.mark.parametrize(
+    ("src", "kind"),
+    [
+        ("files/abc", FileSource),
+        ("gs://bucket/in.jsonl", GcsSource),
+        (["gs://bucket/a.jsonl", "gs://bucket/b.jsonl"], GcsSource),
+        ("bq://my-project.ds.table", BigQuerySource),
+        ({"gcs_uri": ["gs://bucket/a.jsonl"]}, GcsSource),
+        ({"bigqueryUri": "bq://my-project.ds.table"}, BigQuerySource),
+        ({"file_name": "files/x"}, FileSource),
+        (iter([{"contents": "x"}]), StreamSource),
+    ],
+)
+def test_source_kinds(src: Any, kind: type) -> None:
+    assert isinstance(resolve_source(src, "vertex"), kind)
+
+
+def test_local_jsonl_path(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}\n')
+    assert isinstance(resolve_source(path, "gemini"), LocalFileSource)
+    assert isinstance(resolve_source(f"file://{path}", "gemini"), LocalFileSource)
+    assert isinstance(resolve_source(str(path), "gemini"), LocalFileSource)
+
+
+BAD_INPUTS: list[tuple[ClientSettings, str, Any, Any, str]] = [
+    (GEMINI, "gemini-2.5-flash", [], None, "src"),
+    (GEMINI, "gemini-2.5-flash", None, None, "src"),
+    (GEMINI, "gemini-2.5-flash", "gs://bucket/in.jsonl", None, "src"),
+    (GEMINI, "gemini-2.5-flash", "bq://my-project.ds.t", None, "src"),
+    (GEMINI, "gemini-2.5-flash", "s3://bucket/x", None, "src"),
+    (GEMINI, "gemini-2.5-flash", [{"contents": ""}], None, "src[0].contents"),
+    (GEMINI, "gemini-2.5-flash", [{"contents": "x", "metadata": {"key": 1}}], None, "src[0].metadata.key"),
+    (GEMINI, "gemini-2.5-flash", [{"contents": [42]}], None, "src[0].contents[0]"),
+    (GEMINI, "gemini-2.5-flash", [{"contents": "x", "config": "hot"}], None, "src[0].config"),
+    (GEMINI, "gemini-2.5-flash", [{"request": {}}], None, "src[0].request.contents"),
+    (GEMINI, "gemini-2.5-flash", [object()], None, "src[0]"),
+    (GEMINI, "gemini-2.5-flash", {"contents": "x"}, None, "src"),
+    (GEMINI, "gemini 2.5", ["x"], None, "model"),
+    (GEMINI, "", ["x"], None, "model"),
+    (GEMINI, "gemini-2.5-flash", ["x"], {"dest": "gs://bucket/out"}, "config.dest"),
+    (GEMINI, "gemini-2.5-flash", ["x"], {"labels": {"a": "b"}}, "config.labels"),
+    (GEMINI, "gemini-2.5-flash", ["x"], {"display_name": "x" * 200}, "config.display_name"),
+    (GEMINI, "gemini-2.5-flash", ["x"], {"display_name": 5}, "config.display_name"),
+    (VERTEX, "gemini-2.5-flash", ["x"], None, "gcs_staging_prefix"),
+    (VERTEX, "gemini-2.5-flash", "files/abc", None, "src"),
+    (VERTEX, "gemini-2.5-flash", "gs://B!/in.jsonl", None, "src"),
+    (VERTEX, "gemini-2.5-flash", "gs://", None, "src"),
+    (VERTEX, "gemini-2.5-flash", "bq://nodots", None, "src"),
+    (VERTEX, "gemini-2.5-flash", "bq://my-project.ds", None, "src"),
+    (VERTEX, "gemini-2.5-flash", "gs://bucket/in.txt", None, "config.dest"),
+    (VERTEX, "gemini-2.5-flash", "gs://bucket/in.jsonl", {"dest": "s3://x"}, "config.dest"),
+    (VERTEX, "gemini-2.5-flash", "gs://bucket/in.jsonl", {"dest": "bq://x"}, "config.dest"),
+    (VERTEX, "gemini-2.5-flash", "gs://bucket/in.jsonl", {"labels": {"Bad Key": "v"}}, "config.labels.Bad Key"),
+    (VERTEX, "gemini-2.5-flash", "gs://bucket/in.jsonl", {"labels": {"k": 3}}, "config.labels"),
+    (VERTEX, "gemini-2.5-flash", "gs://bucket/in.jsonl", {"webhook_config": {"uris": ["x"]}}, "config.webhook_config"),
+    (VERTEX, "a/b/c", "gs://bucket/in.jsonl", None, "model"),
+    (VERTEX, "gemini-2.5-flash", {"gcs_uri": ["gs://bucket/a.jsonl"], "bigquery_uri": "bq://p-x.d.t"}, None, "src"),
+]
+
+
+@pytest.mark.parametrize(("settings", "model", "src", "config", "field"), BAD_INPUTS)
+def test_bad_input_names_field_and_fix(settings: ClientSettings, model: str, src: Any, config: Any, field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_create(settings, model=model, src=src, config=config)
+    assert info.value.field == field
+    assert info.value.fix
+    assert str(info.value).startswith(field)
+
+
+def test_embeddings_are_gemini_only() -> None:
+    with pytest.raises(UnsupportedOperationError) as info:
+        prepare_create_embeddings(VERTEX, model="text-embedding-005", src=["x"], config=None)
+    assert info.value.field == "backend"
+
+
+@pytest.mark.parametrize(
+    ("lines", "field"),
+    [
+        (['{"key": "a", "request": {"contents": []}}', "not json"], "src line 2"),
+        (['{"key": "a"}'], "src line 1"),
+        (['{"key": 7, "request": {}}'], "src line 1.key"),
+        (["", "  "], "src"),
+    ],
+)
+def test_malformed_jsonl_names_the_line(tmp_path: Path, lines: list[str], field: str) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidInputError) as info:
+        prepare_create(GEMINI, model="gemini-2.5-flash", src=path, config=None)
+    assert info.value.field == field
+
+
+def test_missing_local_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        prepare_create(GEMINI, model="m", src=tmp_path / "nope.jsonl", config=None)
+
+
+def test_vertex_staged_sources_get_a_derived_destination(tmp_path: Path) -> None:
+    prepared = prepare_create(VERTEX_STAGED, model="gemini-2.5-flash", src=["a"], config={"display_name": "dn"})
+    assert prepared.output_config == {
+        "predictionsFormat": "jsonl",
+        "gcsDestination": {"outputUriPrefix": "gs://bkt/stage/dn/output"},
+    }
+
+
+def test_non_string_metadata_in_jsonl_keys_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"key": ["x"], "request": {"contents": []}}) + "\n")
+    with pytest.raises(InvalidInputError):
+        prepare_create(GEMINI, model="m", src=path, config=None)
