@@ -49,7 +49,7 @@ def spool_requests(requests: Iterable[JsonDict]) -> Iterator[SpooledFile]:
         if count == 0:
             raise InvalidInputError("src", "holds no requests", "give at least one request")
         buffer.seek(0)
-        yield SpooledFile(buffer, size, count)  # type: ignore[arg-type]
+        yield SpooledFile(buffer, size, count)
 
 
 def validate_jsonl_file(path: Path, field: str = "src") -> tuple[int, int]:
@@ -64,7 +64,7 @@ def validate_jsonl_file(path: Path, field: str = "src") -> tuple[int, int]:
                 continue
             try:
                 line = json.loads(raw)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise InvalidInputError(
                     f"{field} line {number}", f"is not valid JSON ({exc.msg})", f"fix line {number} of {path}"
                 ) from None

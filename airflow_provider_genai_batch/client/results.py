@@ -173,7 +173,7 @@ def parse_result_line(line: bytes, index: int) -> BatchResult:
     """One line of a Gemini results file or a Vertex predictions shard."""
     try:
         data = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InvalidResponseError(f"result line {index + 1} is not JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise InvalidResponseError(f"result line {index + 1} is not a JSON object")

@@ -66,7 +66,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0)."""
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_retry_after)
-        ceiling = min(self.max_delay, self.initial_delay * (2**attempt))
+        ceiling = min(self.max_delay, self.initial_delay * (2.0**attempt))
         return ceiling / 2 + rand() * ceiling / 2
 
     def retry_status(self, request: ApiRequest, status_code: int, attempt: int) -> bool:
@@ -266,11 +266,12 @@ class SyncTransport:
             try:
                 response = from_httpx(self.http.send(to_httpx(self.http, request, self._headers(request))))
             except httpx.TransportError as exc:
-                delay: float | None = attempts.after_exception(exc)
+                delay = attempts.after_exception(exc)
             else:
-                delay = attempts.after_response(response)
-                if delay is None:
+                next_delay = attempts.after_response(response)
+                if next_delay is None:
                     return response
+                delay = next_delay
             (self._sleep or time.sleep)(delay)
 
     def stream(self, request: ApiRequest) -> Iterator[bytes]:
@@ -334,11 +335,12 @@ class AsyncTransport:
                 raw = await self.http.send(to_httpx(self.http, request, await self._headers(request)))
                 response = from_httpx(raw)
             except httpx.TransportError as exc:
-                delay: float | None = attempts.after_exception(exc)
+                delay = attempts.after_exception(exc)
             else:
-                delay = attempts.after_response(response)
-                if delay is None:
+                next_delay = attempts.after_response(response)
+                if next_delay is None:
                     return response
+                delay = next_delay
             await (self._sleep or asyncio.sleep)(delay)
 
     async def stream(self, request: ApiRequest) -> AsyncIterator[bytes]:

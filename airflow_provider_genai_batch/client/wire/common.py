@@ -146,7 +146,7 @@ def check_bigquery_uri(uri: Any, field_name: str, *, need_table: bool) -> str:
         )
     if need_table and not match.group("table"):
         raise InvalidInputError(field_name, f"{uri!r} names no table", "use bq://project.dataset.table")
-    return uri
+    return str(uri)
 
 
 def compact_json(value: Any) -> bytes:
