@@ -1,0 +1,1 @@
+"""Airflow hooks: a connection turned into one shared batch client."""

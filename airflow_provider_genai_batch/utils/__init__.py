@@ -1,0 +1,1 @@
+"""Pure helpers shared by the hook, operators, sensor and trigger (no Airflow, no network)."""

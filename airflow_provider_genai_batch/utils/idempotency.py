@@ -1,0 +1,158 @@
+"""A deterministic idempotency key per task instance and input, carried by the remote job so it can be found.
+
+The key is a truncated SHA-256 of the dag id, task id, run id, map index and a fingerprint of the input
+(model, source, config). It does not depend on the try number, so every retry of a task instance computes the
+same key and reattaches to the job an earlier try created. The job carries it in two places:
+
+- the display name (both backends): ``<display name or task id, trimmed>--gbk-<key>``, at most 128 chars;
+- a Vertex label: ``genai-batch-key=<key>`` (label values: lowercase letters, digits, ``-``, ``_``; <= 63).
+
+Example::
+
+    key = idempotency_key(dag_id="d", task_id="t", run_id="r", map_index=-1, model="gemini-2.5-flash",
+                          src=[{"contents": "hi"}], config=None)
+    name = display_name_with_key("nightly", task_id="t", key=key)   # 'nightly--gbk-3f2a...'
+    key_from_display_name(name) == key
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "DISPLAY_NAME_MARKER",
+    "KEY_LENGTH",
+    "MAX_DISPLAY_NAME_LENGTH",
+    "VERTEX_KEY_LABEL",
+    "display_name_with_key",
+    "fingerprint_input",
+    "idempotency_key",
+    "job_carries_key",
+    "key_from_display_name",
+    "key_from_labels",
+    "labels_with_key",
+    "vertex_key_filter",
+]
+
+KEY_LENGTH = 24  # hex characters: 96 bits
+DISPLAY_NAME_MARKER = "--gbk-"
+MAX_DISPLAY_NAME_LENGTH = 128
+VERTEX_KEY_LABEL = "genai-batch-key"
+# Fields of ``config`` that do not change what the job computes, so they stay out of the fingerprint.
+_COSMETIC_CONFIG_FIELDS = frozenset({"display_name", "displayName"})
+_KEY_PATTERN = re.compile(rf"{re.escape(DISPLAY_NAME_MARKER)}([0-9a-f]{{{KEY_LENGTH}}})$")
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able, order-independent form of ``value`` (mappings sorted by key, models dumped)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda item: str(item[0]))}
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return _canonical(model_dump(exclude_none=True))
+    if isinstance(value, os.PathLike):
+        return {"__path__": os.fspath(value)}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return {"__sha256__": hashlib.sha256(value).hexdigest()}
+    if isinstance(value, Iterable):
+        # A stream cannot be read twice: it is fingerprinted by its type only (documented limitation).
+        return {"__stream__": type(value).__name__}
+    return {"__repr__": type(value).__name__, "value": str(value)}
+
+
+def fingerprint_input(model: str | None, src: Any, config: Mapping[str, Any] | Any | None) -> str:
+    """SHA-256 (hex) of the model, source and config, stable across key order and dict/model spelling.
+
+    A local file source is fingerprinted by its path, not its content; a generator by its type only.
+    """
+    config_value = _canonical(config) if config is not None else None
+    if isinstance(config_value, dict):
+        config_value = {k: v for k, v in config_value.items() if k not in _COSMETIC_CONFIG_FIELDS}
+    document = {"model": model, "src": _canonical(src), "config": config_value}
+    digest = hashlib.sha256()
+    digest.update(json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode())
+    return digest.hexdigest()
+
+
+def idempotency_key(
+    *,
+    dag_id: str,
+    task_id: str,
+    run_id: str,
+    map_index: int | None,
+    model: str | None,
+    src: Any,
+    config: Mapping[str, Any] | Any | None,
+) -> str:
+    """The job key of one task instance and input: 24 lowercase hex characters.
+
+    Example::
+
+        idempotency_key(dag_id="d", task_id="t", run_id="r", map_index=None, model="m", src="gs://b/x",
+                        config={"dest": "gs://b/out"})
+    """
+    identity = json.dumps(
+        [dag_id, task_id, run_id, -1 if map_index is None else int(map_index), fingerprint_input(model, src, config)],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(identity.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def _check_key(key: str) -> None:
+    if not re.fullmatch(rf"[0-9a-f]{{{KEY_LENGTH}}}", key):
+        raise ValueError(f"idempotency key {key!r} is not {KEY_LENGTH} lowercase hex characters")
+
+
+def display_name_with_key(display_name: str | None, *, task_id: str, key: str) -> str:
+    """``<display name or task id>--gbk-<key>``, the base trimmed so the whole stays within 128 characters.
+
+    A display name that already ends with this key is returned unchanged.
+    """
+    _check_key(key)
+    suffix = f"{DISPLAY_NAME_MARKER}{key}"
+    base = (display_name or task_id or "genai-batch").strip()
+    base = _KEY_PATTERN.sub("", base)  # never stack two keys
+    base = base[: MAX_DISPLAY_NAME_LENGTH - len(suffix)].rstrip() or "genai-batch"
+    return f"{base}{suffix}"
+
+
+def key_from_display_name(display_name: str | None) -> str | None:
+    """The key a display name carries, or ``None``."""
+    if not display_name:
+        return None
+    match = _KEY_PATTERN.search(display_name)
+    return match.group(1) if match else None
+
+
+def labels_with_key(labels: Mapping[str, str] | None, key: str) -> dict[str, str]:
+    """The user's Vertex labels plus ``genai-batch-key=<key>`` (the key wins over a user value)."""
+    _check_key(key)
+    return {**(dict(labels) if labels else {}), VERTEX_KEY_LABEL: key}
+
+
+def key_from_labels(labels: Mapping[str, str] | None) -> str | None:
+    """The key a job's labels carry, or ``None``."""
+    if not labels:
+        return None
+    value = labels.get(VERTEX_KEY_LABEL)
+    return value if value and re.fullmatch(rf"[0-9a-f]{{{KEY_LENGTH}}}", value) else None
+
+
+def vertex_key_filter(key: str) -> str:
+    """The Vertex list filter that finds jobs carrying ``key``: ``labels.genai-batch-key="<key>"``."""
+    _check_key(key)
+    return f'labels.{VERTEX_KEY_LABEL}="{key}"'
+
+
+def job_carries_key(display_name: str | None, labels: Mapping[str, str] | None, key: str) -> bool:
+    """Whether a job (by its display name or labels) carries ``key``."""
+    return key in (key_from_labels(labels), key_from_display_name(display_name))

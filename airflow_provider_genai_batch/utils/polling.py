@@ -1,0 +1,226 @@
+"""The one polling policy: from a job's state and the time spent waiting to "done", "failed" or "wait N s".
+
+The worker's wait loop, the trigger and the sensor all call :func:`decide`, so the sync and deferrable modes
+cannot disagree. It is a pure function: no clock, no I/O.
+
+Intervals grow with the time already spent waiting: the next wait is ``growth`` (5 %) of the elapsed time,
+never less than ``min_interval`` (5 s) and never more than ``max_interval`` (the operators' ``poll_interval``,
+600 s by default). Waiting in proportion to the elapsed time is a geometric back-off (each wait is 1.05 times
+the previous one) that needs no counter, so a trigger re-created on another triggerer resumes at the same pace.
+With the defaults a 24 h job costs fewer than 250 polls and completion is seen within max(60 s, 5 % of the
+elapsed time).
+
+Example::
+
+    decision = decide("JOB_STATE_RUNNING", elapsed_seconds=120.0, deadline_reached=False)
+    decision.kind is DecisionKind.WAIT and decision.wait_seconds == 6.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_SCHEDULE",
+    "FAILED_STATES",
+    "SUCCESS_STATES",
+    "Decision",
+    "DecisionKind",
+    "PartialFailurePolicy",
+    "PollingSchedule",
+    "RequestCountsLike",
+    "decide",
+    "failure_ratio",
+    "short_state",
+]
+
+SUCCESS_STATES = frozenset({"SUCCEEDED", "PARTIALLY_SUCCEEDED"})
+FAILED_STATES = frozenset({"FAILED", "CANCELLED", "EXPIRED"})
+
+_FAILED_HINTS = {
+    "FAILED": "the job failed",
+    "CANCELLED": "the job was cancelled",
+    "EXPIRED": "the job expired before it finished (batch jobs expire after about 48 hours in the queue)",
+}
+
+
+class RequestCountsLike(Protocol):
+    """What the policy reads from a job's request counts (the client's ``RequestCounts`` fits)."""
+
+    @property
+    def total(self) -> int | None: ...
+
+    @property
+    def succeeded(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+
+class DecisionKind(StrEnum):
+    """What the caller does next."""
+
+    DONE = "done"
+    FAILED = "failed"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer: ``kind``, how long to wait before the next poll, and why.
+
+    ``timed_out`` is true when the job was still unfinished at the deadline (``kind`` is then FAILED).
+    """
+
+    kind: DecisionKind
+    wait_seconds: float = 0.0
+    reason: str = ""
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class PollingSchedule:
+    """How long to wait between polls: ``growth`` of the elapsed time, clamped to the interval bounds.
+
+    ``max_interval`` is the cap (the operators' ``poll_interval``). A cap below ``min_interval`` lowers the
+    floor too, so ``PollingSchedule(max_interval=0.2)`` polls every 0.2 s (handy against the emulator).
+
+    Example::
+
+        PollingSchedule(max_interval=60).interval(elapsed_seconds=3600)   # 60.0
+    """
+
+    min_interval: float = 5.0
+    max_interval: float = 600.0
+    growth: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.max_interval > 0:
+            raise ValueError(f"poll_interval must be > 0, got {self.max_interval!r}; give seconds such as 60")
+        if not self.min_interval > 0:
+            raise ValueError(f"min_interval must be > 0, got {self.min_interval!r}")
+        if not 0 <= self.growth <= 1:
+            raise ValueError(f"growth must be within [0, 1], got {self.growth!r}")
+
+    @property
+    def floor(self) -> float:
+        """The shortest wait."""
+        return min(self.min_interval, self.max_interval)
+
+    def interval(self, elapsed_seconds: float) -> float:
+        """Seconds to wait after a poll made ``elapsed_seconds`` after the wait started."""
+        return min(self.max_interval, max(self.floor, self.growth * max(elapsed_seconds, 0.0)))
+
+
+DEFAULT_SCHEDULE = PollingSchedule()
+
+
+@dataclass(frozen=True)
+class PartialFailurePolicy:
+    """How many failed requests a finished job may have and still count as done.
+
+    The failure ratio is ``failed / total``. ``max_failure_ratio=0`` (the default) fails the task on any
+    failed request, PARTIALLY_SUCCEEDED included; ``1.0`` accepts any finished job. It applies to SUCCEEDED
+    jobs too, since Gemini reports SUCCEEDED with a ``failedRequestCount``.
+
+    Example::
+
+        PartialFailurePolicy(max_failure_ratio=0.01)   # tolerate up to 1 % failed requests
+    """
+
+    max_failure_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        ratio = self.max_failure_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+            raise ValueError(
+                f"max_failure_ratio must be a number within [0, 1], got {ratio!r}; "
+                "use 0 to fail on any failed request or e.g. 0.05 to tolerate 5 %"
+            )
+
+    def check(self, state: str, counts: RequestCountsLike | None) -> str | None:
+        """``None`` when a job that ended in ``state`` (SUCCEEDED or PARTIALLY_SUCCEEDED) passes, else why not."""
+        ratio = failure_ratio(counts)
+        if ratio is None:
+            if state == "PARTIALLY_SUCCEEDED" and self.max_failure_ratio < 1:
+                return (
+                    "the job PARTIALLY_SUCCEEDED and its request counts are unknown; "
+                    "set max_failure_ratio=1.0 to accept partial results"
+                )
+            return None
+        if ratio <= self.max_failure_ratio or counts is None:
+            return None
+        return (
+            f"{counts.failed} of {_total(counts)} requests failed ({ratio:.1%}), above max_failure_ratio="
+            f"{self.max_failure_ratio}; raise max_failure_ratio to accept partial results"
+        )
+
+
+def _total(counts: RequestCountsLike) -> int:
+    if counts.total:
+        return max(counts.total, counts.succeeded + counts.failed)
+    return counts.succeeded + counts.failed
+
+
+def failure_ratio(counts: RequestCountsLike | None) -> float | None:
+    """``failed / total``, or ``None`` when nothing is known."""
+    if counts is None:
+        return None
+    total = _total(counts)
+    if total <= 0:
+        return None
+    return counts.failed / total
+
+
+def short_state(state: object) -> str:
+    """``RUNNING`` for ``JOB_STATE_RUNNING``, ``BATCH_STATE_RUNNING``, ``JobState.RUNNING`` or ``running``."""
+    raw = getattr(state, "value", state)
+    text = str(raw or "").strip().upper()
+    for prefix in ("JOB_STATE_", "BATCH_STATE_"):
+        text = text.removeprefix(prefix)
+    return text or "UNSPECIFIED"
+
+
+def decide(
+    state: object,
+    elapsed_seconds: float,
+    deadline_reached: bool,
+    *,
+    counts: RequestCountsLike | None = None,
+    job_error: str | None = None,
+    schedule: PollingSchedule = DEFAULT_SCHEDULE,
+    partial: PartialFailurePolicy | None = None,
+    seconds_to_deadline: float | None = None,
+) -> Decision:
+    """Decide what to do after reading a job in ``state``, ``elapsed_seconds`` after the wait started.
+
+    A terminal state wins over the deadline. An unknown or UNSPECIFIED state never becomes success: it waits
+    while under the deadline. ``seconds_to_deadline`` shortens the wait (never below the schedule's floor)
+    so the deadline is not overslept.
+
+    Example::
+
+        decide("JOB_STATE_EXPIRED", 100.0, False).reason   # 'job ended in EXPIRED: the job expired ...'
+    """
+    name = short_state(state)
+    policy = partial or PartialFailurePolicy()
+    if name in SUCCESS_STATES:
+        problem = policy.check(name, counts)
+        if problem is None:
+            return Decision(DecisionKind.DONE, reason=f"job ended in {name}")
+        return Decision(DecisionKind.FAILED, reason=f"job ended in {name}, but {problem}")
+    if name in FAILED_STATES:
+        detail = job_error or _FAILED_HINTS[name]
+        return Decision(DecisionKind.FAILED, reason=f"job ended in {name}: {detail}")
+    if deadline_reached:
+        return Decision(
+            DecisionKind.FAILED,
+            reason=f"timeout: the job was still {name} after {elapsed_seconds:.0f} s, at the deadline",
+            timed_out=True,
+        )
+    wait = schedule.interval(elapsed_seconds)
+    if seconds_to_deadline is not None:
+        wait = max(min(wait, seconds_to_deadline), schedule.floor)
+    return Decision(DecisionKind.WAIT, wait_seconds=wait, reason=f"job is {name}; next poll in {wait:.1f} s")
