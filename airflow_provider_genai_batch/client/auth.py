@@ -164,9 +164,9 @@ class GoogleCredentialsAuth:
 
     One refresh serves every concurrent caller: threads share a ``threading.Lock``; coroutines of one event loop
     share an ``asyncio.Lock`` and refresh in a worker thread (``asyncio.to_thread``), so the loop never blocks and
-    at most one worker thread is busy refreshing. A failed refresh is reported to every caller that waited for it
-    (without asking the token endpoint again). Token requests go through one httpx client, released by
-    ``close()``.
+    each loop keeps at most one worker thread busy refreshing. A failed refresh is reported to every caller that
+    waited for it (without asking the token endpoint again). Token requests go through one httpx client, released
+    by ``close()``.
 
     Example::
 
@@ -213,10 +213,7 @@ class GoogleCredentialsAuth:
     async def aheaders(self) -> dict[str, str]:
         """The bearer token header, refreshing the token in a worker thread when it expires within 5 minutes."""
         seen = self._last.number
-        token = self._fresh_token()
-        if token is None:
-            async with self._loop_lock():
-                token = self._settled_since(seen) or await asyncio.to_thread(self._refresh, seen)
+        token = self._fresh_token() or await self._arefresh(seen)
         return _bearer_headers(token, self._quota_project)
 
     def close(self) -> None:
@@ -248,6 +245,12 @@ class GoogleCredentialsAuth:
             return None
         return token
 
+    async def _arefresh(self, seen: int) -> str:
+        """``_refresh`` for coroutines: one worker thread per event loop at a time, waiters share its outcome."""
+        async with self._loop_lock():
+            settled = self._settled_since(seen)
+            return settled if settled is not None else await asyncio.to_thread(self._refresh, seen)
+
     def _settled_since(self, seen: int) -> str | None:
         """If a refresh attempt ended after attempt ``seen``, its token (or its error, raised); else None."""
         last = self._last
@@ -270,9 +273,10 @@ class GoogleCredentialsAuth:
                 return settled
             number = self._last.number + 1
             try:
-                self._credentials.refresh(self._http())
+                self._credentials.refresh(self._http())  # type: ignore[no-untyped-call]
             except GoogleAuthError as exc:
-                self._last = _Attempt(number, failure=exc)
+                # kept for the callers that waited on this attempt; without its frames (they hold the assertion)
+                self._last = _Attempt(number, failure=exc.with_traceback(None))
                 raise _auth_error(exc) from None
             self._last = _Attempt(number)
             log.debug("Refreshed the access token of %r (expires at %s UTC)", self, self._credentials.expiry)
@@ -314,6 +318,10 @@ def build_auth_provider(settings: ClientSettings, *, iam_endpoint_override: str 
     Raises ``InvalidInputError`` (naming the field) for contradictory or unusable settings: both a key JSON and a
     key path, a key that cannot be read, impersonation of an API key or a static token, credentials the chosen
     backend would ignore.
+
+    Blocking for Google credentials (it reads a key file, and Application Default Credentials may probe the
+    metadata server): from a coroutine, call it through ``asyncio.to_thread``. It sends no token request; the
+    first ``headers()`` or ``aheaders()`` does.
     """
     if settings.service_account_key_json is not None and settings.service_account_key_path is not None:
         raise InvalidInputError(
@@ -380,7 +388,9 @@ def _google_credentials(settings: ClientSettings) -> Credentials:
             )
         from google.auth.credentials import with_scopes_if_required
 
-        scoped: Credentials = with_scopes_if_required(settings.credentials, list(settings.scopes))
+        scoped: Credentials = with_scopes_if_required(  # type: ignore[no-untyped-call]
+            settings.credentials, list(settings.scopes)
+        )
         return scoped
     if settings.service_account_key_json is not None:
         text = settings.service_account_key_json.get_secret_value()
@@ -427,7 +437,9 @@ def _service_account_credentials(text: str, field: str, scopes: tuple[str, ...])
     from google.oauth2 import service_account
 
     try:
-        credentials: Credentials = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
+        credentials: Credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(scopes)
+        )
     except (GoogleAuthError, ValueError, TypeError) as exc:
         raise InvalidInputError(field, f"has a private_key that cannot be loaded ({type(exc).__name__})", fix) from None
     return credentials
@@ -461,15 +473,20 @@ def _impersonated(source: Credentials, settings: ClientSettings, iam_endpoint_ov
         raise InvalidInputError(
             "impersonation_chain", "contains an empty entry", "list service-account emails, the target last"
         )
-    credentials: Credentials = impersonated_credentials.Credentials(
+    credentials: Credentials = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
         source_credentials=source,
         target_principal=chain[-1],
         target_scopes=list(settings.scopes),
-        delegates=list(chain[:-1]) or None,
+        # The IAM API names delegates as resources, as Google's Go and gcloud clients send them.
+        delegates=[_iam_resource_name(account) for account in chain[:-1]] or None,
         quota_project_id=getattr(source, "quota_project_id", None),
         iam_endpoint_override=iam_endpoint_override,
     )
     return credentials
+
+
+def _iam_resource_name(account: str) -> str:
+    return account if account.startswith("projects/") else f"projects/-/serviceAccounts/{account}"
 
 
 def _auth_error(exc: GoogleAuthError) -> GenAIBatchError:

@@ -21,7 +21,7 @@ from google.auth import exceptions, transport
 __all__ = ["HttpxRequest", "HttpxResponse"]
 
 
-class HttpxResponse(transport.Response):  # type: ignore[misc]
+class HttpxResponse(transport.Response):
     """An ``httpx.Response`` seen through google-auth's ``transport.Response`` interface."""
 
     def __init__(self, response: httpx.Response) -> None:
@@ -43,7 +43,7 @@ class HttpxResponse(transport.Response):  # type: ignore[misc]
         return self._response.content
 
 
-class HttpxRequest(transport.Request):  # type: ignore[misc]
+class HttpxRequest(transport.Request):
     """google-auth's ``transport.Request`` on one reusable sync ``httpx.Client``.
 
     httpx failures become ``google.auth.exceptions.TransportError`` (with the httpx error as ``__cause__``),
@@ -73,7 +73,7 @@ class HttpxRequest(transport.Request):  # type: ignore[misc]
         of the ``requests`` transport (``cert``, ``verify``...) that google-auth passes through: not supported.
         """
         if kwargs:
-            raise exceptions.TransportError(
+            raise exceptions.TransportError(  # type: ignore[no-untyped-call]
                 f"the httpx transport does not support the options {', '.join(sorted(kwargs))}"
             )
         try:
@@ -86,7 +86,9 @@ class HttpxRequest(transport.Request):  # type: ignore[misc]
             )
         except httpx.HTTPError as exc:
             where = httpx.URL(url).copy_with(query=None, fragment=None)
-            raise exceptions.TransportError(f"{method} {where} failed: {type(exc).__name__}: {exc}") from exc
+            raise exceptions.TransportError(  # type: ignore[no-untyped-call]
+                f"{method} {where} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return HttpxResponse(response)
 
     def close(self) -> None:
