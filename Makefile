@@ -6,7 +6,12 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install test lint typecheck unit e2e demo demo-ui bench emulator clean
+LOWEST_AIRFLOW := 3.1.8
+LOWEST_VENV := $(CURDIR)/.venv-airflow-lowest
+# The provider's tests that must also pass on the lowest supported Airflow.
+LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/utils tests/provider tests/links tests/example_dags
+
+.PHONY: help install test lint typecheck unit e2e test-lowest demo demo-ui bench emulator clean
 
 help:
 	@echo "make demo   - run the inline example DAG through Airflow against the local emulator"
@@ -36,11 +41,22 @@ unit: install
 e2e: install
 	$(VENV)/bin/python -m pytest -m e2e -q
 
+$(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) venv --quiet --allow-existing --python 3.11 $(LOWEST_VENV)
+	$(UV) export --quiet --frozen --no-hashes --no-emit-project --only-group dev -o $(LOWEST_VENV)/dev-requirements.txt
+	VIRTUAL_ENV=$(LOWEST_VENV) $(UV) pip install --quiet -e . "apache-airflow==$(LOWEST_AIRFLOW)" -r $(LOWEST_VENV)/dev-requirements.txt
+	touch $@
+
+# The provider layer on the lowest supported Airflow (the locked venv has the latest).
+test-lowest: $(LOWEST_VENV)/.synced
+	$(LOWEST_VENV)/bin/python -m pytest -q -m "not e2e" $(wildcard $(LOWEST_TESTS))
+
 test: lint typecheck
 	$(VENV)/bin/python -m pytest -q
+	$(MAKE) --no-print-directory test-lowest
 
 emulator: install
 	$(VENV)/bin/genai-batch-emulator --port 8085
 
 clean:
-	rm -rf $(VENV) $(UV_HOME)
+	rm -rf $(VENV) $(UV_HOME) $(LOWEST_VENV)
