@@ -1,0 +1,326 @@
+"""In-memory state of one emulator: settings, jobs, files, uploads, GCS objects, BigQuery tables, counters.
+
+Everything lives in one ``Store`` guarded by one re-entrant lock. Request handlers and the control API take the
+lock for short, O(1) critical sections (a job lookup, an append); only listing and result materialization walk
+collections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from airflow_provider_genai_batch.emulator.errors import invalid_argument
+from airflow_provider_genai_batch.emulator.responses import RequestKind
+
+if TYPE_CHECKING:
+    from airflow_provider_genai_batch.emulator.faults import FaultRule
+
+__all__ = [
+    "FINAL_STATES",
+    "Backend",
+    "EmulatorConfig",
+    "FileRecord",
+    "FilesUpload",
+    "FinalState",
+    "GcsObject",
+    "GcsUpload",
+    "Job",
+    "Outcome",
+    "RequestItem",
+    "SourceKind",
+    "Store",
+]
+
+Backend = Literal["gemini", "vertex"]
+FinalState = Literal["SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED", "STUCK_PENDING"]
+FINAL_STATES: tuple[str, ...] = get_args(FinalState)
+SourceKind = Literal["inline", "file", "gcs", "bigquery"]
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise invalid_argument(f"{name}: expected a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Settings of an emulator; change them at run time with ``configure(...)``.
+
+    Example::
+
+        >>> EmulatorConfig(job_seconds=0.5).pending_seconds
+        0.2
+    """
+
+    #: The Gemini API key (``x-goog-api-key`` or ``?key=``); also accepted by Vertex express-mode paths.
+    api_key: str = "test-key"
+    #: How long a job stays RUNNING (its counts grow linearly meanwhile).
+    job_seconds: float = 1.0
+    #: How long a job stays PENDING before it runs.
+    pending_seconds: float = 0.2
+    #: How long a cancelled Vertex job stays CANCELLING before it is CANCELLED (Gemini cancels at once).
+    cancel_seconds: float = 0.1
+    #: Rows per Vertex GCS output shard: one ``predictions.jsonl`` up to this many rows, else numbered shards.
+    vertex_shard_rows: int = 10_000
+    #: Bearer tokens accepted by Vertex and GCS routes; empty means any non-empty token.
+    accepted_tokens: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.api_key, str) or not self.api_key:
+            raise invalid_argument("api_key: must be a non-empty string")
+        for name in ("job_seconds", "pending_seconds", "cancel_seconds"):
+            object.__setattr__(self, name, _seconds(name, getattr(self, name)))
+        rows = self.vertex_shard_rows
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise invalid_argument(f"vertex_shard_rows: expected an integer >= 1, got {rows!r}")
+        tokens = self.accepted_tokens
+        if isinstance(tokens, str) or not all(isinstance(t, str) and t for t in tokens):
+            raise invalid_argument("accepted_tokens: expected a list of non-empty strings")
+        object.__setattr__(self, "accepted_tokens", tuple(tokens))
+
+    def updated(self, **changes: Any) -> EmulatorConfig:
+        """A copy with ``changes`` applied; unknown names raise a 400 ``EmulatorError``."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise invalid_argument(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-compatible values."""
+        data = asdict(self)
+        data["accepted_tokens"] = list(self.accepted_tokens)
+        return data
+
+
+@dataclass
+class Outcome:
+    """How the next matching job(s) end; see ``EmulatorControls.add_outcome``."""
+
+    final_state: FinalState = "SUCCEEDED"
+    failed_requests: tuple[int, ...] = ()
+    error_message: str | None = None
+    job_seconds: float | None = None
+    pending_seconds: float | None = None
+    match_display_name: str | None = None
+    backend: Backend | None = None
+    #: How many more jobs this outcome applies to; ``None`` means every matching job until ``reset()``.
+    count: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.final_state not in FINAL_STATES:
+            raise invalid_argument(f"final_state: {self.final_state!r} is not one of {', '.join(FINAL_STATES)}")
+        failed = self.failed_requests
+        if isinstance(failed, str) or not all(isinstance(i, int) and not isinstance(i, bool) for i in failed):
+            raise invalid_argument("failed_requests: expected a list of request indices")
+        if any(i < 0 for i in failed):
+            raise invalid_argument("failed_requests: indices must be >= 0")
+        self.failed_requests = tuple(failed)
+        for name in ("job_seconds", "pending_seconds"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, _seconds(name, value))
+        if self.backend not in (None, "gemini", "vertex"):
+            raise invalid_argument(f"backend: {self.backend!r} is not 'gemini' or 'vertex'")
+        if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
+            raise invalid_argument(f"count: expected an integer >= 1 or null, got {self.count!r}")
+        if self.error_message is not None and not isinstance(self.error_message, str):
+            raise invalid_argument("error_message: expected a string")
+        if self.match_display_name is not None and not isinstance(self.match_display_name, str):
+            raise invalid_argument("match_display_name: expected a string")
+
+    def matches(self, backend: Backend, display_name: str | None) -> bool:
+        """Whether a job created on ``backend`` with ``display_name`` takes this outcome."""
+        if self.backend is not None and self.backend != backend:
+            return False
+        return self.match_display_name is None or self.match_display_name in (display_name or "")
+
+
+@dataclass
+class RequestItem:
+    """One request of a batch, with what is echoed next to its result."""
+
+    request: dict[str, Any]
+    #: Gemini inline ``metadata`` (values as strings).
+    metadata: dict[str, str] | None = None
+    #: Other top-level fields of an input line or BigQuery row (``key``...), carried into the output.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Job:
+    """A batch job of either backend. Its state is derived from timestamps when read (see ``jobs.py``)."""
+
+    backend: Backend
+    id: str
+    name: str
+    seq: int
+    kind: RequestKind
+    #: Where the requests came from: inline, a Files API file, GCS objects or a BigQuery table.
+    source: SourceKind
+    model: str
+    display_name: str | None
+    create_time: float
+    pending_seconds: float
+    job_seconds: float
+    final_state: FinalState
+    error_message: str | None
+    items: list[RequestItem]
+    #: Indices of requests that fail individually, sorted.
+    failed: tuple[int, ...]
+    #: Why the input could not be read (the job then FAILS when it would start running).
+    input_error: str | None
+    #: The request's input configuration, echoed in responses.
+    input_config: dict[str, Any]
+    #: Vertex only: the output configuration, echoed in responses.
+    output_config: dict[str, Any] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    project: str = ""
+    location: str = ""
+    cancel_time: float | None = None
+    #: Set by ``finish_job``: the job ends in ``final_state`` at this time.
+    forced_end: float | None = None
+    #: Results, once materialized: Gemini ``output`` or Vertex ``outputInfo`` (wire JSON).
+    output: dict[str, Any] | None = None
+    settled: bool = False
+
+
+@dataclass(eq=False)
+class FileRecord:
+    """A Files API file (uploaded, or generated as a batch's results)."""
+
+    id: str
+    seq: int
+    data: bytes
+    mime_type: str
+    display_name: str | None
+    create_time: float
+    source: Literal["UPLOADED", "GENERATED"]
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        self.sha256 = hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(eq=False)
+class FilesUpload:
+    """A Files API resumable upload in progress."""
+
+    id: str
+    file_id: str
+    mime_type: str
+    display_name: str | None
+    declared_size: int | None
+    data: bytearray = field(default_factory=bytearray)
+    file: FileRecord | None = None
+
+
+@dataclass(eq=False)
+class GcsObject:
+    """A GCS object (buckets exist implicitly)."""
+
+    bucket: str
+    name: str
+    data: bytes
+    content_type: str
+    generation: int
+    create_time: float
+    md5: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.md5 = hashlib.md5(self.data, usedforsecurity=False).digest()
+
+
+@dataclass(eq=False)
+class GcsUpload:
+    """A GCS JSON API resumable upload session."""
+
+    id: str
+    bucket: str
+    name: str
+    content_type: str
+    total: int | None
+    data: bytearray = field(default_factory=bytearray)
+    object: GcsObject | None = None
+
+
+class Store:
+    """All the state of one emulator, behind ``lock``.
+
+    Example::
+
+        >>> store = Store(EmulatorConfig(job_seconds=0.1))
+        >>> with store.lock:
+        ...     obj = store.put_object("bucket", "in.jsonl", b"{}", "application/jsonl")
+        >>> obj.generation >= 1
+        True
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.lock = threading.RLock()
+        self.initial_config = config or EmulatorConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything and restore the initial settings."""
+        with self.lock:
+            self.config = self.initial_config
+            self.gemini_jobs: dict[str, Job] = {}
+            self.vertex_jobs: dict[str, Job] = {}
+            #: Jobs whose results may still have to be materialized.
+            self.unsettled: dict[int, Job] = {}
+            self.files: dict[str, FileRecord] = {}
+            self.files_uploads: dict[str, FilesUpload] = {}
+            self.objects: dict[tuple[str, str], GcsObject] = {}
+            self.gcs_uploads: dict[str, GcsUpload] = {}
+            self.tables: dict[str, list[dict[str, Any]]] = {}
+            self.outcomes: list[Outcome] = []
+            self.faults: list[FaultRule] = []
+            self.requests: Counter[str] = Counter()
+            self.counters: Counter[str] = Counter()
+            self.faults_fired: Counter[str] = Counter()
+            self.clock_offset = 0.0
+            self._seq = itertools.count(1)
+
+    def now(self) -> float:
+        """The emulator's clock: wall-clock time plus whatever ``advance_clock`` added."""
+        return time.time() + self.clock_offset
+
+    def next_seq(self) -> int:
+        """A creation sequence number (orders lists newest first)."""
+        return next(self._seq)
+
+    def take_outcome(self, backend: Backend, display_name: str | None) -> Outcome | None:
+        """The first queued outcome matching a new job, consumed once."""
+        with self.lock:
+            for index, outcome in enumerate(self.outcomes):
+                if outcome.matches(backend, display_name):
+                    if outcome.count is not None:
+                        outcome.count -= 1
+                        if outcome.count == 0:
+                            del self.outcomes[index]
+                    return outcome
+        return None
+
+    def add_job(self, job: Job) -> None:
+        """Register a new job and count it."""
+        with self.lock:
+            jobs = self.gemini_jobs if job.backend == "gemini" else self.vertex_jobs
+            jobs[job.id] = job
+            self.unsettled[id(job)] = job
+            self.counters["jobs_created"] += 1
+            self.counters[f"jobs_created.{job.backend}"] += 1
+
+    def put_object(self, bucket: str, name: str, data: bytes, content_type: str) -> GcsObject:
+        """Create or replace a GCS object (a new generation)."""
+        with self.lock:
+            obj = GcsObject(bucket, name, bytes(data), content_type, self.next_seq(), self.now())
+            self.objects[(bucket, name)] = obj
+            return obj
