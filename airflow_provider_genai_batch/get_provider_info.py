@@ -82,7 +82,16 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.hooks.genai_batch"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.operators.genai_batch"]}],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    f"{_PACKAGE}.operators.create",
+                    f"{_PACKAGE}.operators.jobs",
+                    f"{_PACKAGE}.operators.results",
+                ],
+            }
+        ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.sensors.genai_batch"]}],
         "triggers": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.triggers.genai_batch"]}],
         "extra-links": [f"{_PACKAGE}.links.genai_batch.GenAIBatchJobLink"],

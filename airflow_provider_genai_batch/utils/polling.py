@@ -32,6 +32,7 @@ __all__ = [
     "PollingSchedule",
     "RequestCountsLike",
     "decide",
+    "decide_for_job",
     "failure_ratio",
     "short_state",
 ]
@@ -57,6 +58,25 @@ class RequestCountsLike(Protocol):
 
     @property
     def failed(self) -> int: ...
+
+
+class JobErrorLike(Protocol):
+    """A job's error (the client's ``JobError`` fits)."""
+
+    def describe(self) -> str: ...
+
+
+class JobLike(Protocol):
+    """What the policy reads from a job (the client's ``BatchJob`` fits)."""
+
+    @property
+    def state(self) -> object: ...
+
+    @property
+    def request_counts(self) -> RequestCountsLike: ...
+
+    @property
+    def error(self) -> JobErrorLike | None: ...
 
 
 class DecisionKind(StrEnum):
@@ -224,3 +244,28 @@ def decide(
     if seconds_to_deadline is not None:
         wait = max(min(wait, seconds_to_deadline), schedule.floor)
     return Decision(DecisionKind.WAIT, wait_seconds=wait, reason=f"job is {name}; next poll in {wait:.1f} s")
+
+
+def decide_for_job(
+    job: JobLike,
+    *,
+    started_at: float,
+    deadline: float | None,
+    now: float,
+    schedule: PollingSchedule = DEFAULT_SCHEDULE,
+    partial: PartialFailurePolicy | None = None,
+) -> Decision:
+    """:func:`decide` for a job read at ``now`` (epoch seconds), waiting since ``started_at``, until ``deadline``.
+
+    The one call shared by the worker loop, the trigger and the operators' resume path.
+    """
+    return decide(
+        job.state,
+        now - started_at,
+        deadline is not None and now >= deadline,
+        counts=job.request_counts,
+        job_error=job.error.describe() if job.error is not None else None,
+        schedule=schedule,
+        partial=partial,
+        seconds_to_deadline=None if deadline is None else deadline - now,
+    )

@@ -1,0 +1,102 @@
+"""One batch client per connection per process (sync) and per event loop (async).
+
+Clients are keyed by connection id and a fingerprint of the connection, so a changed connection gets a new
+client and the old one is closed. Every trigger of a triggerer that uses the same connection shares one async
+client and so one connection pool.
+
+Example::
+
+    client = sync_client("genai_batch_default", fingerprint, lambda: GenAIBatchClient(settings))
+    aclient = await async_client("genai_batch_default", fingerprint, lambda: AsyncGenAIBatchClient(settings))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_genai_batch.client import AsyncGenAIBatchClient, GenAIBatchClient
+
+__all__ = ["async_client", "clear_sync_clients", "close_loop_clients", "sync_client"]
+
+# Seconds an async client replaced by a newer one stays open, so requests already in flight can finish.
+_RETIRE_AFTER_SECONDS = 60.0
+
+_sync_lock = threading.Lock()
+_sync_clients: dict[str, tuple[str, GenAIBatchClient]] = {}
+
+
+class _LoopClients:
+    """The async clients of one event loop, and the lock that makes each one built once."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.clients: dict[str, tuple[str, AsyncGenAIBatchClient]] = {}
+
+
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
+
+
+def sync_client(conn_id: str, fingerprint: str, build: Callable[[], GenAIBatchClient]) -> GenAIBatchClient:
+    """The process's client for ``conn_id``, built with ``build`` the first time or when the connection changed."""
+    with _sync_lock:
+        cached = _sync_clients.get(conn_id)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        client = build()
+        _sync_clients[conn_id] = (fingerprint, client)
+    if cached is not None:
+        cached[1].close()
+    return client
+
+
+def clear_sync_clients() -> None:
+    """Close and forget every sync client (tests, or a worker that wants fresh connections)."""
+    with _sync_lock:
+        clients = [client for _, client in _sync_clients.values()]
+        _sync_clients.clear()
+    for client in clients:
+        client.close()
+
+
+def _retire(loop: asyncio.AbstractEventLoop, client: AsyncGenAIBatchClient) -> None:
+    def close() -> None:
+        if not loop.is_closed():
+            loop.create_task(client.aclose())
+
+    loop.call_later(_RETIRE_AFTER_SECONDS, close)
+
+
+async def async_client(
+    conn_id: str, fingerprint: str, build: Callable[[], AsyncGenAIBatchClient]
+) -> AsyncGenAIBatchClient:
+    """The running loop's client for ``conn_id``; ``build`` runs in a thread (it may read a key file)."""
+    loop = asyncio.get_running_loop()
+    state = _loop_clients.get(loop)
+    if state is None:
+        state = _loop_clients.setdefault(loop, _LoopClients())
+    cached = state.clients.get(conn_id)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    async with state.lock:
+        cached = state.clients.get(conn_id)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        client = await asyncio.to_thread(build)
+        state.clients[conn_id] = (fingerprint, client)
+    if cached is not None:
+        _retire(loop, cached[1])
+    return client
+
+
+async def close_loop_clients() -> None:
+    """Close and forget the running loop's async clients (tests, shutdown)."""
+    state = _loop_clients.pop(asyncio.get_running_loop(), None)
+    if state is None:
+        return
+    for _, client in state.clients.values():
+        await client.aclose()

@@ -1,0 +1,287 @@
+"""The Airflow hook: a ``genai_batch`` (or ``google_cloud_platform``) connection turned into a shared client.
+
+The hook reads the connection once, registers its secrets with the log masker, and takes its client from a
+per-process cache (per event loop for the async client), so every task and trigger of a process that uses the
+same connection shares one connection pool. Async methods never block the event loop: the connection is read
+with the task SDK's async getter (or in a thread on older Airflow) and the client is built in a thread.
+
+Example::
+
+    hook = GenAIBatchHook(genai_batch_conn_id="genai_batch_default")
+    job = hook.create_job(model="gemini-2.5-flash", src=[{"contents": "hi"}])
+    job = hook.get_job(job.name)
+    for result in hook.iter_results(job):
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_genai_batch.client import (
+    AsyncGenAIBatchClient,
+    BatchJob,
+    BatchResult,
+    ClientSettings,
+    GenAIBatchClient,
+    GenAIBatchError,
+)
+from airflow_provider_genai_batch.client.creation import prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.hooks import client_cache
+from airflow_provider_genai_batch.hooks.connection import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    connection_fingerprint,
+    normalised_extras,
+    settings_from_connection,
+)
+from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan
+from airflow_provider_genai_batch.links.urls import console_url
+from airflow_provider_genai_batch.utils.idempotency import vertex_key_filter
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+__all__ = ["GenAIBatchHook"]
+
+# Page size of the look-up by idempotency key (Gemini list pages carry whole jobs: keep them small).
+LOOKUP_PAGE_SIZE = 20
+_SECRET_EXTRA_NAMES = ("access_token", "service_account_key", "keyfile_dict", "key_secret_name")
+
+
+def _secrets_of(conn: Connection, extras: Mapping[str, Any]) -> list[str]:
+    """Every secret value a connection holds (password, sensitive extras, a key JSON's private key)."""
+    values: list[str] = []
+    if conn.password:
+        values.append(conn.password)
+    plain = normalised_extras(conn, extras)
+    for name in _SECRET_EXTRA_NAMES:
+        value = plain.get(name)
+        if isinstance(value, Mapping):
+            value = json.dumps(dict(value))
+        if isinstance(value, str) and value:
+            values.append(value)
+            if value.lstrip().startswith("{"):
+                try:
+                    parsed = json.loads(value)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(parsed, dict) and isinstance(parsed.get("private_key"), str):
+                    values.append(parsed["private_key"])
+    return values
+
+
+def _scrub(message: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            message = message.replace(secret, "***")
+    return message
+
+
+class GenAIBatchHook(BaseHook):
+    """Interact with Gemini Developer API batches and Vertex AI batch prediction through one shared client.
+
+    :param genai_batch_conn_id: a ``genai_batch`` connection (or a ``google_cloud_platform`` one for Vertex AI).
+
+    Example::
+
+        hook = GenAIBatchHook()
+        ok, message = hook.test_connection()
+        jobs = list(hook.list_jobs(page_size=10))
+    """
+
+    conn_name_attr = "genai_batch_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Google Gen AI batch"
+
+    def __init__(self, genai_batch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.genai_batch_conn_id = genai_batch_conn_id
+        self._settings: ClientSettings | None = None
+        self._fingerprint: str | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(genai_batch_conn_id={self.genai_batch_conn_id!r})"
+
+    # --- connection and settings ----------------------------------------------------------------
+
+    def _load(self, conn: Connection, extras: Mapping[str, Any]) -> ClientSettings:
+        self._settings = settings_from_connection(conn, extras)
+        self._fingerprint = connection_fingerprint(conn, extras)
+        return self._settings
+
+    def get_settings(self) -> ClientSettings:
+        """The client settings of the connection (read once per hook)."""
+        if self._settings is None:
+            from airflow.sdk.log import mask_secret
+
+            conn = self.get_connection(self.genai_batch_conn_id)
+            extras = conn.extra_dejson
+            for secret in _secrets_of(conn, extras):
+                mask_secret(secret)
+            self._load(conn, extras)
+        assert self._settings is not None
+        return self._settings
+
+    async def aget_settings(self) -> ClientSettings:
+        """The client settings, read without blocking the event loop."""
+        if self._settings is None:
+            conn = await self._aget_connection()
+            extras = json.loads(conn.extra) if conn.extra else {}
+            if not isinstance(extras, dict):
+                extras = {}
+            await _amask(_secrets_of(conn, extras))
+            self._load(conn, extras)
+        assert self._settings is not None
+        return self._settings
+
+    async def _aget_connection(self) -> Connection:
+        getter = getattr(BaseHook, "aget_connection", None)
+        if getter is not None:
+            conn: Connection = await getter(self.genai_batch_conn_id)
+            return conn
+        return await asyncio.to_thread(self.get_connection, self.genai_batch_conn_id)
+
+    def get_cached_settings(self) -> ClientSettings | None:
+        """The settings if already read (never reads the connection: safe inside an event loop)."""
+        return self._settings
+
+    @property
+    def backend(self) -> str:
+        """``gemini`` or ``vertex``."""
+        return self.get_settings().backend
+
+    def console_url(self, job_name: str) -> str:
+        """The page where a person can look at ``job_name``."""
+        settings = self.get_settings()
+        return console_url(settings.backend, job_name, project=settings.project, location=settings.location)
+
+    # --- clients --------------------------------------------------------------------------------
+
+    def get_conn(self) -> GenAIBatchClient:
+        """The process's sync client for this connection."""
+        settings = self.get_settings()
+        assert self._fingerprint is not None
+        return client_cache.sync_client(self.genai_batch_conn_id, self._fingerprint, lambda: GenAIBatchClient(settings))
+
+    async def aget_conn(self) -> AsyncGenAIBatchClient:
+        """The running event loop's async client for this connection."""
+        settings = await self.aget_settings()
+        assert self._fingerprint is not None
+        return await client_cache.async_client(
+            self.genai_batch_conn_id, self._fingerprint, lambda: AsyncGenAIBatchClient(settings)
+        )
+
+    # --- validation (no network) ----------------------------------------------------------------
+
+    def validate_create(self, *, model: str, src: Any, config: Any = None, embeddings: bool = False) -> None:
+        """Check a create's input as the client will, without any network call (raises InvalidInputError)."""
+        settings = self.get_settings()
+        prepare = prepare_create_embeddings if embeddings else prepare_create
+        prepared = prepare(settings, model=model, src=src, config=config)
+        prepared.cleanup.close()
+
+    # --- verbs (sync) ---------------------------------------------------------------------------
+
+    def create_job(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
+        """Create a generation batch job (sends the create once; see the operator for look-up by key)."""
+        return self.get_conn().batches.create(model=model, src=src, config=config)
+
+    def create_embeddings_job(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
+        """Create an embeddings batch job (Gemini)."""
+        return self.get_conn().batches.create_embeddings(model=model, src=src, config=config)
+
+    def get_job(self, name: str) -> BatchJob:
+        """Read a job."""
+        return self.get_conn().batches.get(name=name)
+
+    def list_jobs(self, *, page_size: int | None = None, filter: str | None = None) -> Iterator[BatchJob]:
+        """Every job, page after page (``filter``: Vertex AI only, AIP-160 syntax)."""
+        return self.get_conn().batches.list(page_size=page_size, filter=filter)
+
+    def cancel_job(self, name: str) -> None:
+        """Ask the service to cancel a job."""
+        self.get_conn().batches.cancel(name=name)
+
+    def delete_job(self, name: str) -> None:
+        """Delete a job."""
+        self.get_conn().batches.delete(name=name)
+
+    def iter_results(self, job: BatchJob | str) -> Iterator[BatchResult]:
+        """Stream a finished job's per-request results in bounded memory."""
+        return self.get_conn().batches.iter_results(job)
+
+    def upload_file(self, file: Any, *, display_name: str | None = None) -> str:
+        """Upload a JSONL file (a path, bytes or requests) to the Gemini Files API; return ``files/...``."""
+        uploaded = self.get_conn().files.upload(file, mime_type="jsonl", display_name=display_name)
+        return uploaded.name or ""
+
+    def find_job_by_key(self, key: str, *, created_after: dt.datetime | None = None) -> BatchJob | None:
+        """The newest reattachable job carrying idempotency ``key`` (see ``hooks.lookup`` for the cost)."""
+        scan = KeyedJobScan(key, created_after=None if self.backend == "vertex" else created_after)
+        for job in self.list_jobs(page_size=LOOKUP_PAGE_SIZE, filter=self._key_filter(key)):
+            if not scan.feed(job):
+                break
+        return scan.best
+
+    def _key_filter(self, key: str) -> str | None:
+        return vertex_key_filter(key) if self.backend == "vertex" else None
+
+    # --- verbs (async) --------------------------------------------------------------------------
+
+    async def aget_job(self, name: str) -> BatchJob:
+        """Read a job without blocking the loop."""
+        return await (await self.aget_conn()).batches.get(name=name)
+
+    async def acancel_job(self, name: str) -> None:
+        """Ask for cancellation without blocking the loop."""
+        await (await self.aget_conn()).batches.cancel(name=name)
+
+    async def alist_jobs(self, *, page_size: int | None = None, filter: str | None = None) -> AsyncIterator[BatchJob]:
+        """Every job, page after page."""
+        client = await self.aget_conn()
+        async for job in client.batches.list(page_size=page_size, filter=filter):
+            yield job
+
+    async def aiter_results(self, job: BatchJob | str) -> AsyncIterator[BatchResult]:
+        """Stream a finished job's results without blocking the loop."""
+        client = await self.aget_conn()
+        async for result in client.batches.iter_results(job):
+            yield result
+
+    # --- connection test ------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap real call (list one job); the message never contains a secret."""
+        secrets: list[str] = []
+        try:
+            conn = self.get_connection(self.genai_batch_conn_id)
+            extras = conn.extra_dejson
+            secrets = _secrets_of(conn, extras)
+            settings = self._load(conn, extras)
+            with GenAIBatchClient(settings) as client:
+                next(iter(client.batches.list(page_size=1)), None)
+        except GenAIBatchError as exc:
+            return False, _scrub(f"{type(exc).__name__}: {exc}", secrets)
+        except Exception as exc:
+            return False, _scrub(f"{type(exc).__name__}: {exc}", secrets)
+        where = settings.effective_base_url
+        return True, f"Connected to the {settings.backend} batch API at {where}."
+
+
+async def _amask(secrets: list[str]) -> None:
+    from airflow.sdk import log as sdk_log
+
+    amask = getattr(sdk_log, "amask_secret", None)
+    for secret in secrets:
+        if amask is not None:
+            await amask(secret)
+        else:
+            sdk_log.mask_secret(secret)

@@ -1,0 +1,27 @@
+"""Operators for Google Gen AI batch jobs.
+
+Importing this package is cheap: it imports neither the batch client, google-auth, nor google-genai; those are
+imported inside ``execute()``.
+"""
+
+from airflow_provider_genai_batch.operators.create import (
+    GenAIBatchCreateEmbeddingsJobOperator,
+    GenAIBatchCreateJobOperator,
+)
+from airflow_provider_genai_batch.operators.jobs import (
+    GenAIBatchCancelJobOperator,
+    GenAIBatchDeleteJobOperator,
+    GenAIBatchGetJobOperator,
+    GenAIBatchListJobsOperator,
+)
+from airflow_provider_genai_batch.operators.results import GenAIBatchWriteResultsOperator
+
+__all__ = [
+    "GenAIBatchCancelJobOperator",
+    "GenAIBatchCreateEmbeddingsJobOperator",
+    "GenAIBatchCreateJobOperator",
+    "GenAIBatchDeleteJobOperator",
+    "GenAIBatchGetJobOperator",
+    "GenAIBatchListJobsOperator",
+    "GenAIBatchWriteResultsOperator",
+]

@@ -1,0 +1,44 @@
+"""What every operator of this provider shares: the connection id, a lazily built hook, job XComs."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+__all__ = ["DEFAULT_CONN_ID", "REATTACHED_XCOM_KEY", "GenAIBatchBaseOperator"]
+
+# Same value as hooks.connection.DEFAULT_CONN_ID (kept here so importing operators stays cheap).
+DEFAULT_CONN_ID = "genai_batch_default"
+REATTACHED_XCOM_KEY = "genai_batch_reattached"
+
+
+class GenAIBatchBaseOperator(BaseOperator):
+    """Base of the provider's operators: ``genai_batch_conn_id`` and a hook built on first use."""
+
+    def __init__(self, *, genai_batch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.genai_batch_conn_id = genai_batch_conn_id
+
+    @cached_property
+    def hook(self) -> GenAIBatchHook:
+        """The hook of ``genai_batch_conn_id`` (imports the client on first use, never at DAG parse)."""
+        from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+        return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
+
+    def push_job(self, context: Context, job_name: str, *, reattached: bool | None = None) -> None:
+        """Push the job name and console URL (for the extra link) to XCom at once."""
+        ti = context["ti"]
+        ti.xcom_push(key=JOB_NAME_XCOM_KEY, value=job_name)
+        ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.console_url(job_name))
+        if reattached is not None:
+            ti.xcom_push(key=REATTACHED_XCOM_KEY, value=reattached)

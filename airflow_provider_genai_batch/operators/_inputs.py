@@ -1,0 +1,121 @@
+"""Checks of operator arguments, run before any network call; each error names the parameter and the fix."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "check_choice",
+    "check_config",
+    "check_display_name",
+    "check_job_name",
+    "check_model",
+    "check_positive_seconds",
+    "check_ratio",
+    "decode_json_source",
+]
+
+
+class OperatorInputError(ValueError):
+    """A bad operator argument: ``<parameter>: <problem>. <fix>``."""
+
+    def __init__(self, parameter: str, problem: str, fix: str) -> None:
+        self.parameter = parameter
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{parameter}: {problem}. {fix}")
+
+
+def check_positive_seconds(name: str, value: Any, *, allow_none: bool = False) -> float | None:
+    """A number of seconds > 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise OperatorInputError(name, f"must be a number of seconds > 0, got {value!r}", f"pass e.g. {name}=60")
+    return float(value)
+
+
+def check_ratio(name: str, value: Any) -> float:
+    """A number within [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise OperatorInputError(
+            name, f"must be a number within [0, 1], got {value!r}", f"pass e.g. {name}=0.05 to tolerate 5 %"
+        )
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    """One of ``choices``."""
+    if value not in choices:
+        raise OperatorInputError(name, f"{value!r} is not allowed", f"use one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_model(value: Any) -> str:
+    """A non-empty model name such as ``gemini-2.5-flash``."""
+    if not isinstance(value, str) or not value.strip():
+        raise OperatorInputError("model", f"must be a non-empty string, got {value!r}", "pass e.g. 'gemini-2.5-flash'")
+    return value.strip()
+
+
+def check_job_name(value: Any, parameter: str = "name") -> str:
+    """A job name: ``batches/...`` or ``projects/.../batchPredictionJobs/...``."""
+    if not isinstance(value, str) or not value.strip():
+        raise OperatorInputError(
+            parameter,
+            f"must be a job name, got {value!r}",
+            "pass the name a create returned, e.g. 'batches/abc' or an XCom of it",
+        )
+    return value.strip()
+
+
+def check_display_name(value: Any) -> str | None:
+    """None or a string (the idempotency suffix is added and the total trimmed to 128 characters)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OperatorInputError("display_name", f"must be a string, got {type(value).__name__}", "pass a string")
+    return value
+
+
+def check_config(value: Any) -> dict[str, Any] | None:
+    """None, a mapping, or a pydantic model (google-genai's ``CreateBatchJobConfig``) as a dict."""
+    if value is None:
+        return None
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        value = dump(exclude_none=True)
+    if isinstance(value, str):
+        value = _json("config", value)
+    if not isinstance(value, Mapping):
+        raise OperatorInputError(
+            "config", f"must be a dict, got {type(value).__name__}", "pass e.g. {'dest': 'gs://bucket/out'}"
+        )
+    return dict(value)
+
+
+def _json(parameter: str, text: str) -> Any:
+    """JSON, or the Python literal a Jinja template renders a list or dict to."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise OperatorInputError(
+            parameter,
+            "is a string that looks like JSON but parses neither as JSON nor as a Python literal",
+            "pass a Python object, or set render_template_as_native_obj=True on the DAG for templated values",
+        ) from None
+
+
+def decode_json_source(value: Any) -> Any:
+    """A templated ``src`` rendered to a JSON string (``'[{...}]'``) back to a list; anything else unchanged."""
+    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+        return _json("src", value)
+    return value

@@ -1,0 +1,159 @@
+"""Exactly one remote job per task instance: look for the job an earlier try made before creating one.
+
+Order of checks (skipped with ``force_rerun``):
+
+1. Fast path, Airflow 3.3+: the job name an earlier try saved in the task state store, if that job still
+   carries this try's key and may be reattached. Never the only guard: a worker can die between the create and
+   the save.
+2. The remote look-up by idempotency key (the source of truth): Vertex AI filters its list by the key label;
+   Gemini scans the newest jobs down to the DAG run's start (see ``hooks.lookup`` for the cost).
+3. Create. If the create fails after the request may have reached the server (a dropped connection, a
+   timeout, a 408 or a 5xx), look up by key again before raising: "create applied, response lost" never leads
+   to a second job.
+
+A FAILED, CANCELLED or EXPIRED job is not reattached: a new one is submitted.
+
+Example::
+
+    submission = submit_once(hook, key=key, create=lambda: hook.create_job(...), created_after=run_start,
+                             store=TaskStateJobStore(context), force_rerun=False, log=self.log)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_genai_batch.hooks.lookup import is_reattachable
+from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_genai_batch.utils.idempotency import job_carries_key
+
+if TYPE_CHECKING:
+    from airflow_provider_genai_batch.client.models import BatchJob
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+__all__ = ["Submission", "TaskStateJobStore", "is_ambiguous_create_error", "submit_once"]
+
+STORE_KEY = "genai_batch_job"
+# Margin subtracted from the DAG run's start when scanning Gemini jobs (clock skew between Airflow and Google).
+LOOKUP_MARGIN = dt.timedelta(minutes=30)
+# Look-ups after an ambiguous create, and the pause before each (the list may lag the create slightly).
+AMBIGUOUS_LOOKUP_DELAYS = (0.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The job of this task instance and how it was found."""
+
+    job: BatchJob
+    reattached: bool
+    how: str
+
+
+class TaskStateJobStore:
+    """The Airflow 3.3+ task state store as a fast path for the job name (a no-op before 3.3 or when absent).
+
+    Errors of the store are logged and ignored: the remote look-up remains the guard.
+    """
+
+    def __init__(self, context: Any, log: logging.Logger | Any) -> None:
+        self._store = context.get("task_state_store") if AIRFLOW_V_3_3_PLUS and hasattr(context, "get") else None
+        self._log = log
+
+    def get(self) -> tuple[str, str] | None:
+        """``(job_name, key)`` saved by an earlier try, or None."""
+        if self._store is None:
+            return None
+        try:
+            value = self._store.get(STORE_KEY)
+        except Exception as exc:
+            self._log.warning("task state store unavailable (%s); using the remote look-up only", exc)
+            return None
+        if isinstance(value, dict) and isinstance(value.get("job_name"), str) and isinstance(value.get("key"), str):
+            return value["job_name"], value["key"]
+        return None
+
+    def set(self, job_name: str, key: str) -> None:
+        """Save the job name for later tries."""
+        if self._store is None:
+            return
+        try:
+            self._store.set(STORE_KEY, {"job_name": job_name, "key": key})
+        except Exception as exc:
+            self._log.warning("could not save the job name in the task state store: %s", exc)
+
+
+def is_ambiguous_create_error(exc: BaseException) -> bool:
+    """Whether a failed create may nevertheless have created the job."""
+    from airflow_provider_genai_batch.client.errors import APIConnectionError, APIStatusError
+
+    if isinstance(exc, APIConnectionError):
+        return exc.request_sent
+    if isinstance(exc, APIStatusError):
+        return exc.status_code == 408 or exc.status_code >= 500
+    return False
+
+
+def _from_store(hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: Any) -> BatchJob | None:
+    saved = store.get()
+    if saved is None or saved[1] != key:
+        return None
+    from airflow_provider_genai_batch.client.errors import APIStatusError
+
+    try:
+        job = hook.get_job(saved[0])
+    except APIStatusError as exc:
+        log.info("job %s saved by an earlier try cannot be read (%s); looking it up by key", saved[0], exc)
+        return None
+    if job_carries_key(job.display_name, job.labels, key) and is_reattachable(job):
+        return job
+    return None
+
+
+def submit_once(
+    hook: GenAIBatchHook,
+    *,
+    key: str,
+    create: Callable[[], BatchJob],
+    created_after: dt.datetime | None,
+    store: TaskStateJobStore,
+    force_rerun: bool,
+    log: Any,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Submission:
+    """The job of this task instance: reattached when an earlier try made one, else created once."""
+    if not force_rerun:
+        job = _from_store(hook, key, store, log)
+        if job is not None:
+            log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
+            return Submission(job, reattached=True, how="task state store")
+        job = hook.find_job_by_key(key, created_after=created_after)
+        if job is not None:
+            log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
+            store.set(job.name, key)
+            return Submission(job, reattached=True, how="remote look-up")
+    try:
+        job = create()
+    except Exception as exc:
+        if not is_ambiguous_create_error(exc):
+            raise
+        log.warning("The create failed after it may have reached the server (%s); looking up key %s", exc, key)
+        for delay in AMBIGUOUS_LOOKUP_DELAYS:
+            sleep(delay)
+            try:
+                found = hook.find_job_by_key(key, created_after=created_after)
+            except Exception as lookup_exc:
+                log.warning("look-up after the failed create failed too: %s", lookup_exc)
+                continue
+            if found is not None:
+                log.info("The create was applied: found %s by its key", found.name)
+                store.set(found.name, key)
+                return Submission(found, reattached=False, how="look-up after an ambiguous create")
+        raise
+    log.info("Created %s (%s)", job.name, job.state.short)
+    store.set(job.name, key)
+    return Submission(job, reattached=False, how="created")

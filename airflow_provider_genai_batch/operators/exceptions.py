@@ -1,0 +1,19 @@
+"""Task failures of this provider: each names the job and why it ended (never a credential)."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException
+
+__all__ = ["GenAIBatchJobFailedError", "GenAIBatchJobTimeoutError", "GenAIBatchPollingError"]
+
+
+class GenAIBatchJobFailedError(AirflowException):
+    """The job ended FAILED, CANCELLED or EXPIRED, or with more failed requests than allowed."""
+
+
+class GenAIBatchJobTimeoutError(AirflowException):
+    """The job was still unfinished at the task's ``timeout``."""
+
+
+class GenAIBatchPollingError(AirflowException):
+    """Reading the job's state kept failing; the job itself may still be running (a retry reattaches)."""

@@ -1,0 +1,213 @@
+"""The trigger: a read-only poller of one batch job, safe to re-run from the start on any triggerer.
+
+It never creates anything remote. Its kwargs are a connection id, a job name, a wall-clock deadline and policy
+settings: never a secret. Polls follow the shared policy (``utils.polling``); transient errors (429, 5xx,
+connection) are retried with back-off, and the trigger gives up only on a permanent error or after
+``max_consecutive_poll_errors`` failures in a row. It yields exactly one terminal event (``utils.events``).
+
+Example::
+
+    GenAIBatchJobTrigger(genai_batch_conn_id="genai_batch_default", job_name="batches/abc",
+                         deadline=time.time() + 3600)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_genai_batch.utils.events import JobEvent, event_for_decision
+from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
+from airflow_provider_genai_batch.utils.manifest import manifest_from_job
+from airflow_provider_genai_batch.utils.polling import (
+    Decision,
+    DecisionKind,
+    PartialFailurePolicy,
+    PollingSchedule,
+    decide_for_job,
+)
+from airflow_provider_genai_batch.utils.progress import PollErrorBudget, progress_line
+
+if TYPE_CHECKING:
+    from airflow_provider_genai_batch.client.models import BatchJob
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+__all__ = ["GenAIBatchJobTrigger"]
+
+CLASS_PATH = "airflow_provider_genai_batch.triggers.genai_batch.GenAIBatchJobTrigger"
+# Task states in which the trigger is still the one watching the job: on_kill must not cancel then.
+_STILL_WATCHED = frozenset({"deferred"})
+
+
+class GenAIBatchJobTrigger(BaseTrigger):
+    """Poll a batch job until it ends or the deadline passes; yield one event.
+
+    :param genai_batch_conn_id: the connection to read the job with.
+    :param job_name: ``batches/...`` or ``projects/.../batchPredictionJobs/...``.
+    :param deadline: wall-clock deadline, epoch seconds: a job still unfinished then gives a ``timeout`` event.
+    :param started_at: epoch seconds when waiting started (drives the adaptive interval); default now.
+    :param poll_interval: the longest wait between two polls, seconds.
+    :param min_poll_interval: the first (shortest) wait, seconds.
+    :param max_failure_ratio: failed/total requests tolerated in a finished job (0: any failure fails).
+    :param max_consecutive_poll_errors: transient poll errors in a row before giving up.
+    :param cancel_on_kill: cancel the job when a user ends the deferred task (Airflow 3.3+), after checking
+        that the task really ended.
+
+    Example::
+
+        trigger = GenAIBatchJobTrigger(genai_batch_conn_id="c", job_name="batches/abc", deadline=time.time() + 60)
+        async for event in trigger.run(): ...
+    """
+
+    def __init__(
+        self,
+        *,
+        genai_batch_conn_id: str,
+        job_name: str,
+        deadline: float,
+        started_at: float | None = None,
+        poll_interval: float = 600.0,
+        min_poll_interval: float = 5.0,
+        max_failure_ratio: float = 0.0,
+        max_consecutive_poll_errors: int = 5,
+        cancel_on_kill: bool = False,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.genai_batch_conn_id = genai_batch_conn_id
+        self.job_name = job_name
+        self.deadline = float(deadline)
+        self.started_at = float(started_at) if started_at is not None else time.time()
+        self.poll_interval = poll_interval
+        self.min_poll_interval = min_poll_interval
+        self.max_failure_ratio = max_failure_ratio
+        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.cancel_on_kill = cancel_on_kill
+        # Validate now, so a bad value fails the operator before deferral rather than in the triggerer.
+        self._schedule = PollingSchedule(min_interval=min_poll_interval, max_interval=poll_interval)
+        self._partial = PartialFailurePolicy(max_failure_ratio=max_failure_ratio)
+        PollErrorBudget(max_consecutive=max_consecutive_poll_errors)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Exactly the constructor's kwargs: a connection id, a job name, times and policy numbers."""
+        return (
+            CLASS_PATH,
+            {
+                "genai_batch_conn_id": self.genai_batch_conn_id,
+                "job_name": self.job_name,
+                "deadline": self.deadline,
+                "started_at": self.started_at,
+                "poll_interval": self.poll_interval,
+                "min_poll_interval": self.min_poll_interval,
+                "max_failure_ratio": self.max_failure_ratio,
+                "max_consecutive_poll_errors": self.max_consecutive_poll_errors,
+                "cancel_on_kill": self.cancel_on_kill,
+            },
+        )
+
+    def _hook(self) -> GenAIBatchHook:
+        from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+        return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job ends or the deadline passes, then yield one event."""
+        from airflow_provider_genai_batch.client.errors import is_transient
+
+        hook = self._hook()
+        budget = PollErrorBudget(max_consecutive=self.max_consecutive_poll_errors)
+        while True:
+            now = time.time()
+            try:
+                job = await hook.aget_job(self.job_name)
+            except Exception as exc:
+                transient = is_transient(exc)
+                if not budget.record(transient=transient) or now >= self.deadline:
+                    kind = "transient" if transient else "permanent"
+                    reason = f"polling failed ({kind}, {budget.consecutive} in a row): {type(exc).__name__}: {exc}"
+                    self.log.error("%s: %s", self.job_name, reason)
+                    yield TriggerEvent(JobEvent(status="error", job_name=self.job_name, reason=reason).to_payload())  # type: ignore[no-untyped-call]
+                    return
+                wait = budget.backoff_seconds(cap=max(self.deadline - now, self._schedule.floor))
+                self.log.warning(
+                    "%s: poll failed (%s), retrying in %.1f s: %s", self.job_name, type(exc).__name__, wait, exc
+                )
+                await asyncio.sleep(wait)
+                continue
+            budget.reset()
+            self.log.info(progress_line(job.name, job.state, job.request_counts, elapsed_seconds=now - self.started_at))
+            decision = self._decide(job, now)
+            if decision.kind is DecisionKind.WAIT:
+                await asyncio.sleep(decision.wait_seconds)
+                continue
+            event = event_for_decision(
+                decision, job_name=job.name, state=job.state.value, manifest=self._manifest(job, hook)
+            )
+            self.log.info("%s: %s (%s)", self.job_name, event.status, event.reason)
+            yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+            return
+
+    def _decide(self, job: BatchJob, now: float) -> Decision:
+        return decide_for_job(
+            job,
+            started_at=self.started_at,
+            deadline=self.deadline,
+            now=now,
+            schedule=self._schedule,
+            partial=self._partial,
+        )
+
+    @staticmethod
+    def _manifest(job: BatchJob, hook: GenAIBatchHook) -> dict[str, Any]:
+        settings = hook.get_cached_settings()
+        backend = job.backend or (settings.backend if settings is not None else "gemini")
+        manifest = manifest_from_job(
+            job,
+            backend=backend,
+            console_url=hook.console_url(job.name) if settings is not None else None,
+            idempotency_key=key_from_labels(job.labels) or key_from_display_name(job.display_name),
+        )
+        return manifest.to_xcom()
+
+    async def on_kill(self) -> None:
+        """Cancel the job when a user ended the deferred task (Airflow 3.3+), once the task is confirmed ended.
+
+        A stale copy of this trigger on a frozen triggerer can be killed while the task is still deferred and
+        watched elsewhere: then the task state is still ``deferred`` and nothing is cancelled.
+        """
+        if not self.cancel_on_kill or not AIRFLOW_V_3_3_PLUS:
+            return
+        state = await self._task_state()
+        if state is None or state in _STILL_WATCHED:
+            self.log.info("on_kill: not cancelling %s: the task is %s", self.job_name, state or "of unknown state")
+            return
+        try:
+            await self._hook().acancel_job(self.job_name)
+            self.log.info("on_kill: cancelled %s (the task is %s)", self.job_name, state)
+        except Exception as exc:
+            self.log.warning("on_kill: could not cancel %s: %s: %s", self.job_name, type(exc).__name__, exc)
+
+    async def _task_state(self) -> str | None:
+        """The current state of this trigger's task instance, or None when it cannot be read."""
+        ti = self.task_instance
+        if ti is None:
+            return None
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+            from asgiref.sync import sync_to_async
+
+            map_index = getattr(ti, "map_index", -1)
+            map_index = -1 if map_index is None else map_index
+            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=map_index
+            )
+        except Exception as exc:
+            self.log.warning("on_kill: cannot read the task state: %s: %s", type(exc).__name__, exc)
+            return None
+        key = ti.task_id if map_index < 0 else f"{ti.task_id}_{map_index}"
+        state = (states.get(ti.run_id) or {}).get(key)
+        return str(getattr(state, "value", state)) if state is not None else None

@@ -1,0 +1,31 @@
+"""Which Airflow this is: features that arrived in 3.3 (trigger ``on_kill``, the task state store)."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from packaging.version import Version
+
+__all__ = ["AIRFLOW_V_3_3_PLUS", "airflow_version", "default_deferrable"]
+
+
+def airflow_version() -> Version:
+    """The installed apache-airflow version (0 when unknown)."""
+    try:
+        return Version(Version(version("apache-airflow")).base_version)
+    except PackageNotFoundError:  # pragma: no cover - Airflow is a dependency
+        return Version("0")
+
+
+AIRFLOW_V_3_3_PLUS = airflow_version() >= Version("3.3.0")
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` (``airflow.sdk.conf`` on 3.2+, ``airflow.configuration`` before)."""
+    config: Any
+    try:
+        from airflow.sdk import conf as config
+    except ImportError:  # Airflow 3.1
+        from airflow.configuration import conf as config
+    return bool(config.getboolean("operators", "default_deferrable", fallback=False))

@@ -1,0 +1,34 @@
+"""DAG parsing stays cheap: importing the operators, sensor and trigger packages imports no client code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import sys
+import airflow_provider_genai_batch.operators
+import airflow_provider_genai_batch.sensors
+import airflow_provider_genai_batch.triggers
+import airflow_provider_genai_batch.links
+prefixes = (
+    "google.auth.",
+    "google.genai",
+    "airflow_provider_genai_batch.client",
+    "airflow_provider_genai_batch.hooks.genai_batch",
+)
+heavy = [m for m in sys.modules if m == "google.auth" or m.startswith(prefixes)]
+print("HEAVY=" + ",".join(sorted(heavy)))
+"""
+
+
+def test_operator_packages_import_no_client_google_auth_or_genai() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=REPO, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    heavy = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert heavy == ["HEAVY="], heavy
