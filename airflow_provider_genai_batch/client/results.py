@@ -97,7 +97,10 @@ def results_location(job: BatchJob) -> ResultsLocation:
     if info is not None and info.gcs_output_directory:
         return ResultsLocation("gcs", info.gcs_output_directory)
     if info is not None and info.bigquery_output_table:
-        return ResultsLocation("bigquery", info.bigquery_output_table)
+        table = info.bigquery_output_table
+        if not table.startswith("bq://") and info.bigquery_output_dataset:
+            table = f"{info.bigquery_output_dataset.rstrip('.')}.{table}"  # Vertex reports the bare table name
+        return ResultsLocation("bigquery", table)
     if dest is not None and dest.bigquery_uri:
         return ResultsLocation("bigquery", dest.bigquery_uri)
     if dest is not None and dest.gcs_uri:

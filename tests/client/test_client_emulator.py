@@ -180,6 +180,9 @@ def test_upload_resumes_after_a_dropped_chunk(emu: Any, tmp_path: Path) -> None:
         uploaded = client.files.upload(path, display_name="in.jsonl")
         data = b"".join(client.files.download(name=uploaded.name or ""))
     assert data == path.read_bytes()
+    stats = emu.stats()
+    assert stats["faults_fired"]["drop"] == 1
+    assert stats["requests"]["files.upload.chunk"] > path.stat().st_size // 512  # the dropped chunk was re-sent
 
 
 def test_vertex_gcs_to_gcs_with_shards(emu: Any) -> None:
@@ -190,7 +193,9 @@ def test_vertex_gcs_to_gcs_with_shards(emu: Any) -> None:
     )
     emu.put_object("in-bucket", "batch/in.jsonl", lines.encode())
     with vertex_client(emu) as client:
-        job = client.batches.create(model=MODEL, src="gs://in-bucket/batch/in.jsonl", config={"labels": {"team": "etl"}})
+        job = client.batches.create(
+            model=MODEL, src="gs://in-bucket/batch/in.jsonl", config={"labels": {"team": "etl"}}
+        )
         assert job.name.startswith("projects/proj-1/locations/us-central1/batchPredictionJobs/")
         assert job.labels == {"team": "etl"}
         done = wait(client, job.name)
