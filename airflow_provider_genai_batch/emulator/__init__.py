@@ -72,13 +72,15 @@ another process), with the HTTP paths under ``/_emulator/`` listed in ``admin_ro
   failed_requests=[indices], error_message=, job_seconds=, pending_seconds=, match_display_name=substring,
   backend="gemini"|"vertex", count=1|None)``: how the next matching jobs end.
 - ``add_fault(kind="status"|"delay"|"drop"|"apply_then_drop", method=, path=regex, status=429,
-  google_status=, message=, retry_after=seconds, delay_seconds=, count=1|None, probability=1.0, seed=)``;
+  google_status=, message=, retry_after=seconds, delay_seconds=, count=1|None, skip=0, probability=1.0,
+  seed=)``;
   ``clear_faults()``. ``drop`` closes the connection with no response; ``apply_then_drop`` processes the
   request (creates the job) and then drops the response.
 - ``finish_job(name, state="SUCCEEDED", error_message=)``: end a job now. ``advance_clock(seconds)``.
-- ``stats()``: ``requests`` per route label, ``jobs_created`` (``total``, ``gemini``, ``vertex``), ``cancels``,
-  ``deletes``, ``faults_fired``, and ``jobs`` (name, backend, display_name, labels, state, model,
-  request_count). Route labels: ``gemini.batches.{create,create_embeddings,get,list,cancel,delete}``,
+- ``stats()``: ``requests`` per route label, ``jobs_created`` (an int: count duplicates with it),
+  ``jobs_created_by_backend``, ``cancels``, ``deletes``, ``faults_fired``, and ``jobs`` (name, backend,
+  display_name, labels, state, model, request_count). Route labels:
+  ``gemini.batches.{create,create_embeddings,get,list,cancel,delete}``,
   ``files.{upload.start,upload.chunk,get,list,download,delete}``,
   ``vertex.jobs.{create,get,list,cancel,delete}``,
   ``gcs.objects.{insert,upload.start,upload.chunk,get,download,list,delete}``, and ``unknown``.

@@ -121,6 +121,7 @@ class EmulatorClient:
         retry_after: float | None = None,
         delay_seconds: float = 0.0,
         count: int | None = 1,
+        skip: int = 0,
         probability: float = 1.0,
         seed: int | None = None,
     ) -> None:
@@ -138,6 +139,7 @@ class EmulatorClient:
                 "retry_after": retry_after,
                 "delay_seconds": delay_seconds,
                 "count": count,
+                "skip": skip,
                 "probability": probability,
                 "seed": seed,
             },

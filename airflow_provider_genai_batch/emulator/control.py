@@ -38,8 +38,10 @@ class EmulatorStats(TypedDict):
 
     #: Requests received per route label (``gemini.batches.create``...; ``unknown`` for unknown routes).
     requests: dict[str, int]
-    #: Jobs created: ``total``, ``gemini``, ``vertex`` (deleted jobs still count).
-    jobs_created: dict[str, int]
+    #: Jobs created in total (deleted jobs still count): the number to check for duplicate submissions.
+    jobs_created: int
+    #: Jobs created per backend: ``gemini``, ``vertex``.
+    jobs_created_by_backend: dict[str, int]
     #: Cancel and delete calls that took effect, per backend.
     cancels: dict[str, int]
     deletes: dict[str, int]
@@ -80,7 +82,7 @@ class EmulatorControls:
             emu.add_fault("status", method="POST", path=r":batchGenerateContent$", status=429, retry_after=1)
             emu.put_object("bucket", "in.jsonl", b'{"request": {"contents": [...]}}\\n')
             ...
-            assert emu.stats()["jobs_created"]["total"] == 1
+            assert emu.stats()["jobs_created"] == 1
     """
 
     def __init__(self, store: Store) -> None:
@@ -143,6 +145,7 @@ class EmulatorControls:
         retry_after: float | None = None,
         delay_seconds: float = 0.0,
         count: int | None = 1,
+        skip: int = 0,
         probability: float = 1.0,
         seed: int | None = None,
     ) -> None:
@@ -151,8 +154,9 @@ class EmulatorControls:
         ``kind``: ``status`` (answer ``status`` with a Google error, ``Retry-After: retry_after`` if set),
         ``delay`` (wait ``delay_seconds`` then serve), ``drop`` (close the connection without a response) or
         ``apply_then_drop`` (serve, then close without sending the response). ``method`` and ``path`` (a regex
-        searched in the URL path) select requests; ``probability`` with ``seed`` makes faults random but
-        reproducible. Rules are tried in the order they were added.
+        searched in the URL path) select requests; the first ``skip`` matching requests are let through;
+        ``probability`` with ``seed`` makes faults random but reproducible. Rules are tried in the order they
+        were added.
         """
         rule = FaultRule(
             kind=kind,
@@ -164,6 +168,7 @@ class EmulatorControls:
             retry_after=retry_after,
             delay_seconds=delay_seconds,
             count=count,
+            skip=skip,
             probability=probability,
             seed=seed,
         )
@@ -204,15 +209,16 @@ class EmulatorControls:
             self._store.clock_offset += seconds
 
     def stats(self) -> EmulatorStats:
-        """Request counts per route label, jobs created, cancels, deletes, faults fired, and the jobs."""
+        """Request counts per route label, jobs created (total and per backend), cancels, deletes, faults fired,
+        and the jobs."""
         store = self._store
         with store.lock:
             counters = store.counters
             jobs = sorted([*store.gemini_jobs.values(), *store.vertex_jobs.values()], key=lambda j: j.seq)
             return {
                 "requests": dict(store.requests),
-                "jobs_created": {
-                    "total": counters["jobs_created"],
+                "jobs_created": counters["jobs_created"],
+                "jobs_created_by_backend": {
                     "gemini": counters["jobs_created.gemini"],
                     "vertex": counters["jobs_created.vertex"],
                 },

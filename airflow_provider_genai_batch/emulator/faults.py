@@ -1,7 +1,7 @@
 """Injected faults: error statuses, delays and dropped connections, for testing clients' retry logic.
 
-A fault rule matches requests by method and a regex searched in the path, fires with a probability (seeded,
-so runs are reproducible) at most ``count`` times, and then:
+A fault rule matches requests by method and a regex searched in the path, lets the first ``skip`` matching
+requests through, fires with a probability (seeded, so runs are reproducible) at most ``count`` times, and then:
 
 - ``status``: answers ``status`` with a Google error body (``google_status`` derived from the code unless
   given) and a ``Retry-After`` header when ``retry_after`` is set; the request is not processed.
@@ -76,6 +76,7 @@ class FaultRule:
     retry_after: float | None = None
     delay_seconds: float = 0.0
     count: int | None = 1
+    skip: int = 0
     probability: float = 1.0
     seed: int | None = None
     _regex: re.Pattern[str] | None = field(init=False, repr=False, default=None)
@@ -101,6 +102,8 @@ class FaultRule:
         self.probability = _number("probability", self.probability, low=0, high=1)
         if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
             raise invalid_argument(f"count: expected an integer >= 1 or null, got {self.count!r}")
+        if isinstance(self.skip, bool) or not isinstance(self.skip, int) or self.skip < 0:
+            raise invalid_argument(f"skip: expected an integer >= 0, got {self.skip!r}")
         self._rng = random.Random(self.seed)
 
     def matches(self, method: str, path: str) -> bool:
@@ -120,6 +123,9 @@ def pick_fault(store: Store, method: str, path: str) -> FaultRule | None:
     with store.lock:
         for index, rule in enumerate(store.faults):
             if not rule.matches(method, path):
+                continue
+            if rule.skip:
+                rule.skip -= 1
                 continue
             if rule.probability < 1 and rule._rng.random() >= rule.probability:
                 continue
