@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from typing import Any
 
 from airflow_provider_genai_batch.emulator.state import GcsObject, RequestItem, Store
+
+_TABLE_PART = re.compile(r"[\w:-]+")
 
 __all__ = [
     "InputError",
@@ -81,10 +84,11 @@ def read_gcs_sources(store: Store, uris: list[str]) -> list[RequestItem]:
 def parse_table_uri(uri: str, *, min_parts: int = 3) -> list[str]:
     """``bq://project.dataset.table`` (or without ``bq://``) -> its dot-separated parts.
 
-    Raises ``ValueError`` unless there are between ``min_parts`` and 3 non-empty parts.
+    Raises ``ValueError`` unless there are between ``min_parts`` and 3 parts of letters, digits, ``_``, ``-``
+    (and ``:`` for domain-scoped projects).
     """
     parts = uri.removeprefix("bq://").split(".")
-    if not min_parts <= len(parts) <= 3 or not all(parts):
+    if not min_parts <= len(parts) <= 3 or not all(_TABLE_PART.fullmatch(part) for part in parts):
         expected = "bq://project.dataset.table" if min_parts == 3 else "bq://project[.dataset[.table]]"
         raise ValueError(f"{uri!r} is not a BigQuery URI like {expected}")
     return parts

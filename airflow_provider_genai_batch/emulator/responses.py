@@ -63,7 +63,7 @@ def _contents(request: Mapping[str, Any]) -> list[Any]:
     contents = request.get("contents")
     if contents is None:
         contents = request.get("content")
-    if isinstance(contents, dict):
+    if isinstance(contents, dict | str):
         return [contents]
     return contents if isinstance(contents, list) else []
 
@@ -71,8 +71,8 @@ def _contents(request: Mapping[str, Any]) -> list[Any]:
 def prompt_text(request: Mapping[str, Any]) -> str:
     """The text parts of ``contents`` (or ``content``), in order, joined by a newline.
 
-    Non-text parts (images, files) and ``systemInstruction`` are ignored; a plain string content counts as
-    one text part.
+    Non-text parts (images, files) and ``systemInstruction`` are ignored; a plain string in place of a content
+    counts as one text part.
     """
     texts: list[str] = []
     for content in _contents(request):
