@@ -55,6 +55,9 @@ test: lint typecheck
 	$(VENV)/bin/python -m pytest -q
 	$(MAKE) --no-print-directory test-lowest
 
+demo: install
+	$(PY) scripts/demo.py
+
 emulator: install
 	$(VENV)/bin/genai-batch-emulator --port 8085
 
