@@ -36,13 +36,13 @@ from airflow_provider_genai_batch.emulator.routing import RequestContext, Route,
 __all__ = ["admin_routes"]
 
 
-def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _call(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Call a control method with JSON arguments, turning unknown or missing arguments into a 400."""
     try:
-        inspect.signature(method).bind(*args, **kwargs)
+        inspect.signature(function).bind(*args, **kwargs)
     except TypeError as exc:
-        raise invalid_argument(f"{method.__name__}: {exc}") from None
-    return method(*args, **kwargs)
+        raise invalid_argument(f"{function.__name__}: {exc}") from None
+    return function(*args, **kwargs)
 
 
 class _Handlers:

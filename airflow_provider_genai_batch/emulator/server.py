@@ -6,11 +6,13 @@ with ``port=0``) and early connections wait in the backlog instead of being refu
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 import uvicorn
 
@@ -154,6 +156,19 @@ def _wait_started(server: uvicorn.Server, thread: threading.Thread, errors: list
         time.sleep(0.005)
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def serve_forever(app: EmulatorApp, sock: socket.socket, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``sock`` in the calling (main) thread until SIGINT or SIGTERM."""
-    build_server(app, log_level=log_level).run(sockets=[sock])
+    """Serve ``app`` on ``sock`` in the main thread until SIGINT or SIGTERM, then shut down gracefully.
+
+    uvicorn re-raises the signal it handled once it has shut down; here both end the process normally.
+    """
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        build_server(app, log_level=log_level).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
