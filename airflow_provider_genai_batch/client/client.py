@@ -42,10 +42,9 @@ from airflow_provider_genai_batch.client.plans import (
 )
 from airflow_provider_genai_batch.client.results import (
     BatchResult,
-    LineSplitter,
+    ResultStreamParser,
     check_readable,
     inline_results,
-    parse_result_line,
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
@@ -149,16 +148,11 @@ class Batches(_Base):
         if location.kind == "inline":
             yield from inline_results(job)
             return
-        index = 0
+        parser = ResultStreamParser()
         for request in self._run(result_downloads(self.settings, location.kind, location.uri or "")):
-            splitter = LineSplitter()
             for chunk in self._transport.stream(request):
-                for line in splitter.feed(chunk):
-                    yield parse_result_line(line, index)
-                    index += 1
-            for line in splitter.finish():
-                yield parse_result_line(line, index)
-                index += 1
+                yield from parser.feed(chunk)
+            yield from parser.end_of_shard()
 
 
 class AsyncBatches(_Base):
@@ -223,16 +217,13 @@ class AsyncBatches(_Base):
             for result in inline_results(job):
                 yield result
             return
-        index = 0
+        parser = ResultStreamParser()
         for request in await self._run(result_downloads(self.settings, location.kind, location.uri or "")):
-            splitter = LineSplitter()
             async for chunk in self._transport.stream(request):
-                for line in splitter.feed(chunk):
-                    yield parse_result_line(line, index)
-                    index += 1
-            for line in splitter.finish():
-                yield parse_result_line(line, index)
-                index += 1
+                for result in parser.feed(chunk):
+                    yield result
+            for result in parser.end_of_shard():
+                yield result
 
 
 class Files(_Base):

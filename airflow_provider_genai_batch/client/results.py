@@ -164,6 +164,27 @@ class LineSplitter:
         return [tail] if tail.strip() else []
 
 
+class ResultStreamParser:
+    """Bytes of one or more result shards in, numbered BatchResults out; shared by the sync and async clients."""
+
+    def __init__(self) -> None:
+        self._splitter = LineSplitter()
+        self._index = 0
+
+    def feed(self, chunk: bytes) -> list[BatchResult]:
+        """Results completed by this chunk."""
+        return [self._parse(line) for line in self._splitter.feed(chunk)]
+
+    def end_of_shard(self) -> list[BatchResult]:
+        """The shard's last line when it had no final newline."""
+        return [self._parse(line) for line in self._splitter.finish()]
+
+    def _parse(self, line: bytes) -> BatchResult:
+        result = parse_result_line(line, self._index)
+        self._index += 1
+        return result
+
+
 def _vertex_error(status: Any) -> JobError | None:
     if not status:
         return None
