@@ -102,3 +102,53 @@ def emulator(genai_batch_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPat
     set_connection(monkeypatch, GEMINI_CONN_ID, gemini_connection(genai_batch_emulator))
     set_connection(monkeypatch, VERTEX_CONN_ID, vertex_connection(genai_batch_emulator))
     return genai_batch_emulator
+
+
+class DagRunResult:
+    """What a ``dag.test()`` run left behind: the run's state, each task's state and XComs, and its output."""
+
+    def __init__(self, dag_run: Any, output: str) -> None:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        self.state = str(dag_run.state)
+        self.run_id = dag_run.run_id
+        self.output = output
+        with create_session() as session:
+            self.task_states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances(session=session)}
+            self.try_numbers = {ti.task_id: ti.try_number for ti in dag_run.get_task_instances(session=session)}
+            rows = session.query(XComModel).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+            self.xcoms: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                self.xcoms.setdefault(row.task_id, {})[row.key] = XComModel.deserialize_value(row)
+
+    def value(self, task_id: str, key: str = "return_value") -> Any:
+        """One XCom value."""
+        return self.xcoms.get(task_id, {}).get(key)
+
+
+@pytest.fixture
+def run_dag(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """``run_dag(spec, logical_date=None) -> DagRunResult``: write the DAG file, ``dag.test()`` it, read back."""
+    import importlib.util
+
+    from tests.operators.dag_factory import dag_file_source
+
+    written: list[Path] = []
+
+    def run(spec: dict[str, Any], logical_date: Any = None) -> DagRunResult:
+        path = dags_folder / f"{spec['dag_id']}.py"
+        path.write_text(dag_file_source(spec))
+        written.append(path)
+        module_spec = importlib.util.spec_from_file_location(f"dag_{spec['dag_id']}", path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        kwargs = {"logical_date": logical_date, "run_after": logical_date} if logical_date is not None else {}
+        dag_run = module.dag.test(**kwargs)
+        captured = capfd.readouterr()
+        return DagRunResult(dag_run, captured.out + captured.err)
+
+    yield run
+    for path in written:
+        path.unlink(missing_ok=True)

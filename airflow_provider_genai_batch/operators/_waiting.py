@@ -4,7 +4,7 @@ Example::
 
     decision, job = wait_for_job(hook, "batches/abc", started_at=time.time(), deadline=time.time() + 3600,
                                  schedule=PollingSchedule(), partial=PartialFailurePolicy(),
-                                 budget=PollErrorBudget(), log=log)
+                                 budget=PollErrorBudget.for_schedule(schedule, 5), log=log)
 """
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
             deadline=deadline,
             schedule=self._schedule,
             partial=self._partial,
-            budget=PollErrorBudget(max_consecutive=self.max_consecutive_poll_errors),
+            budget=PollErrorBudget.for_schedule(self._schedule, self.max_consecutive_poll_errors),
             log=self.log,
         )
         return conclude(

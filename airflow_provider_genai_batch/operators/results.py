@@ -47,11 +47,11 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
     """Stream a finished job's results, one JSON object per line, to ``destination``; return counts.
 
     Each line is ``{"index", "key", "metadata", "response" | "error"}``. Memory stays bounded whatever the size
-    of the job. A local destination is written atomically (temporary file, then rename).
+    of the job. A local path is written atomically (temporary file, then rename).
 
     :param name: the job name, or a create operator's manifest (templated).
-    :param destination: a local path or an object-storage URL (``s3://``, ``gs://``, ``file://``...; written
-        through ``airflow.sdk.ObjectStoragePath``) (templated).
+    :param destination: a local path (written atomically) or an object-storage URL (``s3://``, ``gs://``,
+        ``file://``..., written through ``airflow.sdk.ObjectStoragePath``) (templated).
     :param destination_conn_id: the connection for the object store, if it needs one.
 
     Example::
@@ -79,10 +79,9 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
         self.destination_conn_id = destination_conn_id
 
     def _writer(self, destination: str) -> Any:
-        if "://" in destination and not destination.startswith("file://"):
+        if "://" in destination:
             return _object_storage_writer(destination, self.destination_conn_id)
-        local = destination.removeprefix("file://")
-        return _local_writer(Path(local).expanduser())
+        return _local_writer(Path(destination).expanduser())
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Write every result; return ``{"job_name", "destination", "results", "succeeded", "failed", "bytes"}``."""

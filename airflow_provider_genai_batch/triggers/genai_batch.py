@@ -119,7 +119,7 @@ class GenAIBatchJobTrigger(BaseTrigger):
         from airflow_provider_genai_batch.client.errors import is_transient
 
         hook = self._hook()
-        budget = PollErrorBudget(max_consecutive=self.max_consecutive_poll_errors)
+        budget = PollErrorBudget.for_schedule(self._schedule, self.max_consecutive_poll_errors)
         while True:
             now = time.time()
             try:

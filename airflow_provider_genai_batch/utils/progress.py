@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airflow_provider_genai_batch.utils.polling import RequestCountsLike, short_state
+from airflow_provider_genai_batch.utils.polling import PollingSchedule, RequestCountsLike, short_state
 
 __all__ = ["PollErrorBudget", "progress_line"]
 
@@ -33,8 +33,8 @@ def progress_line(job_name: str, state: object, counts: RequestCountsLike | None
 class PollErrorBudget:
     """How many poll errors in a row are tolerated before giving up, and how long to back off.
 
-    Transient errors (429, 5xx, connection) are retried with exponential back-off up to ``max_consecutive``
-    in a row; a permanent error (401, 403, 404, ...) gives up at once.
+    Transient errors (429, 5xx, connection; each already retried by the client) are retried with exponential
+    back-off up to ``max_consecutive`` in a row; a permanent error (401, 403, 404, ...) gives up at once.
 
     Example::
 
@@ -50,6 +50,11 @@ class PollErrorBudget:
     def __post_init__(self) -> None:
         if self.max_consecutive < 1:
             raise ValueError(f"max_consecutive_poll_errors must be >= 1, got {self.max_consecutive}")
+
+    @classmethod
+    def for_schedule(cls, schedule: PollingSchedule, max_consecutive: int) -> PollErrorBudget:
+        """Back-off from the schedule's shortest wait, doubling up to its longest (the client retries first)."""
+        return cls(max_consecutive=max_consecutive, base_backoff=schedule.floor, max_backoff=schedule.max_interval)
 
     def record(self, *, transient: bool) -> bool:
         """Count one failed poll; return whether polling may go on."""
