@@ -120,6 +120,8 @@ class EmulatorControls:
         individually (out-of-range indices are ignored). ``job_seconds`` / ``pending_seconds`` override the
         timing of these jobs. Outcomes are matched in the order they were added.
         """
+        if isinstance(failed_requests, str | bytes) or not isinstance(failed_requests, Iterable):
+            raise EmulatorError(400, "failed_requests: expected a list of request indices")
         outcome = Outcome(
             final_state=final_state,
             failed_requests=tuple(failed_requests),
@@ -185,6 +187,8 @@ class EmulatorControls:
         CANCELLED); ``name`` is ``batches/ID``, a Vertex job name or a bare id. Returns the job's summary."""
         if state not in _FINISH_STATES:
             raise EmulatorError(400, f"state: {state!r} is not one of {', '.join(_FINISH_STATES)}")
+        if error_message is not None and not isinstance(error_message, str):
+            raise EmulatorError(400, "error_message: expected a string")
         store = self._store
         with store.lock:
             job = find_job(store, name)

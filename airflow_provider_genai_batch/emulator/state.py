@@ -81,7 +81,7 @@ class EmulatorConfig:
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise invalid_argument(f"vertex_shard_rows: expected an integer >= 1, got {rows!r}")
         tokens = self.accepted_tokens
-        if isinstance(tokens, str) or not all(isinstance(t, str) and t for t in tokens):
+        if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) and t for t in tokens):
             raise invalid_argument("accepted_tokens: expected a list of non-empty strings")
         object.__setattr__(self, "accepted_tokens", tuple(tokens))
 

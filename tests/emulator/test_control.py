@@ -54,7 +54,7 @@ def test_settings_outcomes_and_stats_over_http(admin: EmulatorClient, emu: Emula
 
     admin.add_outcome("STUCK_PENDING", backend="gemini")
     with pytest.raises(EmulatorError) as bad:
-        admin.add_outcome("DONE")  # type: ignore[arg-type]
+        admin.add_outcome("DONE")
     assert "final_state" in bad.value.message
     with httpx.Client(base_url=emu.base_url, headers={"x-goog-api-key": emu.api_key}) as http:
         body = {
@@ -106,7 +106,7 @@ def test_objects_and_tables_over_http(admin: EmulatorClient, emu: EmulatorHandle
         admin.put_table("bq://p.d", rows)
     assert bad_uri.value.code == 400
     with pytest.raises(EmulatorError) as bad_rows:
-        admin.put_table("bq://p.d.t", ["not a row"])  # type: ignore[list-item]
+        admin.put_table("bq://p.d.t", ["not a row"])
     assert bad_rows.value.code == 400
     with pytest.raises(EmulatorError) as no_table:
         admin.get_table("bq://p.d.none")

@@ -115,5 +115,5 @@ def test_admin_routes_are_never_faulted(emu: EmulatorHandle) -> None:
 )
 def test_bad_fault_rules_are_rejected(emu: EmulatorHandle, kwargs: dict[str, object]) -> None:
     with pytest.raises(EmulatorError) as info:
-        emu.add_fault(**kwargs)  # type: ignore[arg-type]
+        emu.add_fault(**kwargs)
     assert info.value.code == 400

@@ -83,8 +83,8 @@ def test_invalid_json_and_unknown_routes(http: httpx.Client) -> None:
 def test_gemini_operation_shape_through_the_life_cycle(http: httpx.Client, emu: EmulatorHandle) -> None:
     emu.add_outcome(pending_seconds=0, job_seconds=100)
     body = _inline("a", "b", "c", "EMULATOR_FAIL d")
-    body["batch"]["input_config"] = body["batch"].pop("inputConfig")  # type: ignore[index]  # snake_case works too
-    body["batch"]["display_name"] = "snake"  # type: ignore[index]
+    body["batch"]["input_config"] = body["batch"].pop("inputConfig")  # snake_case works too
+    body["batch"]["display_name"] = "snake"
     created = http.post("/v1beta/models/gemini-2.5-flash:batchGenerateContent", json=body).json()
     name = created["name"]
     assert created["metadata"]["state"] == "BATCH_STATE_RUNNING" and "done" not in created

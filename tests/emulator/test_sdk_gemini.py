@@ -155,7 +155,7 @@ def test_cancel_then_delete(gemini: genai.Client, emu: EmulatorHandle) -> None:
 def test_outcomes_parse_on_every_terminal_state(
     gemini: genai.Client, emu: EmulatorHandle, final_state: str, expected: types.JobState
 ) -> None:
-    emu.add_outcome(final_state, error_message="planned", match_display_name="planned")  # type: ignore[arg-type]
+    emu.add_outcome(final_state, error_message="planned", match_display_name="planned")
     other = gemini.batches.create(model=MODEL, src=[{"contents": "x"}], config={"display_name": "unrelated"})
     job = gemini.batches.create(
         model=MODEL, src=[{"contents": "a"}, {"contents": "b"}], config={"display_name": "planned-run"}
@@ -196,7 +196,7 @@ def test_base_url_with_a_path_prefix(emu: EmulatorHandle) -> None:
     job = client.batches.create(model=MODEL, src=[{"contents": "x"}])
     assert client.batches.get(name=job.name or "").name == job.name
     uploaded = client.files.upload(file=io.BytesIO(b"abc"), config={"mime_type": "text/plain"})
-    assert client.files.get(name=uploaded.name or "").uri == f"{emu.base_url}/gemini/v1/files/{uploaded.name[6:]}"  # type: ignore[index]
+    assert client.files.get(name=uploaded.name or "").uri == f"{emu.base_url}/gemini/v1/files/{uploaded.name[6:]}"
 
 
 async def test_async_sdk_client(gemini: genai.Client) -> None:

@@ -171,7 +171,7 @@ def test_cancel_goes_through_cancelling_then_delete(vertex: genai.Client, emu: E
 def test_failed_expired_cancelled_outcomes_parse(
     vertex: genai.Client, emu: EmulatorHandle, final_state: str, expected: types.JobState, code: int
 ) -> None:
-    emu.add_outcome(final_state, error_message="planned failure")  # type: ignore[arg-type]
+    emu.add_outcome(final_state, error_message="planned failure")
     job = vertex.batches.create(model=MODEL, src=_put_input(emu, "in.jsonl", ["x", "y"]))
     done = wait_done(lambda: vertex.batches.get(name=job.name or ""))
     assert done.state == expected

@@ -164,8 +164,8 @@ def test_router_prefixes_and_encoded_names() -> None:
 
     router = Router(
         [
-            Route("GET", r"/storage/v1/b/(?P<bucket>[^/]+)/o/(?P<object>.+)", "gcs.get", handler),  # type: ignore[arg-type]
-            Route("GET", r"/v1/batches/(?P<id>[^/:]+)", "get", handler, query={"alt": "media"}),  # type: ignore[arg-type]
+            Route("GET", r"/storage/v1/b/(?P<bucket>[^/]+)/o/(?P<object>.+)", "gcs.get", handler),
+            Route("GET", r"/v1/batches/(?P<id>[^/:]+)", "get", handler, query={"alt": "media"}),
         ]
     )
     path = normalize_path(b"/storage/v1/b/bkt/o/a%2Fb%20c%25d", "")
@@ -208,3 +208,12 @@ def test_settings_are_validated() -> None:
     with pytest.raises(EmulatorError, match="unknown setting"):
         EmulatorConfig().updated(speed=2)
     assert EmulatorConfig().updated(accepted_tokens=["t"]).accepted_tokens == ("t",)
+
+
+@pytest.mark.parametrize("module", ["errors", "jobs", "responses", "routing", "faults", "state"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"airflow_provider_genai_batch.emulator.{module}"))
+    assert result.attempted > 0 and result.failed == 0
