@@ -134,3 +134,21 @@ def test_importing_the_plugin_and_package_is_cheap() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+async def test_the_app_mounts_in_any_asgi_server() -> None:
+    from airflow_provider_genai_batch.emulator import create_app
+
+    app = create_app(api_key="mounted", job_seconds=0, pending_seconds=0)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
+        body = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": "hi"}}]}}}}
+        created = await client.post("/v1/models/m:batchGenerateContent", json=body, params={"key": "mounted"})
+        assert created.json()["metadata"]["state"] == "BATCH_STATE_SUCCEEDED"
+        start = await client.post(
+            "/upload/v1/files",
+            params={"key": "mounted"},
+            headers={"X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start"},
+        )
+        assert start.headers["x-goog-upload-url"].startswith("http://emulator.test/upload/v1/files?upload_id=")
+    assert app.controls.stats()["jobs_created"] == 1
