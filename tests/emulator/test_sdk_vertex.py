@@ -187,6 +187,11 @@ def test_missing_input_fails_the_job_with_a_clear_error(vertex: genai.Client, em
     assert done.error is not None and done.error.message is not None
     assert "gs://in-bucket/nothing-here.jsonl" in done.error.message and not done.error.details
 
+    no_table = vertex.batches.create(model=MODEL, src="bq://proj.ds.missing", config={"dest": "bq://proj.out"})
+    missing = wait_done(lambda: vertex.batches.get(name=no_table.name or ""))
+    assert missing.state == types.JobState.JOB_STATE_FAILED
+    assert missing.error is not None and missing.error.message == "BigQuery table bq://proj.ds.missing was not found."
+
     emu.put_object("in-bucket", "bad.jsonl", b'{"request": {"contents": []}}\n\nnot json\n')
     bad = vertex.batches.create(model=MODEL, src="gs://in-bucket/bad.jsonl")
     failed = wait_done(lambda: vertex.batches.get(name=bad.name or ""))
