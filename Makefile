@@ -28,9 +28,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced
 
+LINTED := $(wildcard airflow_provider_genai_batch tests example_dags benchmarks scripts)
+
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_genai_batch tests example_dags benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_genai_batch tests example_dags benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 typecheck: install
 	$(VENV)/bin/mypy
