@@ -1,0 +1,1 @@
+"""Developer scripts (importable, so tests can reuse them)."""

@@ -1,0 +1,178 @@
+"""One real Airflow deployment for every e2e test: api-server, scheduler, dag-processor, triggerer, emulators.
+
+The deployment (``scripts/local_airflow.py``) starts once per session, serving ``tests/e2e/dags``. Each scenario
+has its own connection and emulator process (see ``EMULATORS``), so one scenario's counters are not disturbed by
+another's requests while their runs overlap. ``scenario_runs`` sets up every emulator and triggers every scenario
+run at once, so the runs proceed in parallel while the tests assert one after the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from airflow_provider_genai_batch.emulator import EmulatorClient
+from scripts.local_airflow import EmulatorSpec, LocalAirflow, StateWatcher, TriggerRecorder
+from tests.e2e.support import (
+    API_KEY,
+    DAGS_FOLDER,
+    PROMPTS,
+    REPO_ROOT,
+    VERTEX_LOCATION,
+    VERTEX_PROJECT,
+    VERTEX_SOURCE,
+    VERTEX_TOKEN,
+)
+
+#: Emulators by name; a scenario's connection ``genai_batch_<name>`` points at its own.
+EMULATORS: dict[str, EmulatorSpec] = {
+    # Gemini + Vertex AI happy path; the emulator accepts only our Vertex token.
+    "default": EmulatorSpec(
+        api_key=API_KEY, job_seconds=5.0, pending_seconds=0.5, extra_args=("--accept-token", VERTEX_TOKEN)
+    ),
+    "retry": EmulatorSpec(api_key=API_KEY, job_seconds=4.0, pending_seconds=0.5),
+    "on_kill": EmulatorSpec(api_key=API_KEY, job_seconds=900.0, pending_seconds=0.5),
+    "crash": EmulatorSpec(api_key=API_KEY, job_seconds=3.0, pending_seconds=0.5),
+    "failing": EmulatorSpec(api_key=API_KEY, job_seconds=2.0, pending_seconds=0.5),
+}
+SCENARIO_DAGS = ("e2e_deferrable", "e2e_retry", "e2e_on_kill", "e2e_crash", "e2e_failing")
+ALL_DAGS = (*SCENARIO_DAGS, "e2e_harness_smoke")
+FAILED_JOB_MESSAGE = "E2E emulated failure: quota exhausted for this batch"
+#: Durations measured during the session, shown in the terminal summary.
+TIMINGS: dict[str, float] = {}
+
+
+def _gemini(url: str) -> dict[str, Any]:
+    return {"conn_type": "genai_batch", "host": url, "password": API_KEY, "extra": {"backend": "gemini"}}
+
+
+def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario."""
+    connections = {f"genai_batch_{name}": _gemini(url) for name, url in urls.items()}
+    connections["genai_batch_vertex"] = {
+        "conn_type": "genai_batch",
+        "host": urls["default"],
+        "extra": {
+            "backend": "vertex",
+            "project": VERTEX_PROJECT,
+            "location": VERTEX_LOCATION,
+            "access_token": VERTEX_TOKEN,
+        },
+    }
+    return connections
+
+
+@pytest.fixture(scope="session")
+def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
+    """The session's deployment, with every e2e DAG parsed.
+
+    Its temporary AIRFLOW_HOME (logs, database) is kept when a test failed or ``E2E_KEEP_AIRFLOW_HOME`` is set.
+    """
+    pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    deployment = LocalAirflow(
+        dags_folder=DAGS_FOLDER,
+        connections=e2e_connections,
+        emulators=EMULATORS,
+        # The repository on the path: the DAGs import the provider, wherever it is installed.
+        extra_env={"PYTHONPATH": pythonpath},
+        parse_interval=120,
+    )
+    with deployment:
+        TIMINGS["deployment start-up (s)"] = deployment.startup_seconds
+        began = time.monotonic()
+        deployment.wait_for_dags(ALL_DAGS, timeout=120)
+        TIMINGS["DAGs parsed after start-up (s)"] = time.monotonic() - began
+        yield deployment
+        deployment.keep_home = request.session.testsfailed > 0 or bool(os.environ.get("E2E_KEEP_AIRFLOW_HOME"))
+        if deployment.keep_home:
+            print(f"\ne2e: AIRFLOW_HOME kept for inspection: {deployment.home}")
+
+
+@pytest.fixture(scope="session")
+def trigger_recorder(airflow: LocalAirflow) -> Iterator[TriggerRecorder]:
+    """Every ``trigger`` row stored during the session (rows vanish once their task resumes)."""
+    recorder = airflow.record_triggers(interval=0.3)
+    yield recorder
+    recorder.stop()
+
+
+@pytest.fixture(scope="session")
+def emulators(airflow: LocalAirflow) -> Iterator[dict[str, EmulatorClient]]:
+    """A control client per emulator, by name."""
+    clients = {name: EmulatorClient(url) for name, url in airflow.emulator_urls.items()}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@dataclass
+class ScenarioRuns:
+    """The run id of every scenario DAG, triggered together at the start of the session."""
+
+    run_ids: dict[str, str]
+    triggered_at: float
+    #: Background actions tied to a run, by DAG id (see ``_choreograph``).
+    watchers: dict[str, StateWatcher] = field(default_factory=dict)
+
+    def __getitem__(self, dag_id: str) -> str:
+        return self.run_ids[dag_id]
+
+
+def _prepare_emulators(emulators: Mapping[str, EmulatorClient]) -> None:
+    """Inputs, faults and outcomes each scenario needs before its run starts."""
+    lines = "".join(
+        json.dumps({"key": p["metadata"]["key"], "request": {"contents": p["contents"]}}) + "\n" for p in PROMPTS
+    )
+    bucket, _, name = VERTEX_SOURCE.removeprefix("gs://").partition("/")
+    emulators["default"].put_object(bucket, name, lines.encode(), "application/jsonl")
+    # The create is applied but its response is lost; the in-try look-ups that follow fail too (the first list
+    # call, before the create, is let through), so the try fails and only the retry can find the job. The faults
+    # are cleared between the two tries (see ``_choreograph``).
+    retry = emulators["retry"]
+    retry.add_fault("apply_then_drop", method="POST", path=r":batchGenerateContent$", count=1)
+    retry.add_fault("status", method="GET", path=r"/batches$", status=403, skip=1, count=None)
+    # The crash scenario's job stays PENDING until the test finishes it, whenever the test runs.
+    emulators["crash"].add_outcome("STUCK_PENDING", count=None)
+    emulators["failing"].add_outcome("FAILED", error_message=FAILED_JOB_MESSAGE, count=None)
+
+
+@pytest.fixture(scope="session")
+def scenario_runs(
+    airflow: LocalAirflow, emulators: dict[str, EmulatorClient], trigger_recorder: TriggerRecorder
+) -> ScenarioRuns:
+    """Every scenario run, triggered at once (they run in parallel; each test then waits for its own)."""
+    _prepare_emulators(emulators)
+    run_ids = {dag_id: airflow.trigger_dag(dag_id) for dag_id in SCENARIO_DAGS}
+    runs = ScenarioRuns(run_ids=run_ids, triggered_at=time.monotonic())
+    _choreograph(airflow, emulators, runs)
+    return runs
+
+
+def _choreograph(airflow: LocalAirflow, emulators: Mapping[str, EmulatorClient], runs: ScenarioRuns) -> None:
+    """Actions that must happen at a given task state, whenever the scenario's own test runs."""
+    runs.watchers["e2e_retry"] = airflow.when_task_state(
+        "e2e_retry", runs["e2e_retry"], "job", {"up_for_retry"}, lambda _: emulators["retry"].clear_faults()
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The secret scan runs last, after every scenario left its traces."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e_last") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e_last: run after every other e2e test (the secret scan)")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Start-up and scenario durations, when the deployment ran."""
+    if TIMINGS:
+        terminalreporter.section("e2e timings")
+        for name, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{name}: {seconds:.1f}")

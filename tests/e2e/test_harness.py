@@ -1,0 +1,31 @@
+"""The harness itself: a real scheduler, worker and triggerer run a deferrable sensor from the standard provider."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.local_airflow import LocalAirflow
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "e2e_harness_smoke"
+
+
+def test_deployment_reports_every_component_healthy(airflow: LocalAirflow) -> None:
+    health = airflow.health()
+    for component in ("metadatabase", "scheduler", "triggerer", "dag_processor"):
+        assert health[component]["status"] == "healthy", health
+
+
+def test_deferrable_sensor_runs_on_the_real_triggerer(airflow: LocalAirflow) -> None:
+    run_id = airflow.trigger_dag(DAG_ID)
+
+    airflow.wait_for_task_state(DAG_ID, run_id, "wait", {"deferred"}, timeout=60)
+    row = airflow.trigger_row_for(DAG_ID, run_id, "wait")
+    assert row is not None and row.classpath.endswith("DateTimeTrigger")
+    airflow.wait_for_task_state(DAG_ID, run_id, "answer", {"success"}, timeout=60)
+
+    assert airflow.task_state(DAG_ID, run_id, "wait") == "success"
+    assert airflow.read_xcom(DAG_ID, run_id, "answer") == {"answer": 42}
+    names = [path.name for path in airflow.task_log_files(DAG_ID, run_id, "wait")]
+    assert any(".trigger." in name for name in names), names  # the triggerer wrote the trigger's own log
