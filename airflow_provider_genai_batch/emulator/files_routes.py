@@ -19,7 +19,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from airflow_provider_genai_batch.emulator.common import get_field, new_id, page, rfc3339
 from airflow_provider_genai_batch.emulator.errors import (
@@ -31,9 +31,9 @@ from airflow_provider_genai_batch.emulator.errors import (
 from airflow_provider_genai_batch.emulator.routing import (
     RequestContext,
     Route,
-    byte_chunks,
     empty_response,
     json_response,
+    media_response,
 )
 from airflow_provider_genai_batch.emulator.state import FileRecord, FilesUpload, Store
 
@@ -215,11 +215,7 @@ class _Handlers:
 
     async def download(self, ctx: RequestContext) -> Response:
         record = self._file(ctx)
-        return StreamingResponse(
-            byte_chunks(record.data),
-            media_type=record.mime_type,
-            headers={"Content-Length": str(len(record.data))},
-        )
+        return media_response(ctx.request, record.data, record.mime_type)
 
 
 def files_routes(store: Store) -> list[Route]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from airflow_provider_genai_batch.emulator.errors import EmulatorError, invalid_argument
 from airflow_provider_genai_batch.emulator.state import EmulatorConfig, Store
@@ -162,6 +162,26 @@ async def byte_chunks(data: bytes, chunk_size: int = 1 << 20) -> AsyncIterator[b
     view = memoryview(data)
     for start in range(0, len(view), chunk_size):
         yield bytes(view[start : start + chunk_size])
+
+
+def media_response(request: Request, data: bytes, media_type: str | None) -> Response:
+    """The bytes of a file or object, streamed; honours ``Range: bytes=FIRST-[LAST]`` with 206, as Google's
+    download endpoints do, so a client can resume a dropped download."""
+    requested = request.headers.get("range", "")
+    if not requested.startswith("bytes="):
+        return StreamingResponse(byte_chunks(data), media_type=media_type, headers={"Content-Length": str(len(data))})
+    first_text, _, last_text = requested.removeprefix("bytes=").partition("-")
+    try:
+        first = int(first_text)
+        last = int(last_text) if last_text else len(data) - 1
+    except ValueError:
+        first, last = len(data), -1
+    if first >= len(data) or last < first:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}"})
+    last = min(last, len(data) - 1)
+    part = data[first : last + 1]
+    headers = {"Content-Length": str(len(part)), "Content-Range": f"bytes {first}-{last}/{len(data)}"}
+    return StreamingResponse(byte_chunks(part), status_code=206, media_type=media_type, headers=headers)
 
 
 def _api_key(request: Request) -> str | None:

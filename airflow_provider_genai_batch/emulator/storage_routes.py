@@ -25,7 +25,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from airflow_provider_genai_batch.emulator.common import new_id, parse_page_size, rfc3339
 from airflow_provider_genai_batch.emulator.errors import invalid_argument, not_found
@@ -33,9 +33,9 @@ from airflow_provider_genai_batch.emulator.jobs import settle_due
 from airflow_provider_genai_batch.emulator.routing import (
     RequestContext,
     Route,
-    byte_chunks,
     empty_response,
     json_response,
+    media_response,
 )
 from airflow_provider_genai_batch.emulator.state import GcsObject, GcsUpload, Store
 
@@ -198,9 +198,7 @@ class _Handlers:
 
     async def download(self, ctx: RequestContext) -> Response:
         obj = self._object(ctx)
-        return StreamingResponse(
-            byte_chunks(obj.data), media_type=obj.content_type, headers={"Content-Length": str(len(obj.data))}
-        )
+        return media_response(ctx.request, obj.data, obj.content_type)
 
     async def list(self, ctx: RequestContext) -> Response:
         settle_due(self.store)

@@ -253,3 +253,26 @@ async def test_async_client_end_to_end(emu: Any) -> None:
         keys = [r.key async for r in client.batches.iter_results(job)]
         names = [j.name async for j in client.batches.list(page_size=1)]
     assert keys == ["0", "1", "2"] and job.name in names
+
+
+def test_downloads_honour_range_for_resumes(emu: Any) -> None:
+    import httpx
+
+    data = bytes(range(256)) * 40
+    emu.put_object("range-bucket", "obj.bin", data)
+    with gemini_client(emu) as client:
+        uploaded = client.files.upload(data, mime_type="application/octet-stream")
+    urls = [
+        (f"{emu.base_url}/storage/v1/b/range-bucket/o/obj.bin?alt=media", {"authorization": "Bearer t"}),
+        (f"{emu.base_url}/v1beta/{uploaded.name}:download?alt=media", {"x-goog-api-key": emu.api_key}),
+    ]
+    for url, auth in urls:
+        whole = httpx.get(url, headers=auth)
+        tail = httpx.get(url, headers={**auth, "Range": "bytes=1000-"})
+        middle = httpx.get(url, headers={**auth, "Range": "bytes=10-19"})
+        beyond = httpx.get(url, headers={**auth, "Range": f"bytes={len(data)}-"})
+        assert whole.status_code == 200 and whole.content == data
+        assert tail.status_code == 206 and tail.content == data[1000:]
+        assert tail.headers["content-range"] == f"bytes 1000-{len(data) - 1}/{len(data)}"
+        assert middle.status_code == 206 and middle.content == data[10:20]
+        assert beyond.status_code == 416
