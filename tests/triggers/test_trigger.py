@@ -16,6 +16,7 @@ from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
+from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.utils.events import validate_event
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
 
@@ -247,6 +248,9 @@ class TestTimeAndErrors:
         assert any(": SUCCEEDED" in line for line in lines)
 
 
+needs_3_3 = pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="triggers get on_kill() from Airflow 3.3")
+
+
 class TestOnKill:
     async def test_no_task_instance_means_no_cancel(self, fast_emulator: EmulatorHandle) -> None:
         fast_emulator.add_outcome("STUCK_PENDING")
@@ -254,6 +258,7 @@ class TestOnKill:
         await trigger_for(job.name, cancel_on_kill=True).on_kill()
         assert fast_emulator.stats()["cancels"]["gemini"] == 0
 
+    @needs_3_3
     @pytest.mark.parametrize(("task_state", "cancelled"), [("deferred", 0), ("failed", 1), ("success", 1), (None, 0)])
     async def test_cancels_only_when_the_task_really_ended(
         self, fast_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, task_state: str | None, cancelled: int
@@ -277,6 +282,7 @@ class TestOnKill:
         assert asked == [{"dag_id": "d", "task_ids": ["wait"], "run_ids": ["run-1"], "map_index": -1}]
         assert fast_emulator.stats()["cancels"]["gemini"] == cancelled
 
+    @needs_3_3
     async def test_mapped_task_state_key(self, fast_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
@@ -289,6 +295,17 @@ class TestOnKill:
         trigger.task_instance = SimpleNamespace(dag_id="d", task_id="wait", run_id="r", map_index=3)  # type: ignore[assignment]
         await trigger.on_kill()
         assert fast_emulator.stats()["cancels"]["gemini"] == 1
+
+    @pytest.mark.skipif(AIRFLOW_V_3_3_PLUS, reason="the version gate matters before 3.3")
+    async def test_never_cancels_before_airflow_3_3(
+        self, fast_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        fast_emulator.add_outcome("STUCK_PENDING")
+        job = create_job()
+        trigger = trigger_for(job.name, cancel_on_kill=True)
+        trigger.task_instance = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)  # type: ignore[assignment]
+        await trigger.on_kill()
+        assert fast_emulator.stats()["cancels"]["gemini"] == 0
 
     async def test_disabled_by_default(self, fast_emulator: EmulatorHandle) -> None:
         fast_emulator.add_outcome("STUCK_PENDING")
