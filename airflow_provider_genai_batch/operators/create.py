@@ -51,6 +51,12 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
     (found by an idempotency key carried in the job's display name and, on Vertex AI, a label); a FAILED,
     CANCELLED or EXPIRED job is replaced by a new one. ``force_rerun=True`` always submits a new job.
 
+    Cost of the look-up before a create: on Vertex AI one list call filtered by the key label; on the Gemini API
+    (no list filter) one list call per 20 jobs created in the project since this DAG run started (minus 30
+    minutes). On Airflow 3.3+ a retry first tries the job name saved in the task state store (one get call).
+    If a create fails after it may have reached the server (dropped connection, timeout, 408, 5xx), the key is
+    looked up again before the error is raised, so a lost response never leads to a second job.
+
     Returns a small manifest (job name, state, request counts, where the results are); never the results:
     stream them with :class:`GenAIBatchWriteResultsOperator` or ``GenAIBatchHook.iter_results``.
 

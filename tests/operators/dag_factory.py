@@ -23,7 +23,10 @@ def _operator_class(name: str) -> Any:
 
 
 def build_dag(spec_json: str) -> DAG:
-    """A DAG whose tasks run in the order given: ``{"dag_id", "tasks": [{"class", "task_id", **kwargs}]}``."""
+    """A DAG whose tasks run in the order given: ``{"dag_id", "tasks": [{"class", "task_id", **kwargs}]}``.
+
+    A task with ``"expand": {...}`` is mapped (``partial(**kwargs).expand(**expand)``).
+    """
     spec = json.loads(spec_json)
     with DAG(
         spec["dag_id"],
@@ -36,7 +39,9 @@ def build_dag(spec_json: str) -> DAG:
         previous = None
         for task in spec["tasks"]:
             params = dict(task)
-            operator = _operator_class(params.pop("class"))(**params)
+            operator_class = _operator_class(params.pop("class"))
+            expand = params.pop("expand", None)
+            operator = operator_class.partial(**params).expand(**expand) if expand else operator_class(**params)
             if previous is not None:
                 previous >> operator
             previous = operator

@@ -226,6 +226,27 @@ class TestExactlyOnce:
         # Airflow 3.3+: try 2 reads the job name from the task state store and skips the remote look-up.
         assert stats["requests"]["gemini.batches.list"] == (1 if AIRFLOW_V_3_3_PLUS else 2)
 
+    def test_mapped_tasks_get_one_job_each(self, run_dag: Any, fast_emulator: EmulatorHandle) -> None:
+        same_run = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+        task = {**create_task(), "expand": {"src": [[{"contents": "one"}], [{"contents": "two"}]]}}
+        dag = spec("mapped", task)
+        first = run_dag(dag, logical_date=same_run)
+        assert first.state == "success", first.output[-3000:]
+        run_dag(dag, logical_date=same_run)
+        jobs = fast_emulator.stats()["jobs"]
+        assert fast_emulator.stats()["jobs_created"] == 2
+        assert len({job["display_name"] for job in jobs}) == 2
+
+    def test_a_5xx_on_create_that_created_nothing_is_retried_once(
+        self, run_dag: Any, fast_emulator: EmulatorHandle
+    ) -> None:
+        fast_emulator.add_fault("status", method="POST", path="batchGenerateContent", status=500, count=1)
+        result = run_dag(spec("create_500", create_task(src=PROMPTS), retries=1))
+        assert result.state == "success", result.output[-3000:]
+        assert result.try_numbers["create"] == 2
+        assert "may have reached the server" in result.output
+        assert fast_emulator.stats()["jobs_created"] == 1
+
     def test_force_rerun_submits_again(self, run_dag: Any, fast_emulator: EmulatorHandle) -> None:
         same_run = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
         dag = spec("forced", create_task(src=PROMPTS, force_rerun=True))
@@ -319,3 +340,24 @@ def test_on_kill_cancels_in_sync_mode(fast_emulator: EmulatorHandle) -> None:
     keep._job_name = job.name
     keep.on_kill()
     assert fast_emulator.stats()["cancels"]["gemini"] == 1
+
+
+def test_no_secret_in_logs_or_xcom(run_dag: Any, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import GEMINI_CONN_ID, gemini_connection, set_connection, vertex_connection
+
+    api_key = "AIzaSy-distinctive-secret-4242"
+    token = "ya29.distinctive-token-4242"
+    emulator.configure(api_key=api_key, job_seconds=0.2, pending_seconds=0.05)
+    set_connection(monkeypatch, GEMINI_CONN_ID, gemini_connection(emulator))
+    vertex = vertex_connection(emulator)
+    vertex["extra"]["access_token"] = token
+    set_connection(monkeypatch, VERTEX_CONN_ID, vertex)
+    tasks = [
+        create_task(src=PROMPTS, deferrable=True),
+        {**create_task(src=PROMPTS, genai_batch_conn_id=VERTEX_CONN_ID), "task_id": "vertex"},
+    ]
+    result = run_dag(spec("no_secrets", *tasks))
+    assert result.state == "success", result.output[-3000:]
+    everything = result.output + json.dumps(result.xcoms, default=str)
+    assert api_key not in everything
+    assert token not in everything
