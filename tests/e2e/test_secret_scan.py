@@ -16,7 +16,7 @@ import pytest
 
 from scripts.local_airflow import LocalAirflow, TriggerRecorder
 from tests.e2e.conftest import ScenarioRuns
-from tests.e2e.support import SECRETS, TRIGGER_CLASSPATH, find_secrets, hits_with_context
+from tests.e2e.support import API_KEY, SECRETS, TRIGGER_CLASSPATH, find_secrets, hits_with_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.e2e_last]
 
@@ -57,6 +57,9 @@ def test_the_scan_covers_every_scenario(
     assert airflow.query("SELECT count(*) AS n FROM xcom")[0]["n"] > 0
     for dag_id in SELF_ENDING:
         assert airflow.task_log(dag_id, scenario_runs[dag_id], "job" if dag_id != "e2e_deferrable" else "gemini_job")
+    # Positive control: the scan does find the key where it is meant to be (the emulators print the key they
+    # accept when they start), so an empty result below is not the scanner's blindness.
+    assert API_KEY in find_secrets(airflow.logs_text(include_emulators=True))
 
 
 def test_no_secret_in_logs(airflow: LocalAirflow, finished: None) -> None:
