@@ -30,7 +30,6 @@ from airflow_provider_genai_batch.client import (
     BatchResult,
     ClientSettings,
     GenAIBatchClient,
-    GenAIBatchError,
 )
 from airflow_provider_genai_batch.client.creation import prepare_create, prepare_create_embeddings
 from airflow_provider_genai_batch.hooks import client_cache
@@ -52,7 +51,7 @@ __all__ = ["GenAIBatchHook"]
 
 # Page size of the look-up by idempotency key (Gemini list pages carry whole jobs: keep them small).
 LOOKUP_PAGE_SIZE = 20
-_SECRET_EXTRA_NAMES = ("access_token", "service_account_key", "keyfile_dict", "key_secret_name")
+_SECRET_EXTRA_NAMES = ("access_token", "service_account_key", "keyfile_dict")
 
 
 def _secrets_of(conn: Connection, extras: Mapping[str, Any]) -> list[str]:
@@ -268,9 +267,7 @@ class GenAIBatchHook(BaseHook):
             settings = self._load(conn, extras)
             with GenAIBatchClient(settings) as client:
                 next(iter(client.batches.list(page_size=1)), None)
-        except GenAIBatchError as exc:
-            return False, _scrub(f"{type(exc).__name__}: {exc}", secrets)
-        except Exception as exc:
+        except Exception as exc:  # any failure is reported, never raised, and scrubbed of secrets
             return False, _scrub(f"{type(exc).__name__}: {exc}", secrets)
         where = settings.effective_base_url
         return True, f"Connected to the {settings.backend} batch API at {where}."
