@@ -38,6 +38,7 @@ __all__ = [
     "SECRET_EXTRAS",
     "ConnectionLike",
     "connection_fingerprint",
+    "decode_extras",
     "normalised_extras",
     "settings_from_connection",
 ]
@@ -91,6 +92,30 @@ def _unprefixed(extras: Mapping[str, Any], conn_type: str) -> dict[str, Any]:
     return {**prefixed, **plain}  # the plain spelling wins
 
 
+def decode_extras(conn: ConnectionLike) -> dict[str, Any]:
+    """The connection's ``extra`` as a dict; malformed JSON or a non-object is an error, never ``{}``."""
+    raw = getattr(conn, "extra", None)
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"connection {conn.conn_id!r} extra",
+            "is not valid JSON (value not shown)",
+            'give a JSON object such as {"backend": "vertex", "project": "my-project"}',
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(
+            f"connection {conn.conn_id!r} extra",
+            f"is a JSON {type(value).__name__}, not an object",
+            'give a JSON object such as {"backend": "vertex", "project": "my-project"}',
+        )
+    return value
+
+
 def normalised_extras(conn: ConnectionLike, extras: Mapping[str, Any]) -> dict[str, Any]:
     """The connection's extras without prefixes or empty values."""
     return _unprefixed(extras, conn.conn_type or CONN_TYPE)
@@ -115,7 +140,7 @@ def _number(conn: ConnectionLike, extras: Mapping[str, Any], name: str, kind: ty
     if value is None:
         return None
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
             raise ValueError
         number = kind(value)
     except (TypeError, ValueError):
@@ -208,6 +233,10 @@ def _backend(conn: ConnectionLike, extras: Mapping[str, Any]) -> str:
 def _gcp_fields(conn: ConnectionLike, extras: Mapping[str, Any]) -> dict[str, Any]:
     own = {k: v for k, v in extras.items() if k in EXTRA_FIELDS and k != "backend"}
     fields = _genai_fields(conn, own)
+    if "keyfile_dict" in extras and "key_path" in extras:
+        raise _error(
+            conn, "key_path", "is set together with keyfile_dict", "keep only one of key_path and keyfile_dict"
+        )
     if "keyfile_dict" in extras:
         fields.update(_service_account(conn, extras["keyfile_dict"], "keyfile_dict"))
     elif "key_path" in extras:
@@ -241,6 +270,19 @@ def _base_url(conn: ConnectionLike) -> str | None:
     return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
 
+def _check_one_credential(conn: ConnectionLike, fields: Mapping[str, Any]) -> None:
+    """A static token and a service-account key together would leave one silently unused."""
+    if fields.get("access_token") and (
+        fields.get("service_account_key_json") or fields.get("service_account_key_path")
+    ):
+        raise _error(
+            conn,
+            "service_account_key",
+            "is set together with access_token, and only one of them can be used",
+            "keep either service_account_key or access_token",
+        )
+
+
 def _has_credentials(fields: Mapping[str, Any]) -> bool:
     return any(
         fields.get(name) for name in ("api_key", "access_token", "service_account_key_json", "service_account_key_path")
@@ -250,7 +292,7 @@ def _has_credentials(fields: Mapping[str, Any]) -> bool:
 def settings_from_connection(
     conn: ConnectionLike, extras: Mapping[str, Any] | None = None, **overrides: Any
 ) -> ClientSettings:
-    """Client settings from an Airflow connection; ``extras`` defaults to ``conn.extra_dejson``.
+    """Client settings from an Airflow connection; ``extras`` defaults to the decoded ``conn.extra``.
 
     Pass ``extras`` when already decoded (the async path decodes them without blocking the event loop).
     ``overrides`` are extra ``ClientSettings`` fields chosen by code, never by the connection.
@@ -259,7 +301,7 @@ def settings_from_connection(
 
         settings_from_connection(conn).backend   # 'gemini'
     """
-    raw = extras if extras is not None else getattr(conn, "extra_dejson", {})
+    raw = extras if extras is not None else decode_extras(conn)
     if not isinstance(raw, Mapping):
         raise InvalidInputError(f"connection {conn.conn_id!r} extra", "is not a JSON object", "give a JSON object")
     conn_type = (conn.conn_type or CONN_TYPE).replace("-", "_")
@@ -278,6 +320,7 @@ def settings_from_connection(
     base_url = _base_url(conn)
     if base_url:
         fields["base_url"] = base_url
+    _check_one_credential(conn, fields)
     if fields["backend"] == "vertex" and not _has_credentials(fields):
         fields["use_application_default_credentials"] = True
     fields.update(overrides)
@@ -289,7 +332,7 @@ def settings_from_connection(
 
 def connection_fingerprint(conn: ConnectionLike, extras: Mapping[str, Any] | None = None) -> str:
     """A SHA-256 of everything the settings are built from, so a changed connection gets a new client."""
-    raw = extras if extras is not None else getattr(conn, "extra_dejson", {})
+    raw = extras if extras is not None else decode_extras(conn)
     document = json.dumps(
         [conn.conn_type, conn.host, conn.port, conn.password, raw],
         sort_keys=True,

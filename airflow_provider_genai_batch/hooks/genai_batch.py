@@ -37,6 +37,7 @@ from airflow_provider_genai_batch.hooks.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
     connection_fingerprint,
+    decode_extras,
     normalised_extras,
     settings_from_connection,
 )
@@ -122,7 +123,7 @@ class GenAIBatchHook(BaseHook):
             from airflow.sdk.log import mask_secret
 
             conn = self.get_connection(self.genai_batch_conn_id)
-            extras = conn.extra_dejson
+            extras = decode_extras(conn)
             for secret in _secrets_of(conn, extras):
                 mask_secret(secret)
             self._load(conn, extras)
@@ -133,9 +134,7 @@ class GenAIBatchHook(BaseHook):
         """The client settings, read without blocking the event loop."""
         if self._settings is None:
             conn = await self._aget_connection()
-            extras = json.loads(conn.extra) if conn.extra else {}
-            if not isinstance(extras, dict):
-                extras = {}
+            extras = decode_extras(conn)
             await _amask(_secrets_of(conn, extras))
             self._load(conn, extras)
         assert self._settings is not None
@@ -262,7 +261,8 @@ class GenAIBatchHook(BaseHook):
         secrets: list[str] = []
         try:
             conn = self.get_connection(self.genai_batch_conn_id)
-            extras = conn.extra_dejson
+            secrets = _secrets_of(conn, {})  # the password, known even if the extras do not parse
+            extras = decode_extras(conn)
             secrets = _secrets_of(conn, extras)
             settings = self._load(conn, extras)
             with GenAIBatchClient(settings) as client:

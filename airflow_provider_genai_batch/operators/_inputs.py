@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "check_choice",
     "check_config",
+    "check_count",
     "check_display_name",
     "check_job_name",
     "check_model",
@@ -37,6 +38,13 @@ def check_positive_seconds(name: str, value: Any, *, allow_none: bool = False) -
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise OperatorInputError(name, f"must be a number of seconds > 0, got {value!r}", f"pass e.g. {name}=60")
     return float(value)
+
+
+def check_count(name: str, value: Any) -> int:
+    """An integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OperatorInputError(name, f"must be an integer >= 1, got {value!r}", f"pass e.g. {name}=5")
+    return value
 
 
 def check_ratio(name: str, value: Any) -> float:

@@ -15,6 +15,7 @@ from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, REATTA
 from airflow_provider_genai_batch.operators._inputs import (
     OperatorInputError,
     check_config,
+    check_count,
     check_display_name,
     check_model,
     check_positive_seconds,
@@ -129,17 +130,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
-        if (
-            isinstance(max_consecutive_poll_errors, bool)
-            or not isinstance(max_consecutive_poll_errors, int)
-            or (max_consecutive_poll_errors < 1)
-        ):
-            raise OperatorInputError(
-                "max_consecutive_poll_errors",
-                f"must be an integer >= 1, got {max_consecutive_poll_errors!r}",
-                "pass e.g. 5",
-            )
-        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.force_rerun = force_rerun
         self._job_name: str | None = None
 
@@ -175,6 +166,12 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
         job_config = dict(config or {})
         configured = job_config.pop("display_name", None) or job_config.pop("displayName", None)
         job_config.pop("displayName", None)
+        if configured is not None and not isinstance(configured, str):
+            from airflow_provider_genai_batch.client.errors import InvalidInputError
+
+            raise InvalidInputError(
+                "config.display_name", f"must be a string, got {type(configured).__name__}", "pass a string"
+            )
         base = display_name or configured
         job_config["display_name"] = display_name_with_key(base, task_id=self.task_id, key=key)
         if backend == "vertex":

@@ -12,7 +12,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, GenAIBatchJobLink
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID
-from airflow_provider_genai_batch.operators._inputs import check_positive_seconds, check_ratio
+from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.utils.compat import default_deferrable
 from airflow_provider_genai_batch.utils.polling import DecisionKind, PartialFailurePolicy, decide_for_job
@@ -69,7 +69,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         self.poll_interval = check_positive_seconds("poll_interval", poll_interval)
         self.min_poll_interval = check_positive_seconds("min_poll_interval", min_poll_interval)
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
-        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.cancel_on_kill = cancel_on_kill
         self._started_at: float | None = None
 

@@ -199,7 +199,9 @@ def short_state(state: object) -> str:
     raw = getattr(state, "value", state)
     text = str(raw or "").strip().upper()
     for prefix in ("JOB_STATE_", "BATCH_STATE_"):
-        text = text.removeprefix(prefix)
+        if text.startswith(prefix):
+            text = text[len(prefix) :]  # one prefix only: JOB_STATE_BATCH_STATE_X is not a state
+            break
     return text or "UNSPECIFIED"
 
 

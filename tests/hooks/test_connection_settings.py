@@ -187,6 +187,31 @@ class TestErrors:
             settings_from_connection(conn(password=SECRET, extra={"access_token": 123456789}))
         assert "123456789" not in str(info.value)
 
+    @pytest.mark.parametrize("extra", ["not json", "[1, 2]", '"a string"'])
+    def test_malformed_extra_is_an_error_not_empty(self, extra: str) -> None:
+        raw = Connection(conn_id="c", conn_type="genai_batch", password=SECRET, extra=extra)
+        with pytest.raises(InvalidInputError) as info:
+            settings_from_connection(raw)
+        assert info.value.field == "connection 'c' extra"
+        assert SECRET not in str(info.value)
+
+    def test_token_and_key_together_are_rejected(self) -> None:
+        extra = {"backend": "vertex", "project": "p", "access_token": "t", "service_account_key": "/k.json"}
+        with pytest.raises(InvalidInputError, match="service_account_key"):
+            settings_from_connection(conn(extra=extra))
+
+    def test_fractional_retries_are_rejected(self) -> None:
+        with pytest.raises(InvalidInputError, match="max_retries"):
+            settings_from_connection(conn(password=SECRET, extra={"max_retries": 1.5}))
+        assert settings_from_connection(conn(password=SECRET, extra={"max_retries": 2.0})).max_retries == 2
+
+    def test_gcp_key_path_and_keyfile_dict_together_are_rejected(self) -> None:
+        extra = {"key_path": "/k.json", "keyfile_dict": json.dumps(SA_JSON), "project": "p"}
+        with pytest.raises(InvalidInputError) as info:
+            settings_from_connection(conn("google_cloud_platform", extra=extra))
+        assert "key_path" in info.value.field
+        assert "SECRETKEY" not in str(info.value)
+
     def test_gemini_without_key(self) -> None:
         with pytest.raises(InvalidInputError) as info:
             settings_from_connection(conn())

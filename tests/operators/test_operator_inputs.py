@@ -106,3 +106,25 @@ def test_default_conn_id_matches_the_hook() -> None:
     from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID as OPERATORS_DEFAULT
 
     assert OPERATORS_DEFAULT == DEFAULT_CONN_ID
+
+
+def test_sensor_checks_its_error_budget_at_once() -> None:
+    from airflow_provider_genai_batch.sensors import GenAIBatchJobSensor
+
+    with pytest.raises(OperatorInputError, match="max_consecutive_poll_errors"):
+        GenAIBatchJobSensor(task_id="s", name="batches/a", max_consecutive_poll_errors=0)
+
+
+def test_config_display_name_must_be_a_string() -> None:
+    from airflow_provider_genai_batch.client.errors import InvalidInputError
+
+    operator = GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"], config={"display_name": 5})
+    with pytest.raises(InvalidInputError) as info:
+        operator._job_config({"display_name": 5}, None, "0" * 24, "gemini")
+    assert info.value.field == "config.display_name"
+
+
+def test_config_display_name_is_used_and_keyed() -> None:
+    operator = GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"])
+    config = operator._job_config({"displayName": "nightly", "labels": {"a": "b"}}, None, "0" * 24, "vertex")
+    assert config == {"display_name": f"nightly--gbk-{'0' * 24}", "labels": {"a": "b", "genai-batch-key": "0" * 24}}

@@ -88,6 +88,10 @@ class TestTerminalMapping:
         assert decision.timed_out
         assert decision.reason.startswith("timeout")
 
+    def test_only_one_prefix_is_stripped(self) -> None:
+        assert decide("JOB_STATE_BATCH_STATE_SUCCEEDED", 1, False).kind is DecisionKind.WAIT
+        assert decide("BATCH_STATE_JOB_STATE_FAILED", 1, False).kind is DecisionKind.WAIT
+
     def test_enum_like_state_is_accepted(self) -> None:
         class FakeEnum:
             value = "JOB_STATE_SUCCEEDED"
