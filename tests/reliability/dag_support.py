@@ -54,7 +54,10 @@ def _operator_class(name: str) -> Any:
 
 
 def build_dag(spec_json: str) -> DAG:
-    """A DAG of independent tasks: ``{"dag_id", "tasks": [{"class", "task_id", **kwargs}], "retries"?}``."""
+    """A DAG built from ``{"dag_id", "tasks": [{"class", "task_id", "upstream"?: [task ids], **kwargs}], "retries"?}``.
+
+    Tasks are independent unless ``upstream`` names the tasks they run after.
+    """
     spec = json.loads(spec_json)
     with DAG(
         spec["dag_id"],
@@ -68,9 +71,14 @@ def build_dag(spec_json: str) -> DAG:
             "on_failure_callback": record_failure,
         },
     ) as dag:
+        operators_by_id: dict[str, Any] = {}
         for task in spec["tasks"]:
             params = dict(task)
-            _operator_class(params.pop("class"))(**params)
+            upstream = params.pop("upstream", [])
+            operator = _operator_class(params.pop("class"))(**params)
+            for task_id in upstream:
+                operators_by_id[task_id] >> operator
+            operators_by_id[operator.task_id] = operator
     return dag
 
 
@@ -96,10 +104,29 @@ def run_dag_file(path: Path, conf: dict[str, Any] | None = None) -> Any:
 
 def task_states(dag_run: Any) -> dict[str, str]:
     """``{task_id: state}`` of a finished run (``task[i]`` for mapped tasks)."""
+    return {key: state for key, (state, _) in task_tries(dag_run).items()}
+
+
+def task_tries(dag_run: Any) -> dict[str, tuple[str, int]]:
+    """``{task_id: (state, try_number)}`` of a finished run (``task[i]`` for mapped tasks)."""
     from airflow.utils.session import create_session
 
     with create_session() as session:
         return {
-            ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
+            ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": (str(ti.state), int(ti.try_number))
             for ti in dag_run.get_task_instances(session=session)
         }
+
+
+def read_xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+    """One XCom value of a finished run, deserialized (``None`` when absent)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key, map_index=map_index)
+            .one_or_none()
+        )
+        return None if row is None else XComModel.deserialize_value(row)
