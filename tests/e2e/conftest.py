@@ -1,9 +1,10 @@
 """One real Airflow deployment for every e2e test: api-server, scheduler, dag-processor, triggerer, emulators.
 
-The deployment (``scripts/local_airflow.py``) starts once per session, serving ``tests/e2e/dags``. Each scenario
-has its own connection and emulator process (see ``EMULATORS``), so one scenario's counters are not disturbed by
-another's requests while their runs overlap. ``scenario_runs`` sets up every emulator and triggers every scenario
-run at once, so the runs proceed in parallel while the tests assert one after the other.
+The deployment (``scripts/local_airflow.py``) starts once for the e2e package and stops after its last test; it
+serves ``tests/e2e/dags``. Each scenario has its own connection and emulator process (see ``EMULATORS``), so one
+scenario's counters are not disturbed by another's requests while their runs overlap. ``scenario_runs`` sets up
+every emulator and triggers every scenario run at once, so the runs proceed in parallel while the tests assert
+one after the other.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,7 +73,7 @@ def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     return connections
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
     """The session's deployment, with every e2e DAG parsed.
 
@@ -98,7 +100,7 @@ def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
             print(f"\ne2e: AIRFLOW_HOME kept for inspection: {deployment.home}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def trigger_recorder(airflow: LocalAirflow) -> Iterator[TriggerRecorder]:
     """Every ``trigger`` row stored during the session (rows vanish once their task resumes)."""
     recorder = airflow.record_triggers(interval=0.3)
@@ -106,7 +108,7 @@ def trigger_recorder(airflow: LocalAirflow) -> Iterator[TriggerRecorder]:
     recorder.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def emulators(airflow: LocalAirflow) -> Iterator[dict[str, EmulatorClient]]:
     """A control client per emulator, by name."""
     clients = {name: EmulatorClient(url) for name, url in airflow.emulator_urls.items()}
@@ -146,7 +148,7 @@ def _prepare_emulators(emulators: Mapping[str, EmulatorClient]) -> None:
     emulators["failing"].add_outcome("FAILED", error_message=FAILED_JOB_MESSAGE, count=None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scenario_runs(
     airflow: LocalAirflow, emulators: dict[str, EmulatorClient], trigger_recorder: TriggerRecorder
 ) -> ScenarioRuns:
@@ -166,8 +168,15 @@ def _choreograph(airflow: LocalAirflow, emulators: Mapping[str, EmulatorClient],
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The secret scan runs last, after every scenario left its traces."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e_last") is not None)
+    """The secret scan runs after every other e2e test (still within the e2e package, whose fixtures then end)."""
+    last = [item for item in items if item.get_closest_marker("e2e_last") is not None]
+    if not last:
+        return
+    rest = [item for item in items if item.get_closest_marker("e2e_last") is None]
+    here = Path(__file__).parent
+    e2e_positions = [index for index, item in enumerate(rest) if here in item.path.parents]
+    insert_at = e2e_positions[-1] + 1 if e2e_positions else len(rest)
+    items[:] = [*rest[:insert_at], *last, *rest[insert_at:]]
 
 
 def pytest_configure(config: pytest.Config) -> None:
