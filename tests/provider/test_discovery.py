@@ -21,7 +21,13 @@ def test_provider_is_discovered(manager: object) -> None:
 
 
 def test_connection_type_and_hook(manager: object) -> None:
-    hook = manager.hooks["genai_batch"]  # type: ignore[attr-defined]
+    try:  # Airflow 3.2+: hooks are the task runtime's business
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        runtime: object = ProvidersManagerTaskRuntime()
+    except ImportError:
+        runtime = manager
+    hook = runtime.hooks["genai_batch"]  # type: ignore[attr-defined]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_genai_batch.hooks.genai_batch.GenAIBatchHook"
     assert hook.connection_id_attribute_name == "genai_batch_conn_id"
