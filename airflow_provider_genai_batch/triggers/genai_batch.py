@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["GenAIBatchJobTrigger"]
 
 CLASS_PATH = "airflow_provider_genai_batch.triggers.genai_batch.GenAIBatchJobTrigger"
+# The longest the on_kill check and cancel may take, seconds (they continue even when on_kill is cancelled).
+ON_KILL_BUDGET = 120.0
+# on_kill work in flight in this process: kept referenced until done.
+_ON_KILL_WORK: set[asyncio.Future[None]] = set()
 # Task states in which the trigger is still the one watching the job: on_kill must not cancel then.
 _STILL_WATCHED = frozenset({"deferred"})
 
@@ -178,9 +182,19 @@ class GenAIBatchJobTrigger(BaseTrigger):
 
         A stale copy of this trigger on a frozen triggerer can be killed while the task is still deferred and
         watched elsewhere: then the task state is still ``deferred`` and nothing is cancelled.
+
+        The check and the cancel run as their own task, shielded: Airflow 3.3's triggerer cancels the trigger
+        again on every sync (about once a second) while ``on_kill`` runs, and reading the task state alone can
+        take seconds. A cancelled ``on_kill`` therefore still cancels the job, within ``ON_KILL_BUDGET``.
         """
         if not self.cancel_on_kill or not AIRFLOW_V_3_3_PLUS:
             return
+        work = asyncio.ensure_future(asyncio.wait_for(self._cancel_if_task_ended(), timeout=ON_KILL_BUDGET))
+        _ON_KILL_WORK.add(work)  # a strong reference: the work outlives a cancelled on_kill
+        work.add_done_callback(_ON_KILL_WORK.discard)
+        await asyncio.shield(work)
+
+    async def _cancel_if_task_ended(self) -> None:
         state = await self._task_state()
         if state is None or state in _STILL_WATCHED:
             self.log.info("on_kill: not cancelling %s: the task is %s", self.job_name, state or "of unknown state")

@@ -16,20 +16,9 @@ pytestmark = [
     ),
 ]
 
-# Product defect, seen on Airflow 3.3.2: while on_kill() runs, the triggerer re-sends the user-action cancel to
-# the trigger's task on every loop (about once a second), until the task ends. GenAIBatchJobTrigger.on_kill()
-# first reads the task state through sync_to_async(RuntimeTaskInstance.get_task_states) (3 to 8 s here); the next
-# cancel lands in that await, the CancelledError leaves on_kill() and the triggerer swallows it without a log
-# line: the job is never cancelled. Remove this mark once on_kill() shields its work from repeated cancels.
-ON_KILL_DEFECT = pytest.mark.xfail(
-    reason="GenAIBatchJobTrigger.on_kill() is cancelled by the triggerer's repeated cancel before it cancels the job",
-    strict=False,
-)
-
 DAG_ID = "e2e_on_kill"
 
 
-@ON_KILL_DEFECT
 def test_marking_a_deferred_task_failed_cancels_the_job(
     airflow: LocalAirflow, scenario_runs: ScenarioRuns, emulators: dict[str, EmulatorClient]
 ) -> None:
