@@ -78,44 +78,6 @@ def test_submit_then_sensor_then_write_results(
     assert fast_emulator.stats()["deletes"]["gemini"] == 1
 
 
-@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-def test_sensor_fails_with_the_jobs_error(run_dag: Any, fast_emulator: EmulatorHandle, deferrable: bool) -> None:
-    fast_emulator.add_outcome("FAILED", error_message="input file is corrupt")
-    tasks = [
-        submit(),
-        {
-            "class": "GenAIBatchJobSensor",
-            "task_id": "wait",
-            "name": MANIFEST,
-            "deferrable": deferrable,
-            "poke_interval": 0.1,
-            **FAST,
-        },
-    ]
-    result = run_dag({"dag_id": f"sensor_fails_{deferrable}", "tasks": tasks})
-    assert result.task_states["wait"] == "failed"
-    assert "input file is corrupt" in result.output
-
-
-def test_sensor_on_vertex_with_partial_failures_allowed(run_dag: Any, fast_emulator: EmulatorHandle) -> None:
-    fast_emulator.add_outcome("PARTIALLY_SUCCEEDED", failed_requests=[0])
-    tasks = [
-        submit(genai_batch_conn_id=VERTEX_CONN_ID),
-        {
-            "class": "GenAIBatchJobSensor",
-            "task_id": "wait",
-            "name": MANIFEST,
-            "deferrable": True,
-            "genai_batch_conn_id": VERTEX_CONN_ID,
-            "max_failure_ratio": 0.5,
-            **FAST,
-        },
-    ]
-    result = run_dag({"dag_id": "sensor_vertex_partial", "tasks": tasks})
-    assert result.state == "success", result.output[-3000:]
-    assert result.value("wait")["state"] == "JOB_STATE_PARTIALLY_SUCCEEDED"
-
-
 def test_cancel_operator(run_dag: Any, fast_emulator: EmulatorHandle) -> None:
     fast_emulator.add_outcome("STUCK_PENDING")
     tasks = [submit(), {"class": "GenAIBatchCancelJobOperator", "task_id": "cancel", "name": MANIFEST}]

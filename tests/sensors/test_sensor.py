@@ -1,0 +1,70 @@
+"""GenAIBatchJobSensor through dag.test() and the emulator, in both modes (the happy path with the other
+operators is in tests/operators/test_job_operators.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_genai_batch.emulator import EmulatorHandle
+from tests.conftest import VERTEX_CONN_ID
+
+FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
+MANIFEST = "{{ ti.xcom_pull(task_ids='create') }}"
+PROMPTS = [{"contents": "alpha", "metadata": {"key": "a"}}, {"contents": "beta", "metadata": {"key": "b"}}]
+
+
+@pytest.fixture
+def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
+    emulator.configure(job_seconds=0.3, pending_seconds=0.1)
+    return emulator
+
+
+def submit(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "class": "GenAIBatchCreateJobOperator",
+        "task_id": "create",
+        "model": "gemini-2.5-flash",
+        "src": PROMPTS,
+        "wait_for_completion": False,
+        **kwargs,
+    }
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_sensor_fails_with_the_jobs_error(run_dag: Any, fast_emulator: EmulatorHandle, deferrable: bool) -> None:
+    fast_emulator.add_outcome("FAILED", error_message="input file is corrupt")
+    tasks = [
+        submit(),
+        {
+            "class": "GenAIBatchJobSensor",
+            "task_id": "wait",
+            "name": MANIFEST,
+            "deferrable": deferrable,
+            "poke_interval": 0.1,
+            **FAST,
+        },
+    ]
+    result = run_dag({"dag_id": f"sensor_fails_{deferrable}", "tasks": tasks})
+    assert result.task_states["wait"] == "failed"
+    assert "input file is corrupt" in result.output
+
+
+def test_sensor_on_vertex_with_partial_failures_allowed(run_dag: Any, fast_emulator: EmulatorHandle) -> None:
+    fast_emulator.add_outcome("PARTIALLY_SUCCEEDED", failed_requests=[0])
+    tasks = [
+        submit(genai_batch_conn_id=VERTEX_CONN_ID),
+        {
+            "class": "GenAIBatchJobSensor",
+            "task_id": "wait",
+            "name": MANIFEST,
+            "deferrable": True,
+            "genai_batch_conn_id": VERTEX_CONN_ID,
+            "max_failure_ratio": 0.5,
+            **FAST,
+        },
+    ]
+    result = run_dag({"dag_id": "sensor_vertex_partial", "tasks": tasks})
+    assert result.state == "success", result.output[-3000:]
+    assert result.value("wait")["state"] == "JOB_STATE_PARTIALLY_SUCCEEDED"
