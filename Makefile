@@ -60,6 +60,21 @@ test: lint typecheck
 demo: install
 	$(PY) scripts/demo.py
 
+# A full local Airflow (api-server, scheduler, dag-processor, triggerer) with the emulator and the example DAGs.
+demo-ui: install
+	$(PY) scripts/local_airflow.py up --dags example_dags --port 8080
+
+BENCH_VENV := $(CURDIR)/.bench-venv
+
+$(BENCH_VENV)/.synced: $(UV) pyproject.toml benchmarks/requirements.txt benchmarks/overrides.txt
+	$(UV) venv --quiet --allow-existing --python 3.11 $(BENCH_VENV)
+	VIRTUAL_ENV=$(BENCH_VENV) $(UV) pip install --quiet -e . -r benchmarks/requirements.txt --override benchmarks/overrides.txt
+	touch $@
+
+# Benchmarks against the anchors, in their own venv; rewrites BENCHMARKS.md. BENCH_ARGS=--quick for a smoke run.
+bench: $(BENCH_VENV)/.synced
+	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
 emulator: install
 	$(VENV)/bin/genai-batch-emulator --port 8085
 

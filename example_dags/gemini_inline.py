@@ -37,7 +37,7 @@ def genai_batch_gemini_inline() -> None:
         src=[
             {"contents": prompt, "config": {"temperature": 0.2}, "metadata": {"key": key}} for key, prompt in QUESTIONS
         ],
-        display_name="example-inline-{{ ds_nodash }}",
+        display_name="example-inline",
         deferrable=True,
         min_poll_interval=FIRST_POLL_SECONDS,
     )

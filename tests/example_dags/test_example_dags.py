@@ -34,7 +34,7 @@ def example_bag(dags_folder: Path, tmp_path_factory: pytest.TempPathFactory, air
 
 def run(bag: Any, dag_id: str, conf: dict[str, Any] | None = None) -> Any:
     dag = bag.dags[dag_id]
-    dag_run = dag.test(run_conf=conf)
+    dag_run = dag.test(run_conf=conf, logical_date=None)  # as a manual run from the UI: no logical date
     return dag_run
 
 
