@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -93,12 +94,14 @@ class ClientSettings(BaseModel):
 
     @field_validator("base_url", "storage_base_url")
     @classmethod
-    def _url_has_scheme(cls, value: str | None) -> str | None:
+    def _url_has_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value == "":
             return None
         if not value.startswith(("http://", "https://")):
             raise InvalidInputError(
-                "base_url", f"{value!r} is not an http(s) URL", "give a URL such as http://127.0.0.1:8085"
+                info.field_name or "base_url",
+                f"{value!r} is not an http(s) URL",
+                "give a URL such as http://127.0.0.1:8085",
             )
         return value.rstrip("/")
 
