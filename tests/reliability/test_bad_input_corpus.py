@@ -128,12 +128,7 @@ INIT_CASES = [
     InitCase("sensor-poll-interval-string", _sensor(poll_interval="60"), "poll_interval"),
     InitCase("sensor-min-poll-interval-zero", _sensor(min_poll_interval=0), "min_poll_interval"),
     InitCase("sensor-ratio-negative", _sensor(max_failure_ratio=-0.1), "max_failure_ratio"),
-    InitCase(
-        "sensor-poll-errors-zero",
-        _sensor(max_consecutive_poll_errors=0),
-        "max_consecutive_poll_errors",
-        (xfail("D9", "the sensor accepts max_consecutive_poll_errors=0 at parse time"),),
-    ),
+    InitCase("sensor-poll-errors-zero", _sensor(max_consecutive_poll_errors=0), "max_consecutive_poll_errors"),
 ]
 
 
@@ -227,7 +222,6 @@ RUN_CASES = [
         "config-display-name-int",
         {"class": "GenAIBatchCreateJobOperator", "model": MODEL, "src": ["hi"], "config": {"display_name": 5}},
         "display_name",
-        marks=(xfail("D4", "config.display_name=5 crashes with AttributeError in display_name_with_key"),),
     ),
     _v("config-dest-s3", "config.dest", src="gs://bucket-a/in.jsonl", config={"dest": "s3://b/out"}),
     _v(
@@ -549,10 +543,7 @@ CLIENT_CASES = [
         "settings-vertex-api-version", _settings(backend="vertex", project="p", api_version="v1beta"), "api_version"
     ),
     ClientCase(
-        "settings-storage-url-no-scheme",
-        _settings(api_key="k", storage_base_url="gs://bucket"),
-        "storage_base_url",
-        marks=(xfail("D8", "a bad storage_base_url is reported as base_url"),),
+        "settings-storage-url-no-scheme", _settings(api_key="k", storage_base_url="gs://bucket"), "storage_base_url"
     ),
     ClientCase(
         "client-key-json-and-path",
@@ -696,51 +687,20 @@ CONN_CASES = [
     ConnCase(
         "async-key-json-malformed", _vertex_conn(service_account_key="{bad"), "service_account_key", use_async=True
     ),
-    # --- known defects
+    # --- found by this suite as D2/D3, fixed in b03deba: conflicting or malformed extras
     ConnCase(
         "gcp-key-path-and-keyfile-dict",
         _gcp_conn(key_path="/k.json", keyfile_dict=_key_json(private_key=BROKEN_PRIVATE_KEY), project="p"),
         "key_path",
-        marks=(xfail("D3", "key_path and keyfile_dict both set: keyfile_dict silently wins"),),
     ),
     ConnCase(
-        "vertex-token-and-key",
-        _vertex_conn(access_token="t", service_account_key="/k.json"),
-        "service_account_key",
-        marks=(xfail("D3", "access_token and service_account_key both set: the key is silently ignored"),),
+        "vertex-token-and-key", _vertex_conn(access_token="t", service_account_key="/k.json"), "service_account_key"
     ),
-    ConnCase(
-        "max-retries-fraction",
-        _gemini_conn({"max_retries": 1.5}),
-        "max_retries",
-        marks=(xfail("D3", "max_retries=1.5 is truncated to 1"),),
-    ),
-    ConnCase(
-        "extra-not-json",
-        _gemini_conn("not json"),
-        "extra",
-        marks=(xfail("D2", "sync path: a malformed extra is read as {} and accepted"),),
-    ),
-    ConnCase(
-        "extra-a-json-list",
-        _gemini_conn([1, 2]),
-        "extra",
-        marks=(xfail("D2", "sync path: AttributeError 'list' object has no attribute 'items'"),),
-    ),
-    ConnCase(
-        "async-extra-not-json",
-        _gemini_conn("not json"),
-        "extra",
-        use_async=True,
-        marks=(xfail("D2", "async path: raw json.JSONDecodeError"),),
-    ),
-    ConnCase(
-        "async-extra-a-json-list",
-        _gemini_conn([1, 2]),
-        "extra",
-        use_async=True,
-        marks=(xfail("D2", "async path: a list extra is read as {} and accepted"),),
-    ),
+    ConnCase("max-retries-fraction", _gemini_conn({"max_retries": 1.5}), "max_retries"),
+    ConnCase("extra-not-json", _gemini_conn("not json"), "extra"),
+    ConnCase("extra-a-json-list", _gemini_conn([1, 2]), "extra"),
+    ConnCase("async-extra-not-json", _gemini_conn("not json"), "extra", use_async=True),
+    ConnCase("async-extra-a-json-list", _gemini_conn([1, 2]), "extra", use_async=True),
 ]
 
 
