@@ -7,16 +7,20 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 
 JsonDict = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,13 +93,46 @@ def dump_value(value: Any) -> Any:
 
 
 def int64(value: Any) -> int | None:
-    """Parse an int64 that the API may send as a string."""
+    """Parse an int64 that the API may send as a string (never a bool, a fraction or an exponent)."""
     if value is None or value == "":
         return None
-    try:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidResponseError(f"expected an integer, got {value!r}") from exc
+    raise InvalidResponseError(f"expected an integer, got {value!r}")
+
+
+def object_field(container: JsonDict, key: str) -> JsonDict:
+    """A field that must be a JSON object when present ({} when absent)."""
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidResponseError(f"'{key}' is a {type(value).__name__}, expected an object")
+    return value
+
+
+def response_parser(what: str) -> Callable[[Callable[[JsonDict], T]], Callable[[JsonDict], T]]:
+    """Decorate a parser so that any malformed body raises InvalidResponseError naming ``what``, never an
+    AttributeError or a pydantic error from deep inside."""
+
+    def decorate(parse: Callable[[JsonDict], T]) -> Callable[[JsonDict], T]:
+        @functools.wraps(parse)
+        def wrapper(body: JsonDict) -> T:
+            if not isinstance(body, dict):
+                raise InvalidResponseError(f"{what}: the API answered a {type(body).__name__}, not an object")
+            try:
+                return parse(body)
+            except InvalidResponseError as exc:
+                raise InvalidResponseError(f"{what}: {exc}") from None
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:  # pydantic's ValidationError included
+                problem = exc.errors(include_input=False)[0]["msg"] if isinstance(exc, ValidationError) else exc
+                raise InvalidResponseError(f"{what}: unexpected response shape ({problem})") from None
+
+        return wrapper
+
+    return decorate
 
 
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")

@@ -22,7 +22,15 @@ from airflow_provider_genai_batch.client.models import (
     JobError,
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
-from airflow_provider_genai_batch.client.wire.common import ApiRequest, JsonDict, check_model, int64, join_url
+from airflow_provider_genai_batch.client.wire.common import (
+    ApiRequest,
+    JsonDict,
+    check_model,
+    int64,
+    join_url,
+    object_field,
+    response_parser,
+)
 
 _NAME_RE = re.compile(r"^(?:batches/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
 _FILE_RE = re.compile(r"^(?:files/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
@@ -149,16 +157,17 @@ def parse_source(input_config: JsonDict | None) -> BatchJobSource | None:
     return BatchJobSource(file_name=file_name) if file_name else BatchJobSource()
 
 
+@response_parser("Gemini batch")
 def parse_job(body: JsonDict) -> BatchJob:
     """An Operation wrapping a GenerateContentBatch (or EmbedContentBatch) to a BatchJob."""
     name = body.get("name")
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not name:
         raise InvalidResponseError("the Gemini API returned a batch without a name")
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise InvalidResponseError(f"batch {name}: 'metadata' is not an object")
-    stats = metadata.get("batchStats") or {}
-    output = metadata.get("output") or {k: v for k, v in (body.get("response") or {}).items() if k != "@type"}
+    metadata = object_field(body, "metadata")
+    stats = object_field(metadata, "batchStats")
+    output = object_field(metadata, "output") or {
+        k: v for k, v in object_field(body, "response").items() if k != "@type"
+    }
     error = body.get("error")
     return BatchJob(
         name=name,
@@ -171,7 +180,7 @@ def parse_job(body: JsonDict) -> BatchJob:
         update_time=metadata.get("updateTime"),
         end_time=metadata.get("endTime"),
         error=JobError.model_validate(error) if isinstance(error, dict) else None,
-        src=parse_source(metadata.get("inputConfig")),
+        src=parse_source(object_field(metadata, "inputConfig")),
         dest=parse_destination(output),
         batch_stats=BatchStats(
             request_count=int64(stats.get("requestCount")),
@@ -184,10 +193,16 @@ def parse_job(body: JsonDict) -> BatchJob:
     )
 
 
+@response_parser("Gemini batch list")
 def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
     """``{"operations": [...], "nextPageToken"}`` to jobs and the next token."""
     operations = body.get("operations") or body.get("batches") or []
-    return [parse_job(op) for op in operations], body.get("nextPageToken") or None
+    if not isinstance(operations, list):
+        raise InvalidResponseError("'operations' is not a list")
+    token = body.get("nextPageToken") or None
+    if token is not None and not isinstance(token, str):
+        raise InvalidResponseError("'nextPageToken' is not a string")
+    return [parse_job(op) for op in operations], token
 
 
 # --- Files API ---------------------------------------------------------------------------------
@@ -226,6 +241,7 @@ def build_file_download(settings: ClientSettings, name: str) -> ApiRequest:
     return ApiRequest("GET", _api(settings, f"files/{file_id(name)}:download"), params={"alt": "media"})
 
 
+@response_parser("Files API file")
 def parse_file(body: JsonDict) -> File:
     """A File resource (or ``{"file": File}``) to a File."""
     inner = body.get("file", body)

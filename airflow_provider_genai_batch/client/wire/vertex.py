@@ -21,7 +21,15 @@ from airflow_provider_genai_batch.client.models import (
     OutputInfo,
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
-from airflow_provider_genai_batch.client.wire.common import ApiRequest, JsonDict, check_model, int64, join_url
+from airflow_provider_genai_batch.client.wire.common import (
+    ApiRequest,
+    JsonDict,
+    check_model,
+    int64,
+    join_url,
+    object_field,
+    response_parser,
+)
 
 _NAME_RE = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?(?:batchPredictionJobs/)?(\d{1,30})$")
 
@@ -146,12 +154,13 @@ def _destination(config: JsonDict | None) -> BatchJobDestination | None:
     )
 
 
+@response_parser("Vertex batch prediction job")
 def parse_job(body: JsonDict) -> BatchJob:
     """A BatchPredictionJob to a BatchJob."""
     name = body.get("name")
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not name:
         raise InvalidResponseError("Vertex AI returned a batch prediction job without a name")
-    stats = body.get("completionStats") or {}
+    stats = object_field(body, "completionStats")
     error = body.get("error")
     labels = body.get("labels")
     return BatchJob(
@@ -166,8 +175,8 @@ def parse_job(body: JsonDict) -> BatchJob:
         end_time=body.get("endTime"),
         update_time=body.get("updateTime"),
         error=JobError.model_validate(error) if isinstance(error, dict) and error else None,
-        src=_source(body.get("inputConfig")),
-        dest=_destination(body.get("outputConfig")),
+        src=_source(object_field(body, "inputConfig")),
+        dest=_destination(object_field(body, "outputConfig")),
         completion_stats=CompletionStats(
             successful_count=int64(stats.get("successfulCount")),
             failed_count=int64(stats.get("failedCount")),
@@ -175,11 +184,18 @@ def parse_job(body: JsonDict) -> BatchJob:
         )
         if stats
         else None,
-        output_info=OutputInfo.model_validate(body["outputInfo"]) if body.get("outputInfo") else None,
+        output_info=OutputInfo.model_validate(object_field(body, "outputInfo")) if body.get("outputInfo") else None,
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else None,
     )
 
 
+@response_parser("Vertex batch prediction job list")
 def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
     """``{"batchPredictionJobs": [...], "nextPageToken"}`` to jobs and the next token."""
-    return [parse_job(j) for j in body.get("batchPredictionJobs") or []], body.get("nextPageToken") or None
+    jobs = body.get("batchPredictionJobs") or []
+    if not isinstance(jobs, list):
+        raise InvalidResponseError("'batchPredictionJobs' is not a list")
+    token = body.get("nextPageToken") or None
+    if token is not None and not isinstance(token, str):
+        raise InvalidResponseError("'nextPageToken' is not a string")
+    return [parse_job(j) for j in jobs], token
