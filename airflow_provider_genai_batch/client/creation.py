@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_snake
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, UnsupportedOperationError
 from airflow_provider_genai_batch.client.jsonl import (
@@ -52,6 +53,8 @@ from airflow_provider_genai_batch.client.wire.common import (
     parse_gcs_uri,
 )
 
+# CreateBatchJobConfig's fields; http_options (an SDK transport option) is accepted and ignored.
+_CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", "http_options"})
 _LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 DISPLAY_NAME_MAX = 128
 
@@ -73,6 +76,14 @@ def parse_config(config: Any) -> CreateBatchJobConfig:
     """Validate ``config`` (a dict, a CreateBatchJobConfig or google-genai's) naming the bad field."""
     if config is None:
         return CreateBatchJobConfig()
+    if isinstance(config, dict):
+        unknown = sorted(k for k in config if to_snake(str(k)) not in _CONFIG_FIELDS)
+        if unknown:
+            raise InvalidInputError(
+                f"config.{unknown[0]}",
+                "is not a batch job setting",
+                f"use only {', '.join(sorted(_CONFIG_FIELDS - {'http_options'}))}",
+            )
     try:
         return CreateBatchJobConfig.model_validate(config)
     except ValidationError as exc:

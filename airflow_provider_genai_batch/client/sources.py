@@ -315,7 +315,10 @@ def resolve_embeddings_source(src: Any, field: str = "src") -> Source:
             return FileSource(src)
         raise InvalidInputError(field, f"{src!r} is not an embeddings source", "give 'files/...' or texts")
     if isinstance(src, Mapping) and ("file_name" in src or "fileName" in src):
-        return FileSource(str(src.get("file_name") or src.get("fileName")))
+        file_name = src.get("file_name") or src.get("fileName")
+        if not isinstance(file_name, str) or not file_name.startswith("files/"):
+            raise InvalidInputError(f"{field}.file_name", f"{file_name!r} is not a file name", "use 'files/<id>'")
+        return FileSource(file_name)
     if isinstance(src, Mapping) and "inlined_requests" in src:
         src = src["inlined_requests"]
     if isinstance(src, list | tuple) and all(isinstance(s, str) for s in src):

@@ -508,7 +508,10 @@ def test_impersonation_chain(server: TokenServer, build: Build, key_json: str) -
     auth = as_google(build(settings, iam_endpoint_override=server.iam_endpoint(TARGET_SA)))
     assert auth.headers() == {"Authorization": "Bearer imp-tok"}
     assert auth.headers() == {"Authorization": "Bearer imp-tok"}
-    assert (server.token_hits, server.iam_hits) == (1, 1)
+    # One impersonation for both calls. google-auth itself retries a token request that failed in transit, which
+    # a loaded machine can cause, so the source account's token endpoint may be hit twice within that refresh.
+    assert server.iam_hits == 1
+    assert server.token_hits in (1, 2)
     assert server.assertions[0]["scope"] == IAM_SCOPE  # the source account asks for the IAM scope
     authorization, body = server.iam_requests[0]
     assert authorization == "Bearer tok-1"

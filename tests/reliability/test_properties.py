@@ -155,21 +155,18 @@ def _parse_or_typed_error(parse: Any, body: Any) -> None:
 # --- wire parsing ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="D1: AttributeError / pydantic ValidationError escape gemini.parse_job")
 @PROPERTY_SETTINGS
 @given(gemini_bodies)
 def test_gemini_parse_job_raises_only_typed_errors(body: dict[str, Any]) -> None:
     _parse_or_typed_error(gemini.parse_job, body)
 
 
-@pytest.mark.xfail(strict=True, reason="D1: AttributeError / pydantic ValidationError escape vertex.parse_job")
 @PROPERTY_SETTINGS
 @given(vertex_bodies)
 def test_vertex_parse_job_raises_only_typed_errors(body: dict[str, Any]) -> None:
     _parse_or_typed_error(vertex.parse_job, body)
 
 
-@pytest.mark.xfail(strict=True, reason="D1: AttributeError escapes parse_list on a malformed page")
 @PROPERTY_SETTINGS
 @given(
     st.one_of(
@@ -225,7 +222,6 @@ def test_well_formed_vertex_jobs_parse_exactly(state: str, counts: dict[str, int
     assert job.request_counts.total == sum(counts.values())
 
 
-@pytest.mark.xfail(strict=True, reason="D1: int64() truncates non-integral floats and reads booleans as 0/1")
 @PROPERTY_SETTINGS
 @given(st.one_of(st.booleans(), st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer())))
 def test_counts_that_are_not_integers_are_rejected(value: Any) -> None:
