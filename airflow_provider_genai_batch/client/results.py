@@ -86,10 +86,19 @@ class ResultsLocation:
     uri: str | None = None
 
 
+def bigquery_table_uri(dataset: str | None, table: str) -> str:
+    """``bq://project.dataset.table`` from Vertex's ``outputInfo``, which names the table bare beside the dataset."""
+    if table.startswith("bq://"):
+        return table
+    if dataset:
+        return f"{dataset.rstrip('/.')}.{table}" if dataset.startswith("bq://") else f"bq://{dataset}.{table}"
+    return f"bq://{table}"
+
+
 def results_location(job: BatchJob) -> ResultsLocation:
     """Where the results of a job are (or will be)."""
     dest = job.dest
-    if dest is not None and (dest.inlined_responses is not None or dest.inlined_embed_content_responses is not None):
+    if dest is not None and (dest.inlined_responses or dest.inlined_embed_content_responses):
         return ResultsLocation("inline")
     if dest is not None and dest.file_name:
         return ResultsLocation("file", dest.file_name)
@@ -97,10 +106,7 @@ def results_location(job: BatchJob) -> ResultsLocation:
     if info is not None and info.gcs_output_directory:
         return ResultsLocation("gcs", info.gcs_output_directory)
     if info is not None and info.bigquery_output_table:
-        table = info.bigquery_output_table
-        if not table.startswith("bq://") and info.bigquery_output_dataset:
-            table = f"{info.bigquery_output_dataset.rstrip('.')}.{table}"  # Vertex reports the bare table name
-        return ResultsLocation("bigquery", table)
+        return ResultsLocation("bigquery", bigquery_table_uri(info.bigquery_output_dataset, info.bigquery_output_table))
     if dest is not None and dest.bigquery_uri:
         return ResultsLocation("bigquery", dest.bigquery_uri)
     if dest is not None and dest.gcs_uri:

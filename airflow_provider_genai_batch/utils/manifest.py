@@ -80,37 +80,21 @@ class BatchJobManifest(BaseModel):
         return self.model_dump(mode="json")
 
 
-def _bigquery_table(dataset: str | None, table: str | None) -> str | None:
-    if not table:
-        return None
-    if table.startswith("bq://"):
-        return table
-    if dataset:
-        return f"{dataset.rstrip('/')}.{table}" if dataset.startswith("bq://") else f"bq://{dataset}.{table}"
-    return f"bq://{table}"
-
-
 def results_location(job: BatchJob) -> ResultsLocation:
-    """Where ``job``'s results are, from its destination and (Vertex) output info."""
-    dest = job.dest
-    if dest is not None:
-        inlined = dest.inlined_responses or dest.inlined_embed_content_responses
-        if inlined:
-            return ResultsLocation(kind="inline", inline_count=len(inlined))
-        if dest.file_name:
-            return ResultsLocation(kind="file", file_name=dest.file_name)
-    info = job.output_info
-    if info is not None:
-        if info.gcs_output_directory:
-            return ResultsLocation(kind="gcs", gcs_output_directory=info.gcs_output_directory)
-        table = _bigquery_table(info.bigquery_output_dataset, info.bigquery_output_table)
-        if table:
-            return ResultsLocation(kind="bigquery", bigquery_table=table)
-    if dest is not None:
-        if dest.gcs_uri:
-            return ResultsLocation(kind="gcs", gcs_output_directory=dest.gcs_uri)
-        if dest.bigquery_uri:
-            return ResultsLocation(kind="bigquery", bigquery_table=dest.bigquery_uri)
+    """Where ``job``'s results are, as the client sees it (``client.results.results_location``), for XCom."""
+    from airflow_provider_genai_batch.client.results import results_location as client_results_location
+
+    location = client_results_location(job)
+    if location.kind == "inline":
+        dest = job.dest
+        inlined = (dest.inlined_responses or dest.inlined_embed_content_responses or []) if dest else []
+        return ResultsLocation(kind="inline", inline_count=len(inlined))
+    if location.kind == "file":
+        return ResultsLocation(kind="file", file_name=location.uri)
+    if location.kind == "gcs":
+        return ResultsLocation(kind="gcs", gcs_output_directory=location.uri)
+    if location.kind == "bigquery":
+        return ResultsLocation(kind="bigquery", bigquery_table=location.uri)
     return ResultsLocation()
 
 
