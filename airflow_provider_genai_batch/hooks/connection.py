@@ -6,8 +6,8 @@ Two connection types are understood:
   proxy), and these extras, spelled ``name`` or ``extra__genai_batch__name``: ``backend`` (``gemini`` or
   ``vertex``), ``project``, ``location``, ``service_account_key`` (a path or the JSON itself),
   ``access_token``, ``impersonation_chain`` (comma-separated or a list), ``quota_project``, ``api_version``,
-  ``storage_base_url``, ``gcs_staging_prefix``, ``timeout``, ``max_retries``. Unknown extras are rejected, so
-  a typo never passes silently.
+  ``storage_base_url``, ``gcs_staging_prefix``, ``timeout``, ``max_retries``, and ``base_url`` as another name
+  for ``host``. Unknown extras are rejected, so a typo never passes silently.
 - ``google_cloud_platform`` (the Google provider's): always Vertex AI; reads ``key_path``, ``keyfile_dict``,
   ``project``, ``impersonation_chain``, ``quota_project_id`` (plain or ``extra__google_cloud_platform__``
   prefixed) plus this provider's extras above; other Google-provider extras are ignored.
@@ -62,6 +62,8 @@ EXTRA_FIELDS = (
     "timeout",
     "max_retries",
 )
+# Accepted but not shown in the form: ``base_url`` (google-genai's name) is the same as the connection's host.
+EXTRA_ALIASES = ("base_url",)
 SECRET_EXTRAS = frozenset({"service_account_key", "access_token", "keyfile_dict", "api_key"})
 # Extras of a ``google_cloud_platform`` connection that this provider understands.
 _GCP_FIELDS = ("key_path", "keyfile_dict", "project", "impersonation_chain", "quota_project_id")
@@ -190,7 +192,7 @@ def _service_account(conn: ConnectionLike, value: Any, name: str) -> dict[str, A
 
 
 def _check_known(conn: ConnectionLike, extras: Mapping[str, Any]) -> None:
-    unknown = sorted(set(extras) - set(EXTRA_FIELDS))
+    unknown = sorted(set(extras) - set(EXTRA_FIELDS) - set(EXTRA_ALIASES))
     if unknown:
         raise _error(
             conn,
@@ -202,7 +204,15 @@ def _check_known(conn: ConnectionLike, extras: Mapping[str, Any]) -> None:
 
 def _genai_fields(conn: ConnectionLike, extras: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for name in ("project", "location", "quota_project", "api_version", "storage_base_url", "gcs_staging_prefix"):
+    for name in (
+        "project",
+        "location",
+        "quota_project",
+        "api_version",
+        "base_url",
+        "storage_base_url",
+        "gcs_staging_prefix",
+    ):
         value = _string(conn, extras, name)
         if value is not None:
             fields[name] = value
@@ -318,6 +328,8 @@ def settings_from_connection(
     if conn.password:
         fields["api_key"] = conn.password
     base_url = _base_url(conn)
+    if base_url and fields.get("base_url") not in (None, base_url):
+        raise _error(conn, "base_url", "differs from the connection's host", "set the base URL in one of the two")
     if base_url:
         fields["base_url"] = base_url
     _check_one_credential(conn, fields)

@@ -238,3 +238,16 @@ def test_fingerprint_changes_with_the_connection() -> None:
     assert a != connection_fingerprint(conn(password=SECRET + "x"))
     assert a != connection_fingerprint(conn(password=SECRET, host="http://127.0.0.1:1"))
     assert SECRET not in a
+
+
+def test_base_url_extra_is_accepted_like_the_host() -> None:
+    """Users of google-genai know ``base_url``: the extra works like ``host``, and the two cannot disagree."""
+    extra = json.dumps({"base_url": "http://127.0.0.1:9000"})
+    conn = Connection(conn_id="c", conn_type="genai_batch", password="key-123456", extra=extra)
+    assert settings_from_connection(conn).effective_base_url == "http://127.0.0.1:9000"
+    same = Connection(conn_id="c", conn_type="genai_batch", host="http://127.0.0.1:9000", password="k", extra=extra)
+    assert settings_from_connection(same).effective_base_url == "http://127.0.0.1:9000"
+    other = Connection(conn_id="c", conn_type="genai_batch", host="http://127.0.0.1:1", password="k", extra=extra)
+    with pytest.raises(InvalidInputError) as info:
+        settings_from_connection(other)
+    assert "base_url" in info.value.field
