@@ -80,7 +80,7 @@ def run(quick: bool) -> Section:
             watched[module] = result["watched"]
     google = ANCHORS["Google provider `cloud.operators.gen_ai`"]
     cpu_ours = median(cpu[OURS])
-    figures = []
+    figures: list[Figure] = []
     for name, module in anchors.items():
         met = None
         target = ""

@@ -88,7 +88,7 @@ def run(quick: bool) -> Section:
     worst_at, _, worst_delay = max(
         results, key=lambda r: r[2] / max(DETECTION_FLOOR_SECONDS, DETECTION_FRACTION * r[0])
     )
-    figures = []
+    figures: list[Figure] = []
     for label, interval in anchor_intervals().items():
         figures.append(
             Figure(

@@ -77,7 +77,7 @@ def _summary(sections: list[Section]) -> list[str]:
     lines = ["| benchmark | targets met | targets missed |", "|---|---:|---:|"]
     for section in sections:
         verdicts = section.verdicts
-        missed = [f.label for f in section.figures if f.met is False]
+        missed = [f.label + (f" (vs {f.anchor})" if f.anchor else "") for f in section.figures if f.met is False]
         missed_text = f"{len(missed)}: " + "; ".join(missed) if missed else "0"
         if not section.figures:
             missed_text = "the benchmark failed"
