@@ -544,7 +544,9 @@ def test_application_default_credentials(
         auth = as_google(build(settings))
         assert repr(auth) == expected_repr
         assert auth.headers()["Authorization"].startswith("Bearer tok-")
-    assert server.token_hits == 2
+    # One refresh per provider; google-auth retries a token request whose connection broke (seen on a loaded
+    # machine as a BrokenPipe in the test server), which may add a hit.
+    assert 2 <= server.token_hits <= 3
     assert server.assertions[0]["scope"] == CLOUD_PLATFORM_SCOPE
 
 
