@@ -38,7 +38,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 unit: install
-	$(VENV)/bin/python -m pytest -m "not e2e" -q
+	$(VENV)/bin/python -m pytest -m "not e2e" -q -n 2
 
 e2e: install
 	$(VENV)/bin/python -m pytest -m e2e -q
@@ -51,10 +51,12 @@ $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 # The provider layer on the lowest supported Airflow (the locked venv has the latest).
 test-lowest: $(LOWEST_VENV)/.synced
-	$(LOWEST_VENV)/bin/python -m pytest -q -m "not e2e" $(wildcard $(LOWEST_TESTS))
+	$(LOWEST_VENV)/bin/python -m pytest -q -n 2 -m "not e2e" $(wildcard $(LOWEST_TESTS))
 
+# Everything but the real-Airflow tests runs on two workers; the real deployments (e2e) run alone after.
 test: lint typecheck
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 -m "not e2e"
+	$(VENV)/bin/python -m pytest -q -m e2e
 	$(MAKE) --no-print-directory test-lowest
 
 demo: install
