@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
 
@@ -31,15 +29,15 @@ __all__ = [
 ]
 
 
-class BatchResult(BaseModel):
-    """One request's outcome.
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One request's outcome. A slotted dataclass, not a pydantic model: a results file of a gigabyte holds a
+    million of them, and construction cost is most of the client's share of reading it (BENCHMARKS.md).
 
     Example::
 
         BatchResult(index=0, key="q1", response={"candidates": [...]}).text
     """
-
-    model_config = ConfigDict(frozen=True)
 
     index: int
     key: str | None = None
@@ -74,8 +72,17 @@ class BatchResult(BaseModel):
         return values if isinstance(values, list) else None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (the line format ``GenAIBatchWriteResultsOperator`` writes)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """A JSON-ready dict (the line format ``GenAIBatchWriteResultsOperator`` writes), None fields left out."""
+        out: dict[str, Any] = {"index": self.index}
+        if self.key is not None:
+            out["key"] = self.key
+        if self.metadata is not None:
+            out["metadata"] = self.metadata
+        if self.response is not None:
+            out["response"] = self.response
+        if self.error is not None:
+            out["error"] = self.error.model_dump(mode="json", exclude_none=True)
+        return out
 
 
 @dataclass(frozen=True)
@@ -212,7 +219,10 @@ def parse_result_line(line: bytes, index: int) -> BatchResult:
     if key is None and metadata:
         key = metadata.get("key")
     error = data.get("error")
-    parsed_error = JobError.model_validate(error) if isinstance(error, dict) else _vertex_error(data.get("status"))
+    try:
+        parsed_error = JobError.model_validate(error) if isinstance(error, dict) else _vertex_error(data.get("status"))
+    except ValueError as exc:  # pydantic's ValidationError
+        raise InvalidResponseError(f"result line {index + 1} has a malformed error: {exc}") from None
     response = data.get("response") if isinstance(data.get("response"), dict) else None
     return BatchResult(
         index=index,

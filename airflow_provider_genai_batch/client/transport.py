@@ -326,13 +326,19 @@ class AsyncTransport:
         self._sleep = sleep
         self._owns_client = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=http_timeout(settings), limits=http_limits(settings))
+        # At most as many requests in httpx's pool as it has connections; the rest wait here, in FIFO order.
+        # httpcore's pool re-scans every queued request on each change, so letting 10,000 triggers' polls queue
+        # inside it costs quadratic CPU and stalls the event loop (BENCHMARKS.md, triggerer density).
+        self._gate = asyncio.Semaphore(settings.max_connections)
 
     async def send(self, request: ApiRequest) -> ApiResponse:
         """Send with retries; return the OK response or raise our exception."""
         attempts = Attempts(self.policy, request)
         while True:
             try:
-                raw = await self.http.send(to_httpx(self.http, request, await self._headers(request)))
+                prepared = to_httpx(self.http, request, await self._headers(request))
+                async with self._gate:
+                    raw = await self.http.send(prepared)
                 response = from_httpx(raw)
             except httpx.TransportError as exc:
                 delay = attempts.after_exception(exc)
@@ -350,12 +356,13 @@ class AsyncTransport:
         while True:
             current = resume.next_request()
             try:
-                async with self.http.stream(
-                    current.method,
-                    current.url,
-                    params=current.params or None,
-                    headers=await self._headers(current),
-                ) as response:
+                headers = await self._headers(current)
+                async with (
+                    self._gate,
+                    self.http.stream(
+                        current.method, current.url, params=current.params or None, headers=headers
+                    ) as response,
+                ):
                     if response.status_code not in _STREAM_OK:
                         await response.aread()
                         delay = attempts.after_response(

@@ -220,3 +220,28 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("5") == 5.0
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@respx.mock
+async def test_async_requests_beyond_the_pool_wait_outside_httpx() -> None:
+    """At most ``max_connections`` requests are inside httpx at once; the rest wait in our FIFO gate (httpcore's
+    own queue costs quadratic CPU with thousands of waiting triggers)."""
+    import asyncio
+
+    in_flight = 0
+    most = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return httpx.Response(200, json=JOB)
+
+    respx.get(GET_URL).mock(side_effect=slow)
+    settings = ClientSettings(backend="gemini", api_key=KEY, base_url=BASE, max_connections=3)
+    async with AsyncGenAIBatchClient(settings) as client:
+        jobs = await asyncio.gather(*(client.batches.get(name="abc") for _ in range(30)))
+    assert len(jobs) == 30
+    assert most == 3
