@@ -59,8 +59,6 @@ class Phase:
     duration: float
     window: float
     token_lifetime: int
-    #: What-if (not the shipped code): at most this many requests in httpx's pool at once (0: no gate).
-    gate: int = 0
 
     @property
     def expected_refreshes(self) -> int:
@@ -72,16 +70,8 @@ class Phase:
 def phases(quick: bool) -> list[Phase]:
     """The 30 s run and the 1 s stress run (tiny in quick mode)."""
     if quick:
-        return [
-            Phase("main", 300, 2.0, 6.0, 2.0, 3600),
-            Phase("gated", 300, 2.0, 6.0, 2.0, 3600, gate=100),
-            Phase("stress", 300, 0.5, 3.0, 1.0, 3600),
-        ]
-    return [
-        Phase("main", 10_000, 30.0, 90.0, 30.0, 3600),
-        Phase("gated", 10_000, 30.0, 90.0, 30.0, 3600, gate=100),
-        Phase("stress", 10_000, 1.0, 20.0, 5.0, 310),
-    ]
+        return [Phase("main", 300, 2.0, 6.0, 2.0, 3600), Phase("stress", 300, 0.5, 3.0, 1.0, 3600)]
+    return [Phase("main", 10_000, 30.0, 90.0, 30.0, 3600), Phase("stress", 10_000, 1.0, 20.0, 5.0, 310)]
 
 
 # --- the orchestrator ----------------------------------------------------------------------------------------
@@ -156,7 +146,7 @@ def _run_phase(
     gets_before = emu.control.stats()["requests"].get("vertex.jobs.get", 0)
     sampler = ConnectionSampler(emu.port)
     args = ["--jobs", str(tmp / "jobs.txt"), "--triggers", str(phase.triggers), "--interval", str(phase.interval)]
-    args += ["--duration", str(phase.duration), "--gate", str(phase.gate)]
+    args += ["--duration", str(phase.duration)]
     try:
         result = run_child(
             "benchmarks.density",
@@ -195,13 +185,12 @@ def run(quick: bool) -> Section:
             "AIRFLOW_CONN_GENAI_BATCH_DEFAULT": _connection(emu.base_url, service_account_key(tokens.token_uri)),
         }
         results = {phase.name: _run_phase(phase, emu, tokens, env, tmp) for phase in plan}
-    main, gated, stress = plan
-    figures = _main_figures(main, results["main"]) + _stress_figures(stress, results["stress"])
+    main, stress = plan
     return Section(
         key="density",
         title="3. Triggerer density: 10,000 triggers in one event loop",
         method=_method(plan, setup_seconds),
-        figures=figures + _gated_figures(gated, results["gated"]),
+        figures=_main_figures(main, results["main"]) + _stress_figures(stress, results["stress"]),
         notes=_notes(plan, results),
     )
 
@@ -321,22 +310,8 @@ def _stress_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
     return _lag_figures(phase, result, tag, target=False) + _resource_figures(phase, result, tag, memory=False)
 
 
-def _gated_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
-    tag = f"{phase.interval:g} s polling, what-if: ≤ {phase.gate} requests in the pool"
-    per_trigger = (result["rss_end"] - result["rss_before"]) / phase.triggers / 1024
-    return [
-        *_lag_figures(phase, result, tag, target=False),
-        Figure(f"memory per trigger, {tag}", "KiB", [per_trigger]),
-        Figure(
-            f"CPU per poll in the triggerer, {tag}",
-            "µs",
-            [result["cpu_seconds"] / max(len(result["polls_timed"]), 1) * 1000000.0],
-        ),
-    ]
-
-
 def _method(plan: list[Phase], setup_seconds: float) -> str:
-    main, gated, stress = plan
+    main, stress = plan
     return (
         f"{main.triggers:,} `GenAIBatchJobTrigger(...).run()` generators run as tasks of one event loop in a child "
         f"process, started evenly over one interval, polling {main.triggers:,} PENDING Vertex AI jobs on the emulator "
@@ -348,10 +323,7 @@ def _method(plan: list[Phase], setup_seconds: float) -> str:
         "client's pool allows 100, kept alive for httpx's default 5 s; the emulator closes connections idle for "
         "30 s). "
         "Refreshes: requests to the token endpoint of the connection's service-account key. The triggers log at "
-        f"INFO (to a file), as they do in a triggerer. The what-if run repeats the {main.interval:g} s run with one "
-        f"change that is not in the shipped code: an `asyncio.Semaphore({gated.gate})` around the client's "
-        "transport `send`, so at most the pool's size of requests enter httpx's pool and the rest wait in the "
-        "semaphore's FIFO. A watchdog ends a child whose loop is so starved that it "
+        "INFO (to a file), as they do in a triggerer. A watchdog ends a child whose loop is so starved that it "
         f"overruns its duration by {WATCHDOG_GRACE_SECONDS:g} s, reporting what it measured. Creating the "
         f"{main.triggers:,} jobs took {setup_seconds:.0f} s."
     )
@@ -368,16 +340,14 @@ def _notes(plan: list[Phase], results: dict[str, dict[str, Any]]) -> list[str]:
             if p99 >= LAG_P99_TARGET_MS:
                 notes.append(
                     f"MISSED: event-loop lag p99 over the whole {phase.interval:g} s run is {fmt(p99)} ms "
-                    f"(target < {LAG_P99_TARGET_MS:g} ms). The client lets every poll into httpx's pool, and "
-                    "httpcore's pool scans every queued request against every connection on each change "
-                    "(`_assign_requests_to_connections`, O(queued x connections)): once polls queue, the loop spends "
-                    "its time scanning and the queue grows. The what-if run below gates the pool's entry."
+                    f"(target < {LAG_P99_TARGET_MS:g} ms)."
                 )
             per_trigger = (result["rss_end"] - result["rss_before"]) / phase.triggers / 1024
             if per_trigger >= MEMORY_TARGET_KIB:
                 notes.append(
-                    f"MISSED: {fmt(per_trigger)} KiB per trigger (target < {MEMORY_TARGET_KIB:g} KiB), queued "
-                    "requests included. When profiling (tracemalloc, 2,000 triggers, gated), about 11 KiB per trigger "
+                    f"MISSED: {fmt(per_trigger)} KiB per trigger (target < {MEMORY_TARGET_KIB:g} KiB), requests "
+                    "waiting for a connection included. When profiling (tracemalloc, 2,000 triggers), about 11 KiB "
+                    "per trigger "
                     "were traced, of which about 3.4 KiB is each trigger's hook keeping its own copy of the "
                     "connection (its decoded extras with the key, 1.9 KiB) and of the `ClientSettings` (1.5 KiB), "
                     "although all share one client; the task, its coroutine frames and the asgiref hand-off of the "
@@ -437,9 +407,8 @@ class TriggererRun:
     """One event loop full of triggers, measured. ``report`` runs once: at the end, or from the watchdog thread
     when the loop is so starved that the end does not come (then the result says ``overrun``)."""
 
-    def __init__(self, names: list[str], interval: float, duration: float, gate: int = 0) -> None:
+    def __init__(self, names: list[str], interval: float, duration: float) -> None:
         self.names, self.interval, self.duration = names, interval, duration
-        self.gate = gate
         self.ticker = Ticker()
         self.idle = Ticker()
         self.events: list[Any] = []
@@ -459,8 +428,6 @@ class TriggererRun:
         self._loop = loop = asyncio.get_running_loop()
         await GenAIBatchHook().aget_job(self.names[0])  # warm-up: the client, its pool, the first token
         self._instrument(loop)
-        if self.gate:
-            self._gate_requests(self.gate)
         await self.idle.run(IDLE_SECONDS)
         gc.collect()
         self._rss_before, self._cpu_before, self._started = current_rss(), time.process_time(), loop.time()
@@ -504,22 +471,6 @@ class TriggererRun:
                 self.polls.append((loop.time() - self._started, loop.time() - sent))
 
         http.event_hooks = {"request": [on_request], "response": [on_response]}
-
-    def _gate_requests(self, limit: int) -> None:
-        """What-if (not the shipped code): at most ``limit`` requests in httpx's pool at once, the others waiting on
-        a semaphore, so httpcore's pool never holds a queue."""
-        client = self._client()
-        if client is None:
-            return
-        transport = client._transport
-        send = transport.send
-        gate = asyncio.Semaphore(limit)
-
-        async def gated_send(request: Any) -> Any:
-            async with gate:
-                return await send(request)
-
-        transport.send = gated_send
 
     def _client(self) -> Any:
         from airflow_provider_genai_batch.hooks import client_cache
@@ -585,11 +536,10 @@ def child(argv: list[str]) -> None:
     parser.add_argument("--triggers", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--duration", type=float, required=True)
-    parser.add_argument("--gate", type=int, default=0, help="what-if: at most this many requests in the pool")
     options = parser.parse_args(argv)
     divert_stdout()  # the triggers' logs go to the log file, like a triggerer's
     names = options.jobs.read_text().split()[: options.triggers]
-    asyncio.run(TriggererRun(names, options.interval, options.duration, options.gate).run())
+    asyncio.run(TriggererRun(names, options.interval, options.duration).run())
     os._exit(0)  # skip tearing down thousands of sockets and tasks: the result is reported
 
 
