@@ -14,6 +14,7 @@ import pytest
 from airflow_provider_genai_batch.client import ClientSettings
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.conftest import STAGING_BUCKET, VERTEX_LOCATION, VERTEX_PROJECT
+from tests.reliability.holding_proxy import HoldingProxy
 
 if TYPE_CHECKING:
     from scripts.local_airflow import LocalAirflow
@@ -56,24 +57,23 @@ class CrashDeployment:
 
     airflow: LocalAirflow
     emulators: dict[str, EmulatorHandle]
+    proxies: dict[str, HoldingProxy]  # cells whose connection goes through a proxy, by cell id
     results_dir: Path
 
 
-def _crash_connections(emulators: dict[str, EmulatorHandle]) -> dict[str, dict[str, Any]]:
+def _crash_connections(
+    emulators: dict[str, EmulatorHandle], proxies: dict[str, HoldingProxy]
+) -> dict[str, dict[str, Any]]:
     from tests.reliability.crash_cells import CELLS
 
     connections: dict[str, dict[str, Any]] = {}
     for cell in CELLS:
-        emulator = emulators[cell.id]
+        host = proxies[cell.id].base_url if cell.id in proxies else emulators[cell.id].base_url
         if cell.vertex:
             extra = {"backend": "vertex", "project": VERTEX_PROJECT, "access_token": "crash-token"}
-            connections[cell.conn_id] = {"conn_type": "genai_batch", "host": emulator.base_url, "extra": extra}
+            connections[cell.conn_id] = {"conn_type": "genai_batch", "host": host, "extra": extra}
         else:
-            connections[cell.conn_id] = {
-                "conn_type": "genai_batch",
-                "host": emulator.base_url,
-                "password": CRASH_API_KEY,
-            }
+            connections[cell.conn_id] = {"conn_type": "genai_batch", "host": host, "password": CRASH_API_KEY}
     ha = emulators["ha"]
     connections[HA_CONN_ID] = {"conn_type": "genai_batch", "host": ha.base_url, "password": CRASH_API_KEY}
     return connections
@@ -90,7 +90,7 @@ CRASH_JOB_SECONDS = 10.0
 def crash_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashDeployment]:
     """Started once for the package, on first use (by the crash matrix or the HA test); stopped after its tests.
 
-    The AIRFLOW_HOME is kept when ``RELIABILITY_KEEP_AIRFLOW_HOME`` is set.
+    Its AIRFLOW_HOME (database, logs) is a pytest temporary directory (pytest keeps the last few).
     """
     import os
 
@@ -99,6 +99,7 @@ def crash_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash
     from tests.reliability.crash_cells import CELLS, RESULTS_DIR_ENV
 
     results_dir = tmp_path_factory.mktemp("crash-results")
+    home = tmp_path_factory.mktemp("crash-airflow-home")
     repo = Path(__file__).resolve().parents[2]
     with ExitStack() as stack:
         emulators = {
@@ -107,16 +108,35 @@ def crash_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash
             )
             for name in [cell.id for cell in CELLS] + ["ha"]
         }
+        proxies = {
+            cell.id: stack.enter_context(HoldingProxy(emulators[cell.id].base_url))
+            for cell in CELLS
+            if cell.point == "after_create_before_save"
+        }
         airflow = LocalAirflow(
             dags_folder=Path(__file__).parent / "dags",
-            connections=_crash_connections(emulators),
+            home=home,
+            connections=_crash_connections(emulators, proxies),
             extra_env={
                 "PYTHONPATH": os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p),
                 RESULTS_DIR_ENV: str(results_dir),
                 "AIRFLOW__CORE__PARALLELISM": "16",
+                # SQLite: writers wait up to 60 s for a lock instead of 5 s ("database is locked" under load).
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
             },
             parse_interval=600,
-            keep_home=bool(os.environ.get("RELIABILITY_KEEP_AIRFLOW_HOME")),
         )
         stack.enter_context(airflow)
-        yield CrashDeployment(airflow, emulators, results_dir)
+        yield CrashDeployment(airflow, emulators, proxies, results_dir)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Within this package, the tests on the real deployment run last and together (crash matrix, then HA), so
+    the deployment (package-scoped) is up only while they run; every other item keeps its place."""
+    here = Path(__file__).parent
+    positions = [i for i, item in enumerate(items) if here in Path(str(item.path)).parents]
+    ours = [items[i] for i in positions]
+    order = {"test_crash_matrix.py": 1, "test_ha_triggerers.py": 2}
+    ours.sort(key=lambda item: order.get(Path(str(item.path)).name, 0))
+    for position, item in zip(positions, ours, strict=True):
+        items[position] = item

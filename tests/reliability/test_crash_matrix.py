@@ -13,9 +13,10 @@ point                           how it is reached
 before_create                   the look-up by key that precedes the create is held; kill.
 create_applied_response_lost    the create is applied and its answer dropped (``apply_then_drop``); the look-up
                                 that follows is held; kill.
-after_create_before_save        the create is held 3 s and then applied with nobody to read its answer; the task is
-                                killed while it waits for the answer, so the job exists but its name was never
-                                saved (approximation: the kill lands just before, not just after, the answer).
+after_create_before_save        the create goes through a proxy (``holding_proxy.py``) that lets the emulator apply
+                                it and keeps the answer from the task, which is killed while it waits: the job
+                                exists, its name was never seen nor saved. (The instant between reading the answer
+                                and saving the name cannot be hit from outside; this is the same state.)
 while_waiting                   sync: a status poll is held; kill the task. Deferrable: once the trigger polled,
                                 kill the triggerer and start a new one.
 final_poll                      the job is held PENDING, then the poll that would see it SUCCEEDED is held while
@@ -26,7 +27,7 @@ results_writing                 the results writer's download of a prediction sh
                                 kill the writer.
 =============================== ==================================================================================
 
-The two triggerer cells are killed by one triggerer crash. Tasks have ``retries=2``; results are checked line by
+The two triggerer cells are killed by one triggerer crash. Tasks have ``retries=3``; results are checked line by
 line. Figures are printed with ``-s`` and recorded in RELIABILITY.md. Run with ``-m e2e`` deselected to skip.
 """
 
@@ -129,6 +130,7 @@ class Driver:
     ) -> None:
         self.airflow = deployment.airflow
         self.emulator: EmulatorHandle = deployment.emulators[cell.id]
+        self.proxy = deployment.proxies.get(cell.id)
         self.results_dir = deployment.results_dir
         self.cell = cell
         self.routes = VERTEX if cell.vertex else GEMINI
@@ -169,7 +171,7 @@ class Driver:
         while self.task_state(task_id) != state:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.cell.id}: {task_id} never became {state}")
-            time.sleep(0.5)
+            time.sleep(0.3 if state == "running" else 1.0)
 
     def task_state(self, task_id: str = "create") -> str | None:
         return self.rest(self.airflow.task_state, self.cell.dag_id, self.result.run_id, task_id)
@@ -182,6 +184,13 @@ class Driver:
         pid = task_runner_pid(str(ti["id"]))
         os.kill(pid, signal.SIGKILL)
         self.result.killed = f"task {task_id} (try {ti.get('try_number')}, pid {pid}) {where}"
+
+    def crash_triggerer(self, what: str) -> None:
+        """Meet the other triggerer cells; the main thread then kills the triggerer and starts a new one (a
+        component started from a worker thread would get SIGTERM when that thread ends: PR_SET_PDEATHSIG)."""
+        self.triggerer_crash.wait(timeout=120)
+        assert self.triggerer_restarted.wait(timeout=150), "the triggerer was not restarted"
+        self.result.killed = what
 
     def wait_for_poll(self) -> int:
         """Until a status poll arrives after now; return the poll count then (the next is a poll interval away)."""
@@ -225,7 +234,9 @@ class Driver:
             self.emulator.add_fault("apply_then_drop", method=method, path=path, count=1)
             self.hold("list", skip=1)
         elif point == "after_create_before_save":
-            self.hold("create", seconds=3.0)
+            assert self.proxy is not None
+            method, path, _ = self.routes["create"]
+            self.proxy.hold_answer(method, path)
         elif point == "while_waiting" and cell.mode == "sync":
             self.hold("get", skip=1)
         elif point == "results_writing":
@@ -243,8 +254,10 @@ class Driver:
             assert self.emulator.stats()["jobs_created"] == 1
             self.kill_task("create", "after the create was applied and its answer lost")
         elif point == "after_create_before_save":
-            self.wait(lambda: self.count("create") >= 1, "the held create")
-            self.kill_task("create", "while its create was in flight")
+            assert self.proxy is not None
+            self.wait(self.proxy.held.is_set, "the create's answer, held by the proxy")
+            assert self.emulator.stats()["jobs_created"] == 1
+            self.kill_task("create", "after its create was applied, before the answer reached it")
         elif point == "while_waiting" and cell.mode == "sync":
             self.wait(lambda: self.count("get") >= 2, "the held status poll")
             self.kill_task("create", "while polling in the worker")
@@ -261,13 +274,11 @@ class Driver:
             if cell.mode == "sync":
                 self.kill_task("create", "during the poll that would see SUCCEEDED")
             else:
-                self.result.killed = "the triggerer, during the trigger's poll that would see SUCCEEDED"
-                self.triggerer_crash.wait(timeout=120)
+                self.crash_triggerer("the triggerer, during the trigger's poll that would see SUCCEEDED")
         elif point == "while_waiting":  # deferrable
             self.wait_for_task_state("deferred")
             self.wait_for_poll()
-            self.result.killed = "the triggerer, while the trigger waited between polls"
-            self.triggerer_crash.wait(timeout=120)
+            self.crash_triggerer("the triggerer, while the trigger waited between polls")
         elif point == "execute_complete":
             self.wait_for_task_state("deferred")
             # After the triggerer crash of the other cells: a re-created trigger polls at once, which would
@@ -320,18 +331,6 @@ class Matrix:
     log_text: str
 
 
-def _crash_and_restart_triggerer(
-    deployment: CrashDeployment, restarts: list[int], done: threading.Event
-) -> Callable[[], None]:
-    def action() -> None:
-        deployment.airflow.kill_triggerer()
-        deployment.airflow.start_triggerer()
-        restarts.append(1)
-        done.set()
-
-    return action
-
-
 def _trigger(airflow: LocalAirflow, dag_id: str) -> str:
     """Trigger a run with a run id chosen here, so a try whose answer was lost is not repeated."""
     run_id = f"reliability__{dag_id}__{int(time.time() * 1000)}"
@@ -351,12 +350,10 @@ def _trigger(airflow: LocalAirflow, dag_id: str) -> str:
 def matrix(crash_deployment: CrashDeployment) -> Iterator[Matrix]:
     airflow = crash_deployment.airflow
     airflow.wait_for_dags([cell.dag_id for cell in CELLS], timeout=120)
-    restarts: list[int] = []
+    restarts = 0
     triggerer_cells = [cell for cell in CELLS if cell.kills_triggerer]
-    restarted = threading.Event()
-    barrier = threading.Barrier(
-        len(triggerer_cells), action=_crash_and_restart_triggerer(crash_deployment, restarts, restarted), timeout=120
-    )
+    crash_requested, restarted = threading.Event(), threading.Event()
+    barrier = threading.Barrier(len(triggerer_cells), action=crash_requested.set, timeout=120)
     drivers = [Driver(crash_deployment, cell, barrier, restarted) for cell in CELLS]
     began = time.monotonic()
     for driver in drivers:  # one after the other: SQLite refuses concurrent writers ("database is locked")
@@ -364,6 +361,12 @@ def matrix(crash_deployment: CrashDeployment) -> Iterator[Matrix]:
         driver.result.run_id = _trigger(airflow, driver.cell.dag_id)
     with ThreadPoolExecutor(max_workers=len(CELLS), thread_name_prefix="crash-cell") as pool:
         futures = {driver.cell.id: pool.submit(driver.drive) for driver in drivers}
+        while not all(future.done() for future in futures.values()):
+            if crash_requested.wait(0.5) and not restarted.is_set():
+                airflow.kill_triggerer()  # from this (the main) thread, see Driver.crash_triggerer
+                airflow.start_triggerer()
+                restarts += 1
+                restarted.set()
         results = {cell_id: future.result() for cell_id, future in futures.items()}
     seconds = time.monotonic() - began
     for result in results.values():
@@ -372,7 +375,7 @@ def matrix(crash_deployment: CrashDeployment) -> Iterator[Matrix]:
             f"tries {result.tries}, jobs {result.stats.get('jobs_created')}, "
             f"reattached {result.manifest.get('reattached')}, error {result.error or '-'}"
         )
-    yield Matrix(results, len(restarts), seconds, airflow.logs_text(include_emulators=False))
+    yield Matrix(results, restarts, seconds, airflow.logs_text(include_emulators=False))
 
 
 @pytest.mark.parametrize("cell", [pytest.param(cell, id=cell.id) for cell in CELLS])

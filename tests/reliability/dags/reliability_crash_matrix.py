@@ -25,7 +25,9 @@ for cell in CELLS:
         start_date=dt.datetime(2025, 1, 1),
         catchup=False,
         tags=["reliability"],
-        default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=6)},
+        # 3 retries: a retry that reattaches to a job about to end can lose Airflow's own defer race
+        # (apache/airflow#67287) once; the provider is not at fault there.
+        default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=6)},
     ):
         # The final-poll and execute_complete cells poll at a fixed pace, so the test can arm a fault between
         # two polls; the others poll every 1-2 s.
