@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -22,8 +23,14 @@ __all__ = ["GenAIBatchWriteResultsOperator"]
 
 @contextmanager
 def _local_writer(path: Path) -> Iterator[IO[bytes]]:
-    """Write to a temporary file beside ``path`` and move it into place only when everything was written."""
+    """Write to a temporary file beside ``path`` and move it into place only when everything was written.
+
+    Temporary files an earlier try left when it was killed mid-write (``.<name>.*`` beside ``path``) are
+    removed first: only one try of a task instance runs at a time, and this one rewrites everything.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        stale.unlink(missing_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)  # noqa: SIM115
     try:
         with handle:

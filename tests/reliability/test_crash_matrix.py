@@ -404,7 +404,6 @@ def test_crash_cell(cell: Cell, matrix: Matrix, crash_deployment: CrashDeploymen
 
 
 @pytest.mark.parametrize("cell", [pytest.param(c, id=c.id) for c in CELLS if c.point == "results_writing"])
-@pytest.mark.xfail(strict=True, reason="D11: a results writer killed mid-download leaves its temporary file behind")
 def test_killed_results_writer_leaves_no_partial_file(cell: Cell, matrix: Matrix) -> None:
     assert matrix.results[cell.id].stray_files == []
 
