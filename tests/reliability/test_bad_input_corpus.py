@@ -21,6 +21,7 @@ Cases a known product defect breaks are marked ``xfail(strict=True)`` with the d
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -921,3 +922,71 @@ async def test_trigger_on_an_unknown_state_times_out_never_succeeds(
     assert [event["status"] for event in events] == ["timeout"]
     assert route.call_count >= 2
     assert API_KEY_MARKER not in json.dumps(events)
+
+
+# =====================================================================================================================
+# 6. Every error is specific: a clean field path and a fix that says what to do
+# =====================================================================================================================
+
+GENERIC_FIXES = ("correct that field", "correct that value")
+#: Errors built from pydantic's: the fix is generic, and the field may end with "." or a class name (D12).
+D12_CLIENT = {
+    "create-src-request-config-string",
+    "create-config-string",
+    "create-config-display-name-int",
+    "create-config-webhook-string",
+    "create-config-dest-int",
+    "settings-unknown-backend",
+    "settings-timeout-negative",
+    "settings-max-retries-string",
+    "settings-unknown-field",
+}
+D12_CONN = {"timeout-negative", "max-retries-oversized"}
+D12_RUN = {"config-label-value-int"}  # also: the problem speaks of "metadata['team']" for a label
+
+
+def _d12(case_id: str, cases: set[str]) -> tuple[pytest.MarkDecorator, ...]:
+    return (xfail("D12", "a pydantic-derived error suggests only 'correct that ...'"),) if case_id in cases else ()
+
+
+def assert_specific(exc: BaseException) -> None:
+    named = str(getattr(exc, "field", None) or getattr(exc, "parameter", None))
+    assert not named.endswith("."), f"field {named!r} ends with '.'"
+    assert not re.search(r"\.[A-Z][A-Za-z]+$", named), f"field {named!r} ends with a class name"
+    fix = str(getattr(exc, "fix", ""))
+    assert fix.strip() and fix not in GENERIC_FIXES, f"fix {fix!r} does not say what to do"
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.id, marks=c.marks + _d12(c.id, D12_CLIENT)) for c in CLIENT_CASES]
+)
+def test_client_error_is_specific(case: ClientCase, clients: Clients) -> None:
+    with pytest.raises(case.error) as info:
+        case.call(clients)
+    assert_specific(info.value)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks + _d12(c.id, D12_CONN)) for c in CONN_CASES])
+def test_connection_error_is_specific(
+    case: ConnCase, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(case.build(emulator)))
+    with pytest.raises(InvalidInputError) as info:
+        if case.use_async:
+            asyncio.run(_async_validate(CONN_ID))
+        else:
+            hook = GenAIBatchHook(genai_batch_conn_id=CONN_ID)
+            hook.get_conn()
+            hook.validate_create(model=MODEL, src=["x"])
+    assert_specific(info.value)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks + _d12(c.id, D12_RUN)) for c in RUN_CASES])
+def test_operator_error_is_specific(case: RunCase, operator_run: OperatorRun) -> None:
+    failure = operator_run.failures[case.id]
+    assert failure["fix"] not in GENERIC_FIXES, failure
+    assert not str(failure["field"]).endswith("."), failure

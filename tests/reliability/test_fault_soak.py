@@ -226,7 +226,6 @@ def test_sync_operators_under_faults(
 
 # --- one fault on the create itself ---------------------------------------------------------------------------
 
-D10 = "D10: a create refused (500/503) or dropped fails the try, although the look-ups by key show no job exists"
 CREATE_FAULTS = [
     pytest.param({"kind": "apply_then_drop"}, id="applied-then-dropped"),
     pytest.param({"kind": "status", "status": 429, "retry_after": 0.1}, id="429"),
@@ -234,17 +233,14 @@ CREATE_FAULTS = [
     pytest.param(
         {"kind": "status", "status": 500},
         id="500-not-applied",
-        marks=pytest.mark.xfail(strict=True, reason=D10),
     ),
     pytest.param(
         {"kind": "status", "status": 503},
         id="503-not-applied",
-        marks=pytest.mark.xfail(strict=True, reason=D10),
     ),
     pytest.param(
         {"kind": "drop"},
         id="dropped-not-applied",
-        marks=pytest.mark.xfail(strict=True, reason=D10),
     ),
 ]
 
