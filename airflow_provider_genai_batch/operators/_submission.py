@@ -8,8 +8,10 @@ Order of checks (skipped with ``force_rerun``):
 2. The remote look-up by idempotency key (the source of truth): Vertex AI filters its list by the key label;
    Gemini scans the newest jobs down to the DAG run's start (see ``hooks.lookup`` for the cost).
 3. Create. If the create fails after the request may have reached the server (a dropped connection, a
-   timeout, a 408 or a 5xx), look up by key again before raising: "create applied, response lost" never leads
-   to a second job.
+   timeout, a 408 or a 5xx), look up by key again (three times over 7 s): a job found is the one created
+   ("create applied, response lost" never leads to a second job); when every look-up answered and found none,
+   the create was not applied and is sent again (at most three creates per try); when the look-ups
+   themselves fail, the try fails and Airflow's retry looks again before creating.
 
 A FAILED, CANCELLED or EXPIRED job is not reattached: a new one is submitted.
 
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.hooks.lookup import is_reattachable
+from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
 from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.utils.idempotency import job_carries_key
 
@@ -43,6 +46,8 @@ STORE_KEY = "genai_batch_job"
 LOOKUP_MARGIN = dt.timedelta(minutes=30)
 # Look-ups after an ambiguous create, and the pause before each (the list may lag the create slightly).
 AMBIGUOUS_LOOKUP_DELAYS = (0.0, 2.0, 5.0)
+# Creates per try: a failed create is sent again only after the look-ups above all answered and found no job.
+MAX_CREATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,32 @@ def _from_store(hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: A
     return None
 
 
+def _look_up_after_ambiguous_create(
+    hook: GenAIBatchHook, key: str, created_after: dt.datetime | None, log: Any, sleep: Callable[[float], None]
+) -> BatchJob | None:
+    """The job of ``key`` if the failed create was applied; None when every look-up answered and found none.
+
+    A look-up that itself fails leaves the question open: then the caller must not create again.
+    """
+    answered = False
+    for delay in AMBIGUOUS_LOOKUP_DELAYS:
+        sleep(delay)
+        try:
+            found = hook.find_job_by_key(key, created_after=created_after)
+        except Exception as lookup_exc:
+            log.warning("look-up after the failed create failed too: %s", lookup_exc)
+            continue
+        answered = True
+        if found is not None:
+            return found
+    if not answered:
+        raise GenAIBatchPollingError(
+            f"the create of key {key} failed and no look-up could tell whether it was applied; "
+            "the task's retry will look again before creating"
+        )
+    return None
+
+
 def submit_once(
     hook: GenAIBatchHook,
     *,
@@ -136,24 +167,32 @@ def submit_once(
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)
             return Submission(job, reattached=True, how="remote look-up")
-    try:
-        job = create()
-    except Exception as exc:
-        if not is_ambiguous_create_error(exc):
-            raise
-        log.warning("The create failed after it may have reached the server (%s); looking up key %s", exc, key)
-        for delay in AMBIGUOUS_LOOKUP_DELAYS:
-            sleep(delay)
-            try:
-                found = hook.find_job_by_key(key, created_after=created_after)
-            except Exception as lookup_exc:
-                log.warning("look-up after the failed create failed too: %s", lookup_exc)
-                continue
+    job = None
+    for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+        try:
+            job = create()
+            break
+        except Exception as exc:
+            if not is_ambiguous_create_error(exc):
+                raise
+            log.warning("The create failed after it may have reached the server (%s); looking up key %s", exc, key)
+            found = _look_up_after_ambiguous_create(hook, key, created_after, log, sleep)
             if found is not None:
                 log.info("The create was applied: found %s by its key", found.name)
                 store.set(found.name, key)
                 return Submission(found, reattached=False, how="look-up after an ambiguous create")
-        raise
+            if attempt == MAX_CREATE_ATTEMPTS:
+                log.error(
+                    "No job carries key %s after %d failed creates; the task's retry will try again", key, attempt
+                )
+                raise
+            log.warning(
+                "No job carries key %s: the create was not applied; creating again (%d of %d)",
+                key,
+                attempt + 1,
+                MAX_CREATE_ATTEMPTS,
+            )
+    assert job is not None
     log.info("Created %s (%s)", job.name, job.state.short)
     store.set(job.name, key)
     return Submission(job, reattached=False, how="created")

@@ -237,14 +237,27 @@ class TestExactlyOnce:
         assert fast_emulator.stats()["jobs_created"] == 2
         assert len({job["display_name"] for job in jobs}) == 2
 
-    def test_a_5xx_on_create_that_created_nothing_is_retried_once(
+    def test_a_5xx_on_create_that_created_nothing_is_sent_again_in_the_same_try(
         self, run_dag: Any, fast_emulator: EmulatorHandle
     ) -> None:
         fast_emulator.add_fault("status", method="POST", path="batchGenerateContent", status=500, count=1)
         result = run_dag(spec("create_500", create_task(src=PROMPTS), retries=1))
         assert result.state == "success", result.output[-3000:]
-        assert result.try_numbers["create"] == 2
+        assert result.try_numbers["create"] == 1
         assert "may have reached the server" in result.output
+        assert "the create was not applied; creating again" in result.output
+        assert fast_emulator.stats()["jobs_created"] == 1
+
+    def test_a_5xx_on_create_with_failing_look_ups_leaves_it_to_the_retry(
+        self, run_dag: Any, fast_emulator: EmulatorHandle
+    ) -> None:
+        """When no look-up can tell whether the create was applied, nothing is created again in this try."""
+        fast_emulator.add_fault("status", method="POST", path="batchGenerateContent", status=500, count=1)
+        fast_emulator.add_fault("status", method="GET", path="/batches$", status=403, count=3, skip=1)
+        result = run_dag(spec("create_500_lookups_fail", create_task(src=PROMPTS), retries=1))
+        assert result.state == "success", result.output[-3000:]
+        assert result.try_numbers["create"] == 2
+        assert "no look-up could tell whether it was applied" in result.output
         assert fast_emulator.stats()["jobs_created"] == 1
 
     def test_force_rerun_submits_again(self, run_dag: Any, fast_emulator: EmulatorHandle) -> None:
