@@ -45,6 +45,7 @@ from airflow_provider_genai_batch.client.sources import (
     resolve_embeddings_source,
     resolve_source,
 )
+from airflow_provider_genai_batch.client.validation import invalid_input_from
 from airflow_provider_genai_batch.client.wire import gemini, vertex
 from airflow_provider_genai_batch.client.wire.common import (
     JsonDict,
@@ -87,9 +88,7 @@ def parse_config(config: Any) -> CreateBatchJobConfig:
     try:
         return CreateBatchJobConfig.model_validate(config)
     except ValidationError as exc:
-        first = exc.errors(include_input=False)[0]
-        location = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(f"config.{location}", first["msg"], "correct that field") from None
+        raise invalid_input_from(exc, "config") from None
 
 
 def _check_display_name(name: str | None) -> str | None:

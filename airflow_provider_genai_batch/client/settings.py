@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.client.validation import invalid_input_from
 
 Backend = Literal["gemini", "vertex"]
 
@@ -36,16 +37,6 @@ VERTEX_API_VERSIONS = ("v1beta1", "v1")
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GEMINI_INLINE_LIMIT_BYTES = 20_000_000
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
-
-
-def invalid_input_from(exc: ValidationError, prefix: str) -> InvalidInputError:
-    """Turn pydantic's error into ours: the field, the problem and the fix, never the input value."""
-    first = exc.errors(include_input=False, include_url=False)[0]
-    cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, InvalidInputError):
-        return cause
-    location = ".".join(str(part) for part in first["loc"]) or prefix
-    return InvalidInputError(f"{prefix}.{location}" if prefix else location, first["msg"], "correct that value")
 
 
 class ClientSettings(BaseModel):

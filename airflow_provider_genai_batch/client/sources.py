@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel, to_snake
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.models import BatchJobSource, EmbedContentBatch, InlinedRequest
+from airflow_provider_genai_batch.client.validation import invalid_input_from
 from airflow_provider_genai_batch.client.wire.common import (
     JsonDict,
     check_bigquery_uri,
@@ -197,9 +198,7 @@ def generation_request_to_wire(item: Any, index: int, field: str = "src") -> Jso
         try:
             item = InlinedRequest.model_validate(item)
         except ValidationError as exc:
-            first = exc.errors(include_input=False)[0]
-            location = ".".join(str(p) for p in first["loc"])
-            raise InvalidInputError(f"{where}.{location}", first["msg"], "correct that field") from None
+            raise invalid_input_from(exc, where) from None
     if not isinstance(item, InlinedRequest):
         raise InvalidInputError(
             where, f"is a {type(item).__name__}", "give a prompt string, a dict or an InlinedRequest"

@@ -929,24 +929,6 @@ async def test_trigger_on_an_unknown_state_times_out_never_succeeds(
 # =====================================================================================================================
 
 GENERIC_FIXES = ("correct that field", "correct that value")
-#: Errors built from pydantic's: the fix is generic, and the field may end with "." or a class name (D12).
-D12_CLIENT = {
-    "create-src-request-config-string",
-    "create-config-string",
-    "create-config-display-name-int",
-    "create-config-webhook-string",
-    "create-config-dest-int",
-    "settings-unknown-backend",
-    "settings-timeout-negative",
-    "settings-max-retries-string",
-    "settings-unknown-field",
-}
-D12_CONN = {"timeout-negative", "max-retries-oversized"}
-D12_RUN = {"config-label-value-int"}  # also: the problem speaks of "metadata['team']" for a label
-
-
-def _d12(case_id: str, cases: set[str]) -> tuple[pytest.MarkDecorator, ...]:
-    return (xfail("D12", "a pydantic-derived error suggests only 'correct that ...'"),) if case_id in cases else ()
 
 
 def assert_specific(exc: BaseException) -> None:
@@ -957,16 +939,14 @@ def assert_specific(exc: BaseException) -> None:
     assert fix.strip() and fix not in GENERIC_FIXES, f"fix {fix!r} does not say what to do"
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=c.marks + _d12(c.id, D12_CLIENT)) for c in CLIENT_CASES]
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CLIENT_CASES])
 def test_client_error_is_specific(case: ClientCase, clients: Clients) -> None:
     with pytest.raises(case.error) as info:
         case.call(clients)
     assert_specific(info.value)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks + _d12(c.id, D12_CONN)) for c in CONN_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CONN_CASES])
 def test_connection_error_is_specific(
     case: ConnCase, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -985,7 +965,7 @@ def test_connection_error_is_specific(
     assert_specific(info.value)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks + _d12(c.id, D12_RUN)) for c in RUN_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in RUN_CASES])
 def test_operator_error_is_specific(case: RunCase, operator_run: OperatorRun) -> None:
     failure = operator_run.failures[case.id]
     assert failure["fix"] not in GENERIC_FIXES, failure
