@@ -178,14 +178,32 @@ def build_headers(request: ApiRequest, auth_headers: dict[str, str]) -> dict[str
     return headers
 
 
+# Bodies above this size (upload chunks) are handed to httpx as one-shot streams: an httpx response sits in a
+# reference cycle with its request until the garbage collector runs, and a plain ``bytes`` body would keep every
+# 8 MiB chunk sent so far alive with it (benchmark 5 measured 200 MiB of growth per GB uploaded).
+ONE_SHOT_BODY_BYTES = 64 * 1024
+
+
+def _once(data: bytes) -> Iterator[bytes]:
+    yield data
+
+
+async def _aonce(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
 def to_httpx(client: httpx.Client | httpx.AsyncClient, request: ApiRequest, headers: dict[str, str]) -> httpx.Request:
     """An httpx request for an ApiRequest."""
+    content: Any = request.content
+    if content is not None and len(content) > ONE_SHOT_BODY_BYTES:
+        headers = {**headers, "Content-Length": str(len(content))}
+        content = _aonce(content) if isinstance(client, httpx.AsyncClient) else _once(content)
     return client.build_request(
         request.method,
         request.url,
         params=request.params or None,
         json=request.json,
-        content=request.content,
+        content=content,
         headers=headers,
     )
 
@@ -207,7 +225,13 @@ def http_timeout(settings: ClientSettings) -> httpx.Timeout:
 
 def http_limits(settings: ClientSettings) -> httpx.Limits:
     """One pool per client; keep-alive connections up to the pool size."""
-    return httpx.Limits(max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections)
+    return httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        # httpx's default of 5 s closes a connection between two polls of a triggerer watching many jobs at
+        # 30 s intervals; Google's front ends keep idle connections longer than this.
+        keepalive_expiry=60.0,
+    )
 
 
 class RangeResume:

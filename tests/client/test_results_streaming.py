@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -140,3 +141,50 @@ def test_parse_vertex_and_gemini_lines() -> None:
     assert vertex_failed.error.message == "Invalid request"
     embedding = parse_result_line(b'{"key":"e","response":{"embedding":{"values":[0.5,0.25]}}}', 4)
     assert embedding.embedding == [0.5, 0.25]
+
+
+def test_upload_of_a_large_file_keeps_memory_bounded(tmp_path: Path) -> None:
+    """Sent chunks are not kept alive by httpx's request/response reference cycles until the next GC.
+
+    A transport that consumes each body as a stream stands for the server (respx and ``httpx.MockTransport``
+    read every body into its request object)."""
+    import gc
+
+    path = tmp_path / "big.jsonl"
+    line = json.dumps({"key": "k", "request": {"contents": [{"parts": [{"text": "x" * 2000}]}]}}).encode() + b"\n"
+    with path.open("wb") as out:
+        for _ in range(160 * 1024 * 1024 // len(line)):
+            out.write(line)
+    size = path.stat().st_size
+    received = 0
+
+    class Server(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return server(request)
+
+    def server(request: httpx.Request) -> httpx.Response:
+        nonlocal received
+        if "upload_id" not in str(request.url):  # the start of the session
+            return httpx.Response(200, headers={"x-goog-upload-url": f"{BASE}/upload-session?upload_id=1"})
+        for part in request.stream:  # type: ignore[union-attr]
+            received += len(part)
+        final = "finalize" in request.headers["x-goog-upload-command"]
+        headers = {"x-goog-upload-status": "final" if final else "active"}
+        return httpx.Response(200, headers=headers, json={"file": {"name": "files/big"}} if final else {})
+
+    gc.collect()
+    gc.disable()  # the worst case: no collection while uploading
+    tracemalloc.start()
+    try:
+        baseline, _ = tracemalloc.get_traced_memory()
+        http = httpx.Client(transport=Server())
+        settings = ClientSettings(backend="gemini", api_key="k", base_url=BASE)
+        with GenAIBatchClient(settings, http_client=http) as client:
+            uploaded = client.files.upload(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert uploaded.name == "files/big" and received == size
+    growth_mib = (peak - baseline) / 2**20
+    assert growth_mib < 64, f"peak memory grew by {growth_mib:.1f} MiB for a {size / 2**20:.0f} MiB upload"
