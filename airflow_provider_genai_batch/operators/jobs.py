@@ -12,6 +12,8 @@ from airflow_provider_genai_batch.operators._inputs import OperatorInputError, c
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_genai_batch.client.models import BatchJob
+
 __all__ = [
     "GenAIBatchCancelJobOperator",
     "GenAIBatchDeleteJobOperator",
@@ -49,10 +51,18 @@ class GenAIBatchGetJobOperator(GenAIBatchBaseOperator):
         """Return the job's manifest."""
         from airflow_provider_genai_batch.operators._outcome import manifest_for
 
-        name = job_name_from(self.name)
-        job = self.hook.get_job(name)
-        self.push_job(context, job.name)
+        job = self.act(self.read(context))
         return manifest_for(self.hook, job, reattached=False)
+
+    def read(self, context: Context) -> BatchJob:
+        """The named job, its name pushed to XCom for the console link."""
+        job = self.hook.get_job(job_name_from(self.name))
+        self.push_job(context, job.name)
+        return job
+
+    def act(self, job: BatchJob) -> BatchJob:
+        """What to do with the job once read (nothing: this operator only reads); returns the job to report."""
+        return job
 
 
 class GenAIBatchListJobsOperator(GenAIBatchBaseOperator):
@@ -103,7 +113,7 @@ class GenAIBatchListJobsOperator(GenAIBatchBaseOperator):
         return manifests
 
 
-class GenAIBatchCancelJobOperator(GenAIBatchBaseOperator):
+class GenAIBatchCancelJobOperator(GenAIBatchGetJobOperator):
     """Ask the service to cancel a job; a job that already ended is left as it is.
 
     :param name: the job name, or a create operator's manifest (templated).
@@ -113,27 +123,14 @@ class GenAIBatchCancelJobOperator(GenAIBatchBaseOperator):
         GenAIBatchCancelJobOperator(task_id="stop", name="batches/abc")
     """
 
-    template_fields: Sequence[str] = ("name", "genai_batch_conn_id")
-    operator_extra_links = (GenAIBatchJobLink(),)
-
-    def __init__(self, *, name: Any, genai_batch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(genai_batch_conn_id=genai_batch_conn_id, **kwargs)
-        self.name = name
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        """Cancel the job unless it already ended; return its manifest."""
-        from airflow_provider_genai_batch.operators._outcome import manifest_for
-
-        name = job_name_from(self.name)
-        job = self.hook.get_job(name)
-        self.push_job(context, job.name)
+    def act(self, job: BatchJob) -> BatchJob:
+        """Cancel the job unless it already ended; the job as it is after the request."""
         if job.done:
             self.log.info("%s already ended (%s); nothing to cancel", job.name, job.state.short)
-        else:
-            self.hook.cancel_job(job.name)
-            self.log.info("Cancellation of %s requested", job.name)
-            job = self.hook.get_job(job.name)
-        return manifest_for(self.hook, job, reattached=False)
+            return job
+        self.hook.cancel_job(job.name)
+        self.log.info("Cancellation of %s requested", job.name)
+        return self.hook.get_job(job.name)
 
 
 class GenAIBatchDeleteJobOperator(GenAIBatchBaseOperator):
