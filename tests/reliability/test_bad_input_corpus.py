@@ -15,7 +15,8 @@ Layers, and how each is driven:
 - ``CONNECTION``: Airflow connections (``AIRFLOW_CONN_*``) through ``GenAIBatchHook``, sync and async.
 - ``RESPONSES``: malformed API answers served by respx.
 
-Cases a known product defect breaks are marked ``xfail(strict=True)`` with the defect's id from RELIABILITY.md.
+A case that a known product defect breaks is marked ``xfail(strict=True)`` with the defect's id from
+RELIABILITY.md (none is open now: D1-D9 and D12 were found here and fixed).
 """
 
 from __future__ import annotations
@@ -773,7 +774,7 @@ RESPONSE_CASES = [
         "vertex-count-not-a-number", "vertex", _json({"name": "x/42", "completionStats": {"successfulCount": "x"}})
     ),
     ResponseCase("vertex-job-without-name", "vertex", _json({"state": "JOB_STATE_SUCCEEDED"})),
-    # --- known defects
+    # --- found by this suite as D1, fixed in 3d9dc65: malformed answers that escaped as untyped errors
     ResponseCase(
         "gemini-name-empty",
         "gemini",
