@@ -25,7 +25,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -366,7 +366,9 @@ def operator_run(
         finally:
             path.unlink(missing_ok=True)
         seconds = time.monotonic() - began
-        yield OperatorRun(task_states(dag_run), read_failures(failures_dir, RUN_DAG_ID), emulator.stats(), seconds)
+        yield OperatorRun(
+            task_states(dag_run), read_failures(failures_dir, RUN_DAG_ID), dict(emulator.stats()), seconds
+        )
 
 
 def test_operator_run_made_no_request_at_all(operator_run: OperatorRun) -> None:
@@ -411,7 +413,7 @@ class ClientCase:
     call: Callable[[Clients], object]
     field: str
     error: type[GenAIBatchError] = InvalidInputError
-    marks: tuple[pytest.MarkDecorator, ...] = field(default=())
+    marks: tuple[pytest.MarkDecorator, ...] = ()
 
 
 def _gc(src: Any, model: str = MODEL, config: Any = None) -> Callable[[Clients], object]:

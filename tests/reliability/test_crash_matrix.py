@@ -312,7 +312,7 @@ class Driver:
         for task_id in task_ids:
             ti = self.rest(self.airflow.task_instance, cell.dag_id, run_id, task_id)
             self.result.tries[task_id] = int(ti["try_number"])
-        self.result.stats = self.emulator.stats()
+        self.result.stats = dict(self.emulator.stats())
         if self.result.state == "success":
             self.result.manifest = self.rest(self.airflow.read_xcom, cell.dag_id, run_id, "create")
         if cell.point == "results_writing":

@@ -188,7 +188,7 @@ def ha_run(crash_deployment: CrashDeployment) -> Iterator[HaRun]:
             killed=other.name,
             moved_after_freeze_s=round(moved_after_freeze, 1),
             moved_after_kill_s=round(moved_after_kill, 1),
-            stats=emulator.stats(),
+            stats=dict(emulator.stats()),
             states={task: ti.get("state") for task, ti in tis.items()} | {"__run__": state},
             tries={task: int(ti["try_number"]) for task, ti in tis.items()},
             stale_on_kill_calls=stale_kills,
