@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_genai_batch.client import AsyncGenAIBatchClient, GenAIBatchClient
+    from airflow_provider_genai_batch.client import AsyncGenAIBatchClient, ClientSettings, GenAIBatchClient
 
-__all__ = ["async_client", "clear_sync_clients", "close_loop_clients", "sync_client"]
+__all__ = ["async_client", "clear_sync_clients", "close_loop_clients", "shared_settings", "sync_client"]
 
 # Seconds an async client replaced by a newer one stays open, so requests already in flight can finish.
 _RETIRE_AFTER_SECONDS = 60.0
@@ -39,6 +39,20 @@ class _LoopClients:
 
 
 _loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
+
+
+_settings_lock = threading.Lock()
+# One ClientSettings object per connection fingerprint: 10,000 triggers of one connection share it.
+_settings_by_fingerprint: dict[str, ClientSettings] = {}
+
+
+def shared_settings(fingerprint: str, build: Callable[[], ClientSettings]) -> ClientSettings:
+    """The process's settings object for a connection fingerprint, built once."""
+    with _settings_lock:
+        settings = _settings_by_fingerprint.get(fingerprint)
+        if settings is None:
+            settings = _settings_by_fingerprint[fingerprint] = build()
+        return settings
 
 
 def sync_client(conn_id: str, fingerprint: str, build: Callable[[], GenAIBatchClient]) -> GenAIBatchClient:

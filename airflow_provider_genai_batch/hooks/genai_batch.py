@@ -113,8 +113,8 @@ class GenAIBatchHook(BaseHook):
     # --- connection and settings ----------------------------------------------------------------
 
     def _load(self, conn: Connection, extras: Mapping[str, Any]) -> ClientSettings:
-        self._settings = settings_from_connection(conn, extras)
         self._fingerprint = connection_fingerprint(conn, extras)
+        self._settings = client_cache.shared_settings(self._fingerprint, lambda: settings_from_connection(conn, extras))
         return self._settings
 
     def get_settings(self) -> ClientSettings:

@@ -148,3 +148,12 @@ def test_repr_has_no_secret(emulator: EmulatorHandle) -> None:
     hook.get_conn()
     assert emulator.api_key not in repr(hook)
     assert emulator.api_key not in repr(hook.get_settings())
+
+
+def test_hooks_of_one_connection_share_one_settings_object(emulator: EmulatorHandle) -> None:
+    """Thousands of triggers of one connection keep one ClientSettings, not one each (memory per trigger)."""
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+    first, second = GenAIBatchHook(), GenAIBatchHook()
+    assert first.get_settings() is second.get_settings()
+    assert first.get_settings() is not GenAIBatchHook(genai_batch_conn_id="genai_batch_vertex").get_settings()
