@@ -136,7 +136,7 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             )
         if parsed.labels:
             raise InvalidInputError("config.labels", "the Gemini API has no job labels", "remove labels")
-        source = resolve_source(src, "gemini")
+        source = resolve_source(src)
         if isinstance(source, GcsSource | BigQuerySource):
             raise InvalidInputError(
                 "src",
@@ -149,7 +149,7 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
     if parsed.webhook_config:
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
     _check_labels(parsed.labels)
-    source = resolve_source(src, "vertex")
+    source = resolve_source(src)
     if isinstance(source, FileSource):
         raise InvalidInputError(
             "src",
@@ -239,7 +239,7 @@ def _inline_size(requests: list[JsonDict]) -> int:
     return len(compact_json(requests))
 
 
-def staging_uri(settings: ClientSettings, prepared: PreparedCreate, data: IO[bytes]) -> str:
+def staging_uri(settings: ClientSettings, data: IO[bytes]) -> str:
     """A deterministic staging object for an input: the same input maps to the same object (safe to re-stage)."""
     digest = hashlib.sha256()
     data.seek(0)
@@ -277,7 +277,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             input_config = vertex.bigquery_input(source.uri)
         else:
             data, size = prepared.cleanup.enter_context(_jsonl_data(source))
-            uri = staging_uri(settings, prepared, data)
+            uri = staging_uri(settings, data)
             yield from upload_gcs_object(settings, uri, data, size, "application/jsonl")
             input_config = vertex.gcs_input([uri])
         response = yield vertex.build_create(
@@ -296,7 +296,7 @@ def upload_source_plan(settings: ClientSettings, source: Any, mime_type: str, di
     if isinstance(source, bytes | bytearray):
         buffer = io.BytesIO(bytes(source))
         return (yield from upload_file(settings, buffer, len(source), mime_type, display_name))
-    resolved = resolve_source(source, settings.backend, "file")
+    resolved = resolve_source(source, "file")
     if not isinstance(resolved, LocalFileSource | InlineSource | StreamSource):
         raise InvalidInputError("file", "is not uploadable", "give bytes, a local path or a list of requests")
     if isinstance(resolved, LocalFileSource):

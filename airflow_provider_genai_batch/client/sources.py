@@ -7,7 +7,7 @@ a ``BatchJobSource`` (or dict); and beyond the SDK: a local JSONL path (``pathli
 
 Example::
 
-    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}], backend="gemini")
+    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}])
     # InlineSource(requests=[{"request": {"contents": [...]}, "metadata": {"key": "a"}}])
 """
 
@@ -129,7 +129,7 @@ def contents_to_wire(contents: Any, field: str) -> list[JsonDict]:
     return turns
 
 
-def _instruction_to_wire(value: Any, field: str) -> Any:
+def _instruction_to_wire(value: Any) -> Any:
     if isinstance(value, str):
         return user_content(value)
     return value
@@ -148,9 +148,7 @@ def config_to_request_fields(config: Mapping[str, Any] | None, field: str) -> Js
         if snake in CLIENT_ONLY_CONFIG:
             continue
         if snake in REQUEST_LEVEL_CONFIG:
-            request[to_camel(snake)] = (
-                _instruction_to_wire(value, f"{field}.{key}") if snake == "system_instruction" else value
-            )
+            request[to_camel(snake)] = _instruction_to_wire(value) if snake == "system_instruction" else value
         elif snake == "generation_config" and isinstance(value, dict):
             generation.update({to_camel(to_snake(k)): v for k, v in value.items()})
         else:
@@ -235,7 +233,7 @@ def _local_path(src: Any) -> Path | None:
     return None
 
 
-def _string_source(src: str, backend: str, field: str) -> Source:
+def _string_source(src: str, field: str) -> Source:
     if src.startswith("files/"):
         return FileSource(src)
     if src.startswith("gs://"):
@@ -274,15 +272,18 @@ def _job_source(src: BatchJobSource, field: str) -> Source:
     return BigQuerySource(check_bigquery_uri(src.bigquery_uri, f"{field}.bigquery_uri", need_table=True))
 
 
-def resolve_source(src: Any, backend: str, field: str = "src") -> Source:
-    """Classify and validate a generation source. Lists are converted now; iterators stay lazy."""
+def resolve_source(src: Any, field: str = "src") -> Source:
+    """Classify and validate a generation source; lists are converted now, iterators stay lazy.
+
+    Which backend accepts which kind is checked by the caller (``creation.prepare_create``).
+    """
     if src is None:
         raise InvalidInputError(field, "is missing", "give requests, a file, a gs:// or bq:// URI")
     path = _local_path(src)
     if path is not None:
         return _local_file(path, field)
     if isinstance(src, str):
-        return _string_source(src, backend, field)
+        return _string_source(src, field)
     if isinstance(src, BatchJobSource):
         return _job_source(src, field)
     if isinstance(src, BaseModel) and type(src).__name__ == "BatchJobSource":

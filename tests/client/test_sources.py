@@ -28,7 +28,7 @@ VERTEX_STAGED = ClientSettings(backend="vertex", project="p", access_token="t", 
 
 
 def test_strings_become_user_turns_with_position_keys() -> None:
-    source = resolve_source(["hi", "there"], "gemini")
+    source = resolve_source(["hi", "there"])
     assert isinstance(source, InlineSource)
     assert source.requests[1] == {
         "request": {"contents": [{"role": "user", "parts": [{"text": "there"}]}]},
@@ -42,20 +42,20 @@ def test_sdk_types_are_accepted() -> None:
     sdk_request = types.InlinedRequest(
         contents="hello", config=types.GenerateContentConfig(temperature=0.2), metadata={"key": "k"}
     )
-    source = resolve_source([sdk_request, InlinedRequest(contents="x")], "gemini")
+    source = resolve_source([sdk_request, InlinedRequest(contents="x")])
     assert isinstance(source, InlineSource)
     assert source.requests[0]["request"]["generationConfig"] == {"temperature": 0.2}
     assert source.requests[0]["metadata"] == {"key": "k"}
 
 
 def test_wire_shaped_dicts_pass_through_with_key_as_metadata() -> None:
-    source = resolve_source([{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}], "gemini")
+    source = resolve_source([{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}])
     assert isinstance(source, InlineSource)
     assert source.requests[0]["metadata"] == {"key": "a"}
 
 
 def test_camel_case_dicts_are_accepted() -> None:
-    source = resolve_source([{"contents": "x", "config": {"maxOutputTokens": 5, "systemInstruction": "s"}}], "gemini")
+    source = resolve_source([{"contents": "x", "config": {"maxOutputTokens": 5, "systemInstruction": "s"}}])
     assert isinstance(source, InlineSource)
     request = source.requests[0]["request"]
     assert request["generationConfig"] == {"maxOutputTokens": 5}
@@ -76,15 +76,15 @@ def test_camel_case_dicts_are_accepted() -> None:
     ],
 )
 def test_source_kinds(src: Any, kind: type) -> None:
-    assert isinstance(resolve_source(src, "vertex"), kind)
+    assert isinstance(resolve_source(src), kind)
 
 
 def test_local_jsonl_path(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text('{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}\n')
-    assert isinstance(resolve_source(path, "gemini"), LocalFileSource)
-    assert isinstance(resolve_source(f"file://{path}", "gemini"), LocalFileSource)
-    assert isinstance(resolve_source(str(path), "gemini"), LocalFileSource)
+    assert isinstance(resolve_source(path), LocalFileSource)
+    assert isinstance(resolve_source(f"file://{path}"), LocalFileSource)
+    assert isinstance(resolve_source(str(path)), LocalFileSource)
 
 
 BAD_INPUTS: list[tuple[ClientSettings, str, Any, Any, str]] = [
