@@ -1,4 +1,11 @@
-"""Read the official SDK's captured wire logs (``../shared/reference/captures``) as test vectors."""
+"""Read the official SDK's captured wire logs (``sdk_captures/`` beside this file) as test vectors.
+
+The logs were recorded by driving google-genai 2.25.0 and 3.3.0 against a plain HTTP recorder on loopback (every
+verb of ``client.batches`` and ``client.files`` on both backends, API key and token auth) and printing each request's
+method, path, headers and JSON body under a ``##### scenario`` title. They are fixtures: the tests never need
+anything outside the repository. The differential tests in ``test_sdk_parity*.py`` regenerate bodies from the
+installed SDK instead, so these logs pin only what needs no SDK run (paths, headers, simple verbs).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "captures"
+CAPTURES = Path(__file__).resolve().parent / "sdk_captures"
 _REQUEST_LINE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) (\S+)$")
 
 
