@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ from airflow_provider_genai_batch.client.wire.common import (
 _CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", "http_options"})
 _LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 DISPLAY_NAME_MAX = 128
+LABELS_MAX = 64  # Vertex AI: at most 64 labels per resource
+KEY_LABEL = "genai-batch-key"  # utils.idempotency.VERTEX_KEY_LABEL (the client imports nothing from utils)
 
 
 @dataclass
@@ -98,10 +101,27 @@ def _check_display_name(name: str | None) -> str | None:
         raise InvalidInputError(
             "config.display_name", f"must be 1 to {DISPLAY_NAME_MAX} characters", "shorten the display name"
         )
+    # Both APIs take any UTF-8 text; control characters (newlines, tabs, escape codes) break consoles, list
+    # filters and logs, and a lone surrogate cannot be encoded at all: refuse them here.
+    bad = next((i for i, char in enumerate(name) if unicodedata.category(char) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise InvalidInputError(
+            "config.display_name",
+            f"has a control character or lone surrogate {name[bad]!r} at position {bad}",
+            "use printable characters only (no newlines, tabs or escape codes)",
+        )
     return name
 
 
 def _check_labels(labels: dict[str, str] | None) -> None:
+    if labels and len(labels) > LABELS_MAX:
+        own = len(labels) - (KEY_LABEL in labels)
+        note = f" ({own} given plus the operators' {KEY_LABEL} label)" if KEY_LABEL in labels else ""
+        raise InvalidInputError(
+            "config.labels",
+            f"has {len(labels)} labels{note}; Vertex AI allows at most {LABELS_MAX}",
+            f"use at most {LABELS_MAX - 1} labels of your own (the operators add {KEY_LABEL} for idempotency)",
+        )
     for key, value in (labels or {}).items():
         if not key or len(key) > 63 or not set(key) <= _LABEL_KEY_CHARS or not key[0].isalpha():
             raise InvalidInputError(

@@ -37,6 +37,16 @@ VERTEX_API_VERSIONS = ("v1beta1", "v1")
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GEMINI_INLINE_LIMIT_BYTES = 20_000_000
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
+VERTEX_GLOBAL_BASE_URL = "https://aiplatform.googleapis.com"
+
+
+def vertex_base_url(location: str) -> str:
+    """Vertex AI hosts are regional: ``us-central1`` -> ``https://us-central1-aiplatform.googleapis.com``."""
+    if location == "global":
+        return VERTEX_GLOBAL_BASE_URL
+    if location in ("us", "eu"):
+        return f"https://aiplatform.{location}.rep.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
 
 
 class ClientSettings(BaseModel):
@@ -154,11 +164,20 @@ class ClientSettings(BaseModel):
             return self.base_url
         if self.backend == "gemini":
             return GEMINI_DEFAULT_BASE_URL
-        if self.location == "global" or self.express_mode:
-            return "https://aiplatform.googleapis.com"
-        if self.location in ("us", "eu"):
-            return f"https://aiplatform.{self.location}.rep.googleapis.com"
-        return f"https://{self.location}-aiplatform.googleapis.com"
+        if self.express_mode:
+            return VERTEX_GLOBAL_BASE_URL
+        return vertex_base_url(self.location)
+
+    def vertex_base_url_for(self, location: str) -> str:
+        """The Vertex base URL serving ``location`` (a job named in another region lives on that region's host).
+
+        An explicit ``base_url`` (an emulator, a private endpoint) always wins.
+        """
+        if self.base_url:
+            return self.base_url
+        if self.express_mode:
+            return VERTEX_GLOBAL_BASE_URL
+        return vertex_base_url(location)
 
     @property
     def effective_storage_base_url(self) -> str:

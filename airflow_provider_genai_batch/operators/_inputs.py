@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import math
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
@@ -15,10 +16,19 @@ __all__ = [
     "check_display_name",
     "check_job_name",
     "check_model",
+    "check_nesting",
     "check_positive_seconds",
     "check_ratio",
     "decode_json_source",
 ]
+
+# A templated value rendered to a Python literal (``str(list)``) is parsed by ``ast.literal_eval``, which holds
+# about 135 bytes per input byte while it builds the syntax tree: this bound keeps that under ~35 MB. JSON has
+# no such bound (``json.loads`` is lean).
+MAX_LITERAL_CHARS = 256 * 1024
+# Deeper values are refused before anything recurses over them (fingerprint, validation, JSON encoding).
+# Protocol buffers, behind both APIs, refuse more than 100 levels.
+MAX_NESTING = 100
 
 
 class OperatorInputError(ValueError):
@@ -82,11 +92,18 @@ def check_job_name(value: Any, parameter: str = "name") -> str:
 
 
 def check_display_name(value: Any) -> str | None:
-    """None or a string (the idempotency suffix is added and the total trimmed to 128 characters)."""
+    """None or a string without control characters (the idempotency suffix is added, the total trimmed to 128)."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise OperatorInputError("display_name", f"must be a string, got {type(value).__name__}", "pass a string")
+    bad = next((i for i, char in enumerate(value) if unicodedata.category(char) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise OperatorInputError(
+            "display_name",
+            f"has a control character or lone surrogate {value[bad]!r} at position {bad}",
+            "use printable characters only (no newlines, tabs or escape codes)",
+        )
     return value
 
 
@@ -106,15 +123,34 @@ def check_config(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
+def _too_deep(parameter: str) -> OperatorInputError:
+    return OperatorInputError(
+        parameter,
+        f"is nested more than {MAX_NESTING} levels deep",
+        "flatten it: requests are a list of dicts a few levels deep (contents, parts, config)",
+    )
+
+
 def _json(parameter: str, text: str) -> Any:
-    """JSON, or the Python literal a Jinja template renders a list or dict to."""
+    """JSON, or the Python literal a Jinja template renders a list or dict to (bounded: ``MAX_LITERAL_CHARS``)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         pass
+    except RecursionError:
+        raise _too_deep(parameter) from None
+    if len(text) > MAX_LITERAL_CHARS:
+        raise OperatorInputError(
+            parameter,
+            f"is a {len(text)}-character string that is not JSON; a Python literal (what a template renders a "
+            f"list to by default) is parsed only up to {MAX_LITERAL_CHARS} characters",
+            "render it as JSON ({{ value | tojson }}) or pass a file ('files/...', 'gs://...' or a local .jsonl)",
+        )
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except RecursionError:
+        raise _too_deep(parameter) from None
+    except (ValueError, SyntaxError, MemoryError):
         raise OperatorInputError(
             parameter,
             "is a string that looks like JSON but parses neither as JSON nor as a Python literal",
@@ -122,8 +158,44 @@ def _json(parameter: str, text: str) -> Any:
         ) from None
 
 
+def _children(value: Any, path: str) -> Iterator[tuple[Any, str]]:
+    if isinstance(value, Mapping):
+        return ((child, f"{path}.{key}") for key, child in value.items())
+    return ((child, f"{path}[{i}]") for i, child in enumerate(value))
+
+
+def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> None:
+    """Refuse lists/dicts nested deeper than ``max_depth``, naming the path (no recursion, memory O(depth)).
+
+    Example::
+
+        check_nesting("src", [{"contents": "hi"}])   # passes
+    """
+    if not isinstance(value, list | tuple | Mapping):
+        return
+    stack = [_children(value, parameter)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        child, path = item
+        if isinstance(child, list | tuple | Mapping):
+            if len(stack) >= max_depth:
+                raise OperatorInputError(
+                    path,
+                    f"is nested more than {max_depth} levels deep",
+                    "flatten it: requests are a list of dicts a few levels deep (contents, parts, config)",
+                )
+            stack.append(_children(child, path))
+
+
 def decode_json_source(value: Any) -> Any:
-    """A templated ``src`` rendered to a JSON string (``'[{...}]'``) back to a list; anything else unchanged."""
+    """A templated ``src`` rendered to a JSON string (``'[{...}]'``) back to a list; anything else unchanged.
+
+    Lists and dicts nested deeper than ``MAX_NESTING`` are refused, naming the deepest path.
+    """
     if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
-        return _json("src", value)
+        value = _json("src", value)
+    check_nesting("src", value)
     return value

@@ -16,11 +16,12 @@ from airflow_provider_genai_batch.operators._inputs import check_count, check_po
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.utils.compat import default_deferrable
 from airflow_provider_genai_batch.utils.polling import DecisionKind, PartialFailurePolicy, decide_for_job
-from airflow_provider_genai_batch.utils.progress import progress_line
+from airflow_provider_genai_batch.utils.progress import PollErrorBudget, progress_line
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
 __all__ = ["GenAIBatchJobSensor"]
@@ -37,6 +38,9 @@ class GenAIBatchJobSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer (``poll_interval`` is then the longest wait between polls).
     :param poll_interval: deferrable mode: the longest wait between two polls, seconds.
     :param max_failure_ratio: failed/total requests tolerated in a finished job.
+    :param max_consecutive_poll_errors: transient poll errors (429, 5xx, connection) in a row before the task
+        fails, in poke mode and in the check made before deferring (a permanent error, 404 or 403, fails at once).
+        In ``mode="reschedule"`` the count starts again at each reschedule.
     :param cancel_on_kill: deferrable mode on Airflow 3.3+: cancel the job when the task is killed.
 
     ``poke_interval``, ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments.
@@ -72,6 +76,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.cancel_on_kill = cancel_on_kill
         self._started_at: float | None = None
+        self._poll_errors = PollErrorBudget(max_consecutive=self.max_consecutive_poll_errors)
 
     @cached_property
     def hook(self) -> GenAIBatchHook:
@@ -98,7 +103,9 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         if self._started_at is None:
             self._started_at = now
             self._push_link(context, name)
-        job = self.hook.get_job(name)
+        job = self._read(name)
+        if job is None:
+            return PokeReturnValue(is_done=False)
         self.log.info(progress_line(job.name, job.state, job.request_counts, elapsed_seconds=now - self._started_at))
         decision = decide_for_job(job, started_at=self._started_at, deadline=None, now=now, partial=self._partial)
         if decision.kind is DecisionKind.WAIT:
@@ -106,11 +113,38 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         manifest = conclude(self.hook, decision, job, reattached=False, cancel_on_timeout=False, log=self.log)
         return PokeReturnValue(is_done=True, xcom_value=manifest)
 
+    def _read(self, name: str) -> BatchJob | None:
+        """The job, or None after a poll error the budget tolerates (the trigger's and the operators' policy)."""
+        from airflow_provider_genai_batch.client.errors import is_transient
+        from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
+
+        try:
+            job = self.hook.get_job(name)
+        except Exception as exc:
+            transient = is_transient(exc)
+            if not self._poll_errors.record(transient=transient):
+                kind = "transient" if transient else "permanent"
+                raise GenAIBatchPollingError(
+                    f"{name}: polling failed ({kind}, {self._poll_errors.consecutive} in a row): "
+                    f"{type(exc).__name__}: {exc}. The job may still be running; a retry of the task reattaches."
+                ) from exc
+            self.log.warning(
+                "%s: poll failed (%s, %d of %d tolerated in a row), trying again: %s",
+                name,
+                type(exc).__name__,
+                self._poll_errors.consecutive,
+                self.max_consecutive_poll_errors - 1,
+                exc,
+            )
+            return None
+        self._poll_errors.reset()
+        return job
+
     def execute(self, context: Context) -> Any:
         """Poke in the worker, or check once and defer to the trigger."""
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
+        first = self.poke(context)  # a tolerated poll error defers anyway: the trigger polls on, same budget
         if first.is_done:
             return first.xcom_value
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger

@@ -73,16 +73,25 @@ def test_labels_are_sent() -> None:
     assert request.json is not None and request.json["labels"] == {"genai-batch-key": "abc"}
 
 
-@pytest.mark.parametrize(
-    ("scenario", "name"),
-    [
-        ("vertex get (numeric id)", "5798522612028014592"),
-        ("vertex get (full name, other loc)", "projects/other/locations/europe-west4/batchPredictionJobs/42"),
-    ],
-)
-def test_get_matches_sdk(sdk: dict[str, list[captures.CapturedRequest]], scenario: str, name: str) -> None:
-    captured = sdk[scenario][0]
-    assert vertex.build_get(SETTINGS, name).path == captured.path
+def test_get_by_id_matches_sdk(sdk: dict[str, list[captures.CapturedRequest]]) -> None:
+    captured = sdk["vertex get (numeric id)"][0]
+    assert vertex.build_get(SETTINGS, "5798522612028014592").path == captured.path
+
+
+def test_a_full_name_keeps_its_own_project_and_region(sdk: dict[str, list[captures.CapturedRequest]]) -> None:
+    # The SDK rewrites another project's or region's name into the client's own (a 404 on the wrong
+    # resource); we address the job the name names, on its region's host unless base_url is set.
+    name = "projects/other/locations/europe-west4/batchPredictionJobs/42"
+    assert sdk["vertex get (full name, other loc)"][0].path.startswith("/v1beta1/projects/my-proj/locations/us-")
+    assert vertex.build_get(SETTINGS, name).url == f"http://h/v1beta1/{name}"
+    regional = ClientSettings(backend="vertex", project="my-proj", location="us-central1", access_token="T")
+    assert vertex.build_get(regional, name).url == f"https://europe-west4-aiplatform.googleapis.com/v1beta1/{name}"
+    assert vertex.build_cancel(regional, name).url.endswith(f"{name}:cancel")
+    assert vertex.build_delete(regional, name).url.startswith("https://europe-west4-aiplatform")
+    assert vertex.build_get(regional, "42").url == (
+        "https://us-central1-aiplatform.googleapis.com/v1beta1/projects/my-proj/locations/us-central1/"
+        "batchPredictionJobs/42"
+    )
 
 
 def test_list_cancel_delete_match_sdk(sdk: dict[str, list[captures.CapturedRequest]]) -> None:

@@ -31,7 +31,12 @@ from airflow_provider_genai_batch.client.wire.common import (
     response_parser,
 )
 
-_NAME_RE = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?(?:batchPredictionJobs/)?(\d{1,30})$")
+# A project id (or number, or a domain-scoped ``example.com:proj``) and a region: the region ends up in a host
+# name, so both are checked strictly.
+_NAME_RE = re.compile(
+    r"^(?:projects/(?P<project>[a-z0-9][a-z0-9.:-]{0,62})/locations/(?P<location>[a-z][a-z0-9-]{0,62})/)?"
+    r"(?:batchPredictionJobs/)?(?P<id>\d{1,30})$"
+)
 
 
 def model_path(model: str) -> str:
@@ -47,8 +52,7 @@ def model_path(model: str) -> str:
     return f"publishers/google/models/{model}"
 
 
-def job_id(name: Any, field: str = "name") -> str:
-    """The numeric id of a job given by full resource name or bare id."""
+def _match(name: Any, field: str) -> re.Match[str]:
     match = _NAME_RE.match(name) if isinstance(name, str) else None
     if match is None:
         raise InvalidInputError(
@@ -56,7 +60,32 @@ def job_id(name: Any, field: str = "name") -> str:
             f"{name!r} is not a Vertex batch prediction job name",
             "use 'projects/<p>/locations/<l>/batchPredictionJobs/<numeric id>' or the numeric id",
         )
-    return match.group(1)
+    return match
+
+
+def job_id(name: Any, field: str = "name") -> str:
+    """The numeric id of a job given by full resource name or bare id."""
+    return _match(name, field).group("id")
+
+
+def job_url(settings: ClientSettings, name: Any, field: str = "name") -> str:
+    """The URL of one job. A full name keeps its own project and region (and the region's host, unless
+    ``base_url`` is set); a bare id is in the connection's project and region. Express mode has no prefix.
+
+    Example::
+
+        job_url(settings, "projects/other/locations/europe-west4/batchPredictionJobs/42")
+        # 'https://europe-west4-aiplatform.googleapis.com/v1beta1/projects/other/locations/europe-west4/...'
+    """
+    match = _match(name, field)
+    project, location = match.group("project"), match.group("location")
+    if settings.express_mode or project is None:
+        return f"{_collection(settings)}/{match.group('id')}"
+    return join_url(
+        settings.vertex_base_url_for(location),
+        settings.effective_api_version,
+        f"projects/{project}/locations/{location}/batchPredictionJobs/{match.group('id')}",
+    )
 
 
 def _collection(settings: ClientSettings) -> str:
@@ -107,7 +136,7 @@ def build_create(
 
 def build_get(settings: ClientSettings, name: str) -> ApiRequest:
     """GET a job."""
-    return ApiRequest("GET", f"{_collection(settings)}/{job_id(name)}")
+    return ApiRequest("GET", job_url(settings, name))
 
 
 def build_list(
@@ -126,12 +155,12 @@ def build_list(
 
 def build_cancel(settings: ClientSettings, name: str) -> ApiRequest:
     """POST ``:cancel`` with no body."""
-    return ApiRequest("POST", f"{_collection(settings)}/{job_id(name)}:cancel")
+    return ApiRequest("POST", f"{job_url(settings, name)}:cancel")
 
 
 def build_delete(settings: ClientSettings, name: str) -> ApiRequest:
     """DELETE a job (the API answers with an Operation the caller need not poll)."""
-    return ApiRequest("DELETE", f"{_collection(settings)}/{job_id(name)}")
+    return ApiRequest("DELETE", job_url(settings, name))
 
 
 def _source(config: JsonDict | None) -> BatchJobSource | None:
