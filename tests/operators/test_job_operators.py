@@ -40,8 +40,8 @@ def test_submit_then_sensor_then_write_results(
 ) -> None:
     out = tmp_path / "out" / "results.jsonl"
     out.parent.mkdir()
-    killed_try_leftover = out.parent / ".results.jsonl.k1ll3d"  # an earlier try SIGKILLed mid-write
-    killed_try_leftover.write_text('{"partial": ')
+    foreign = out.parent / ".results.jsonl.k1ll3d"  # not this writer's: left alone
+    foreign.write_text('{"partial": ')
     tasks = [
         submit(),
         {
@@ -67,7 +67,7 @@ def test_submit_then_sensor_then_write_results(
     assert result.value("wait", "_link_GenAIBatchJobLink") == "https://aistudio.google.com/batches"
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["key"] for line in lines] == ["a", "b"]
-    assert sorted(p.name for p in out.parent.iterdir()) == ["results.jsonl"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [".results.jsonl.k1ll3d", "results.jsonl"]
     assert lines[0]["response"]["candidates"][0]["content"]["parts"][0]["text"] == "echo: alpha"
     assert result.value("save") == {
         "job_name": name,
