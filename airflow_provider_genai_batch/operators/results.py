@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
@@ -12,7 +12,29 @@ from airflow_provider_genai_batch.operators.jobs import job_name_from
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["GenAIBatchWriteResultsOperator"]
+    from airflow_provider_genai_batch.client.results import BatchResult
+    from airflow_provider_genai_batch.operators._destinations import LocalDestination, ObjectDestination
+
+__all__ = ["GenAIBatchWriteResultsOperator", "write_results"]
+
+
+def write_results(destination: LocalDestination | ObjectDestination, results: Iterable[BatchResult]) -> dict[str, int]:
+    """Write ``results`` as JSONL lines in index order to a prepared destination; return the counts.
+
+    Example::
+
+        counts = write_results(destination, hook.iter_results(job))   # {"results", "succeeded", "failed", ...}
+    """
+    counts = {"results": 0, "succeeded": 0, "failed": 0, "bytes": 0, "reordered": 0}
+    with destination.write() as spool:
+        for result in results:
+            line = json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            spool.add(result.index, line)
+            counts["results"] += 1
+            counts["succeeded" if result.ok else "failed"] += 1
+        counts["bytes"] = spool.size
+        counts["reordered"] = int(not spool.in_order)
+    return counts
 
 
 class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
@@ -62,16 +84,9 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
         destination = resolve_destination(self.destination, self.destination_conn_id)
         job = self.hook.get_job(name)  # fails clearly (not found, not finished) before the target is touched
         destination.prepare(TempNaming.for_context(context))  # bad destinations fail here, before any download
-        counts = {"results": 0, "succeeded": 0, "failed": 0, "bytes": 0}
-        with destination.write() as spool:
-            for result in self.hook.iter_results(job):
-                line = json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-                spool.add(result.index, line)
-                counts["results"] += 1
-                counts["succeeded" if result.ok else "failed"] += 1
-            counts["bytes"] = spool.size
-            if not spool.in_order:
-                self.log.info("Results of %s arrived out of order; writing them in request order", name)
+        counts = write_results(destination, self.hook.iter_results(job))
+        if counts.pop("reordered"):
+            self.log.info("Results of %s arrived out of order; they were written in request order", name)
         self.log.info(
             "Wrote %d results of %s to %s (%d failed)", counts["results"], name, destination.display, counts["failed"]
         )
