@@ -90,7 +90,7 @@ def test_a_failure_mid_stream_keeps_the_previous_results(
         emulator.put_object("staging-bucket", name, b"".join([*lines[:3], b"{not json\n", *lines[3:]]))
     else:
         emulator.add_fault("drop", method="GET", path=r"predictions\.jsonl", count=None)
-    with pytest.raises(Exception, match="not JSON|disconnected|connection") as caught:
+    with pytest.raises(Exception, match=r"not JSON|disconnected|connection") as caught:
         writer(destination_forms(out)[form], name=vertex_job).execute(task_context())  # type: ignore[arg-type]
     assert not isinstance(caught.value, OperatorInputError)
     assert out.read_bytes() == PREVIOUS
@@ -443,7 +443,7 @@ def test_vertex_label_limit_counts_the_idempotency_key_label(emulator: EmulatorH
         settings, model="gemini-2.5-flash", src="gs://bkt/in.jsonl", config={"labels": labels_with_key(own, key)}
     )
     too_many = {**own, "l63": "v"}
-    with pytest.raises(InvalidInputError, match="65 labels.*64 given plus.*genai-batch-key") as caught:
+    with pytest.raises(InvalidInputError, match=r"65 labels.*64 given plus.*genai-batch-key") as caught:
         prepare_create(
             settings,
             model="gemini-2.5-flash",
