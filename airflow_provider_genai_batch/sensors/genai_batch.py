@@ -115,11 +115,13 @@ class GenAIBatchJobSensor(BaseSensorOperator):
 
     def _read(self, name: str) -> BatchJob | None:
         """The job, or None after a poll error the budget tolerates (the trigger's and the operators' policy)."""
-        from airflow_provider_genai_batch.client.errors import is_transient
+        from airflow_provider_genai_batch.client.errors import InvalidInputError, is_transient
         from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
 
         try:
             job = self.hook.get_job(name)
+        except InvalidInputError:
+            raise  # a bad name: refused before any call, nothing to retry
         except Exception as exc:
             transient = is_transient(exc)
             if not self._poll_errors.record(transient=transient):
