@@ -43,8 +43,13 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
     Each line is ``{"index", "key", "metadata", "response" | "error"}``, sorted by ``index`` whatever order
     the API returned them in (results of a file input keep the file's order). Memory stays bounded whatever
     the size of the job: lines are spooled to disk with a 24-byte record each, and reordered from there.
-    The destination is replaced whole or not at all; see ``operators/_destinations.py`` for what each store
-    guarantees. Returns ``{"job_name", "destination", "results", "succeeded", "failed", "bytes"}``.
+    The destination is replaced whole or not at all: a failed download or a malformed result leaves the
+    previous file or object byte for byte. A local path is written to a temporary file beside it, fsynced and
+    renamed (atomic). An object-store URL is spooled to a local temporary file (``TMPDIR``) first, then written
+    to a temporary object beside the target and moved: a rename for ``file://``, a server-side copy (atomic at
+    the destination) plus a delete for S3 and GCS. Temporary names embed the task instance, so a retry removes
+    only its own earlier leftovers. Returns ``{"job_name", "destination", "results", "succeeded", "failed",
+    "bytes"}``.
 
     :param name: the job name, or a create operator's manifest (templated).
     :param destination: a local path (``~`` expanded) or an object-storage URL (``s3://``, ``gs://``,
