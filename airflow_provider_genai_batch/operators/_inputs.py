@@ -120,6 +120,7 @@ def check_config(value: Any) -> dict[str, Any] | None:
         raise OperatorInputError(
             "config", f"must be a dict, got {type(value).__name__}", "pass e.g. {'dest': 'gs://bucket/out'}"
         )
+    check_nesting("config", value)
     return dict(value)
 
 

@@ -329,6 +329,14 @@ def test_deeply_nested_src_is_refused_naming_the_field() -> None:
     with pytest.raises(OperatorInputError, match=r"nested more than 100 levels") as caught:
         operator.execute(task_context())  # type: ignore[arg-type]
     assert caught.value.parameter.startswith("src[1].contents[0].parts[0]")
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(150):
+        schema = {"type": "object", "properties": {"x": schema}}
+    config = json.dumps({"response_schema": schema})  # a templated config renders to a string
+    operator = GenAIBatchCreateJobOperator(task_id="t", model="gemini-2.5-flash", src=["hi"], config=config)
+    with pytest.raises(OperatorInputError, match="nested more than") as caught:
+        operator.execute(task_context())  # type: ignore[arg-type]
+    assert caught.value.parameter.startswith("config.response_schema.properties.x.properties.x")
 
 
 def test_a_big_python_literal_src_is_refused_with_a_bounded_cost_and_json_stays_fast() -> None:
