@@ -304,3 +304,30 @@ def test_valid_spellings_and_proto3_json_forms_are_accepted(http: httpx.Client, 
     }
     response = http.post("/v1beta/models/gemini-2.5-flash:batchGenerateContent", json=body)
     assert response.status_code == 200, response.text
+
+
+def test_gemini_v1_is_checked_against_the_published_v1_messages(http: httpx.Client) -> None:
+    """The published v1 ``GenerateContentRequest`` has no ``systemInstruction`` (public reports show Google's v1
+    rejecting it); v1beta has it."""
+    request = _generate(systemInstruction={"parts": [{"text": "be terse"}]})
+    body = {"batch": {"inputConfig": {"requests": {"requests": [{"request": request}]}}}}
+    assert http.post("/v1beta/models/m:batchGenerateContent", json=body).status_code == 200
+    error = _google_error(http.post("/v1/models/m:batchGenerateContent", json=body))
+    assert _violation(error) == (
+        REQ0,
+        f"Invalid JSON payload received. Unknown name \"systemInstruction\" at '{REQ0}': Cannot find field.",
+    )
+
+
+def test_strict_can_be_turned_off_when_starting_the_emulator() -> None:
+    from airflow_provider_genai_batch.emulator import run_emulator
+    from airflow_provider_genai_batch.emulator.__main__ import _parser
+
+    assert _parser().parse_args(["--lenient"]).lenient and not _parser().parse_args([]).lenient
+    body = {"batch": {"inputConfig": {"requests": {"requests": [{"request": _generate(foo=1)}]}}}}
+    with run_emulator(api_key="k", strict=False) as lenient:
+        assert lenient.configure()["strict"] is False
+        created = httpx.post(
+            f"{lenient.base_url}/v1/models/m:batchGenerateContent", json=body, headers={"x-goog-api-key": "k"}
+        )
+        assert created.status_code == 200, created.text
