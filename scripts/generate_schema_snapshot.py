@@ -3,9 +3,10 @@
 Sources (dev dependencies only, never needed at run time):
 
 - Gemini Developer API: the proto descriptors shipped in ``google-ai-generativelanguage``
-  (``google.ai.generativelanguage_v1beta`` and ``_v1``), walked from ``GenerateContentRequest`` and
-  ``EmbedContentRequest``. The batch resources (``GenerateContentBatch``, ``InputConfig``, ``InlinedRequest``...)
-  are in no version of that package (0.12.1 checked: v1, v1beta, v1alpha), so the batch *envelope* is written
+  (``google.ai.generativelanguage_v1beta`` and ``_v1``), walked from ``GenerateContentRequest``,
+  ``EmbedContentRequest`` and (v1beta only) ``CreateFileRequest``. The batch resources
+  (``GenerateContentBatch``, ``InputConfig``, ``InlinedRequest``...) are in no version of that package
+  (0.12.1 checked: v1, v1beta, v1alpha), so the batch *envelope* is written
   here by hand from the public REST reference and marked ``hand_written`` in the snapshot; every message it
   points to (``GenerateContentRequest``...) comes from the descriptors.
 - Vertex AI: the ``aiplatform`` v1 / v1beta1 discovery documents shipped in ``google-api-python-client``,
@@ -211,7 +212,9 @@ def _envelope(package: str) -> dict[str, Any]:
 def gemini_snapshot(version: str) -> dict[str, Any]:
     """The snapshot of one Gemini API version."""
     module = importlib.import_module(f"google.ai.generativelanguage_{version}")
-    roots = [getattr(module, name).pb().DESCRIPTOR for name in ("GenerateContentRequest", "EmbedContentRequest")]
+    # CreateFileRequest (the Files API upload's metadata) ships in v1beta only.
+    names = [n for n in ("GenerateContentRequest", "EmbedContentRequest", "CreateFileRequest") if hasattr(module, n)]
+    roots = [getattr(module, name).pb().DESCRIPTOR for name in names]
     package = roots[0].file.package
     messages, enums = _walk_protos(roots)
     missing = [name for name in ("GenerateContentBatch", "InlinedRequest", "InputConfig") if hasattr(module, name)]
@@ -231,8 +234,7 @@ def gemini_snapshot(version: str) -> dict[str, Any]:
         "roots": {
             "BatchGenerateContentRequest": f"{package}.BatchGenerateContentRequest",
             "AsyncBatchEmbedContentRequest": f"{package}.AsyncBatchEmbedContentRequest",
-            "GenerateContentRequest": f"{package}.GenerateContentRequest",
-            "EmbedContentRequest": f"{package}.EmbedContentRequest",
+            **{name: f"{package}.{name}" for name in names},
         },
         "hand_written": sorted(envelope),
         "inferred_oneofs": [],

@@ -331,3 +331,15 @@ def test_strict_can_be_turned_off_when_starting_the_emulator() -> None:
             f"{lenient.base_url}/v1/models/m:batchGenerateContent", json=body, headers={"x-goog-api-key": "k"}
         )
         assert created.status_code == 200, created.text
+
+
+def test_files_api_upload_metadata_is_checked(http: httpx.Client) -> None:
+    headers = {"X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start"}
+    sdk_style = {"file": {"mime_type": "jsonl", "display_name": "in", "size_bytes": "12"}}
+    assert http.post("/upload/v1beta/files", headers=headers, json=sdk_style).status_code == 200
+    typo = {"file": {"mimeType": "jsonl", "dispalyName": "in"}}
+    error = _google_error(http.post("/upload/v1beta/files", headers=headers, json=typo))
+    assert _violation(error) == (
+        "file",
+        "Invalid JSON payload received. Unknown name \"dispalyName\" at 'file': Cannot find field.",
+    )
