@@ -175,7 +175,7 @@ def violations_error(violations: list[Violation]) -> EmulatorError:
 
 
 def _render(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False, default=repr)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
