@@ -94,8 +94,8 @@ class EmulatorControls:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings (``job_seconds``, ``pending_seconds``, ``cancel_seconds``, ``vertex_shard_rows``,
-        ``api_key``, ``accepted_tokens``) and return them all. ``job_seconds`` and ``pending_seconds`` apply to
-        jobs created afterwards; the others apply at once."""
+        ``api_key``, ``accepted_tokens``, ``strict``) and return them all. ``job_seconds`` and
+        ``pending_seconds`` apply to jobs created afterwards; the others apply at once."""
         with self._store.lock:
             self._store.config = self._store.config.updated(**settings)
             return self._store.config.to_dict()

@@ -64,7 +64,8 @@ def google_status_for(code: int) -> str:
 
 
 class EmulatorError(Exception):
-    """An API error, answered as ``{"error": {"code": ..., "message": ..., "status": ...}}``.
+    """An API error, answered as ``{"error": {"code": ..., "message": ..., "status": ...}}`` (plus ``details``,
+    e.g. a ``google.rpc.BadRequest`` with ``fieldViolations``, when given).
 
     Raised by request handlers and by the control API (in process and, through ``EmulatorClient``, over HTTP).
 
@@ -81,8 +82,10 @@ class EmulatorError(Exception):
         message: str | None = None,
         status: str | None = None,
         headers: Mapping[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         self.code = code
+        self.details = list(details or [])
         self.status = status or google_status_for(code)
         self.message = message or _DEFAULT_MESSAGES.get(code, "Error.")
         self.headers = dict(headers or {})
@@ -90,7 +93,10 @@ class EmulatorError(Exception):
 
     def body(self) -> dict[str, Any]:
         """The JSON body of the error response."""
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
 
 
 def invalid_argument(message: str) -> EmulatorError:

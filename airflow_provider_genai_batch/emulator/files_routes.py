@@ -35,6 +35,7 @@ from airflow_provider_genai_batch.emulator.routing import (
     json_response,
     media_response,
 )
+from airflow_provider_genai_batch.emulator.schema_gate import check_body
 from airflow_provider_genai_batch.emulator.state import FileRecord, FilesUpload, Store
 
 __all__ = ["files_routes", "render_file"]
@@ -97,6 +98,8 @@ class _Handlers:
                 "X-Goog-Upload-Command: start"
             )
         body = await ctx.json_body()
+        # The published Files API messages are in v1beta only; they serve every version.
+        check_body(self.store.config.strict, "gemini", "v1beta", "CreateFileRequest", body)
         file = get_field(body, "file") or {}
         if not isinstance(file, dict):
             raise invalid_argument("file: must be an object")

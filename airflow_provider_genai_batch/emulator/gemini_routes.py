@@ -4,10 +4,14 @@
 ``GET batches``, ``POST batches/{id}:cancel``, ``DELETE batches/{id}``. Jobs are long-running Operations
 whose ``metadata`` is a ``GenerateContentBatch`` (``EmbedContentBatch`` for embeddings).
 
-Create-time checks (400 INVALID_ARGUMENT naming the field): ``batch.inputConfig`` with exactly one of
+The create body, every inline request included, is checked against Google's published schema first (see
+``schema_check.py``; off with the ``strict=False`` setting). Then (400 INVALID_ARGUMENT naming the field):
+``batch.inputConfig`` with exactly one of
 ``requests`` or ``fileName``, at least one inline request, each with a ``request`` object. An unknown input
 file is a 404. A malformed line in the input file does not fail the create: the job FAILS when it would start,
-with an error naming the line, as the real service reports an unreadable input. Deleting a job that has not
+with an error naming the line, as the real service reports an unreadable input. A line whose ``request``
+violates the schema (other top-level fields are echoed, not checked) fails on its own: an error line for its
+key. Deleting a job that has not
 ended is a 400 FAILED_PRECONDITION (cancel it first), as is cancelling a job that has ended.
 """
 
@@ -29,6 +33,7 @@ from airflow_provider_genai_batch.emulator.inputs import InputError, parse_reque
 from airflow_provider_genai_batch.emulator.jobs import JobStatus, create_job, job_error, refresh
 from airflow_provider_genai_batch.emulator.responses import RequestKind
 from airflow_provider_genai_batch.emulator.routing import RequestContext, Route, json_response
+from airflow_provider_genai_batch.emulator.schema_gate import check_body, check_items
 from airflow_provider_genai_batch.emulator.state import Job, RequestItem, Store
 
 __all__ = ["gemini_routes", "gemini_state", "render_operation"]
@@ -112,6 +117,9 @@ class _Handlers:
 
     async def _create(self, ctx: RequestContext, kind: RequestKind) -> Response:
         body = await ctx.json_body()
+        strict = self.store.config.strict
+        envelope = "AsyncBatchEmbedContentRequest" if kind == "embed" else "BatchGenerateContentRequest"
+        check_body(strict, "gemini", ctx.version, envelope, body)
         batch = get_field(body, "batch")
         if not isinstance(batch, dict):
             raise invalid_argument("batch: required (an object)")
@@ -138,6 +146,8 @@ class _Handlers:
             items, echoed = [], {"fileName": file_name}
             try:
                 items = parse_request_lines(record.data, file_name)
+                root = "EmbedContentRequest" if kind == "embed" else "GenerateContentRequest"
+                items = check_items(strict, "gemini", ctx.version, items, root)
                 if not items:
                     raise InputError(f"{file_name} contains no requests.")
             except InputError as exc:

@@ -94,6 +94,9 @@ def model_id(model: str) -> str:
 
 def request_problem(kind: RequestKind, request: Mapping[str, Any]) -> str | None:
     """Why this request fails on its own, or ``None`` when it succeeds (ignoring ``failed_requests``)."""
+    schema_problem = getattr(request, "schema_problem", None)  # schema_gate.RejectedRequest: fails as Google would
+    if isinstance(schema_problem, str):
+        return schema_problem
     if kind == "generate" and not _contents(request):
         return "GenerateContentRequest.contents: contents is not specified"
     if kind == "embed" and not _contents(request):

@@ -71,6 +71,9 @@ class EmulatorConfig:
     vertex_shard_rows: int = 10_000
     #: Bearer tokens accepted by Vertex and GCS routes; empty means any non-empty token.
     accepted_tokens: tuple[str, ...] = ()
+    #: Check create bodies, inline requests and input lines against Google's published schemas
+    #: (``schema_check.py``); ``False`` accepts anything shaped like a request.
+    strict: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
@@ -84,6 +87,8 @@ class EmulatorConfig:
         if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) and t for t in tokens):
             raise invalid_argument("accepted_tokens: expected a list of non-empty strings")
         object.__setattr__(self, "accepted_tokens", tuple(tokens))
+        if not isinstance(self.strict, bool):
+            raise invalid_argument(f"strict: expected true or false, got {self.strict!r}")
 
     def updated(self, **changes: Any) -> EmulatorConfig:
         """A copy with ``changes`` applied; unknown names raise a 400 ``EmulatorError``."""

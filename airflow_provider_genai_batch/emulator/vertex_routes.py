@@ -5,11 +5,15 @@
 mode, API key or bearer token). Jobs are ``BatchPredictionJob`` resources with 19-digit ids, named after the
 project and location of the URL (express-mode jobs live in ``projects/express-mode/locations/global``).
 
-Create-time checks (400 INVALID_ARGUMENT naming the field): ``displayName``, ``model``, exactly one of
+The create body is checked against Google's published ``BatchPredictionJob`` schema first (see
+``schema_check.py``; off with the ``strict=False`` setting). Then (400 INVALID_ARGUMENT naming the field):
+``displayName``, ``model``, exactly one of
 ``inputConfig.gcsSource`` / ``bigquerySource``, exactly one of ``outputConfig.gcsDestination`` /
 ``bigqueryDestination``, formats (``instancesFormat`` defaults to ``jsonl`` for GCS and ``bigquery`` for
 BigQuery), ``labels``. A missing GCS object or BigQuery table, or a malformed line or row, does not fail the
 create: the job FAILS when it would start, with an error naming the source, as Vertex reports unreadable input.
+A line or row whose ``request`` violates the published ``GenerateContentRequest`` schema fails on its own (its
+output row's ``status`` holds Google's error); other top-level fields are echoed, not checked.
 
 ``filter`` on list supports ``state=JOB_STATE_X``, ``display_name="x"`` (or ``displayName``) and
 ``labels.KEY="v"`` (quotes optional), joined by ``AND``; anything else is a 400 INVALID_ARGUMENT.
@@ -41,6 +45,7 @@ from airflow_provider_genai_batch.emulator.inputs import (
 )
 from airflow_provider_genai_batch.emulator.jobs import JobStatus, create_job, job_error, refresh
 from airflow_provider_genai_batch.emulator.routing import Auth, RequestContext, Route, json_response
+from airflow_provider_genai_batch.emulator.schema_gate import check_body, check_items
 from airflow_provider_genai_batch.emulator.state import Job, RequestItem, SourceKind, Store
 
 __all__ = ["EXPRESS_LOCATION", "EXPRESS_PROJECT", "parse_filter", "render_batch_prediction_job", "vertex_routes"]
@@ -141,8 +146,11 @@ def _format(config: dict[str, Any], field: str, path: str, expected: str, source
     return expected
 
 
-def _source(store: Store, body: dict[str, Any]) -> tuple[SourceKind, dict[str, Any], list[RequestItem], str | None]:
-    """``(source kind, echoed inputConfig, requests, input error)`` of a create body."""
+def _source(
+    store: Store, body: dict[str, Any], version: str
+) -> tuple[SourceKind, dict[str, Any], list[RequestItem], str | None]:
+    """``(source kind, echoed inputConfig, requests, input error)`` of a create body; requests that violate the
+    published schema are ``RejectedRequest`` (they fail on their own)."""
     config = _object(body, "inputConfig", "")
     if config is None:
         raise invalid_argument("inputConfig: required")
@@ -172,7 +180,7 @@ def _source(store: Store, body: dict[str, Any]) -> tuple[SourceKind, dict[str, A
         echoed = {"instancesFormat": fmt, "bigquerySource": {"inputUri": input_uri}}
         read = partial(read_table_rows, store, input_uri)
     try:
-        return source_kind, echoed, read(), None
+        return source_kind, echoed, check_items(store.config.strict, "vertex", version, read()), None
     except InputError as exc:
         return source_kind, echoed, [], str(exc)
 
@@ -227,6 +235,7 @@ class _Handlers:
 
     async def create(self, ctx: RequestContext) -> Response:
         body = await ctx.json_body()
+        check_body(self.store.config.strict, "vertex", ctx.version, "BatchPredictionJob", body)
         display_name = get_field(body, "displayName")
         if not isinstance(display_name, str) or not display_name:
             raise invalid_argument("displayName: required (a non-empty string)")
@@ -235,7 +244,7 @@ class _Handlers:
             raise invalid_argument("model: required (e.g. publishers/google/models/gemini-2.5-flash)")
         labels = _labels(body)
         output_config = _destination(body)
-        source, input_config, items, input_error = _source(self.store, body)
+        source, input_config, items, input_error = _source(self.store, body, ctx.version)
         if input_error is None and not items:
             input_error = "The batch input contains no requests."
         project, location = self._parent(ctx) or (EXPRESS_PROJECT, EXPRESS_LOCATION)

@@ -58,7 +58,10 @@ def test_settings_outcomes_and_stats_over_http(admin: EmulatorClient, emu: Emula
     assert "final_state" in bad.value.message
     with httpx.Client(base_url=emu.base_url, headers={"x-goog-api-key": emu.api_key}) as http:
         body = {
-            "batch": {"displayName": "d", "inputConfig": {"requests": {"requests": [{"request": {"contents": "x"}}]}}}
+            "batch": {
+                "displayName": "d",
+                "inputConfig": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "x"}]}]}}]}},
+            }
         }
         name = http.post("/v1/models/m:batchGenerateContent", json=body).json()["name"]
         admin.advance_clock(3600)
@@ -98,7 +101,7 @@ def test_objects_and_tables_over_http(admin: EmulatorClient, emu: EmulatorHandle
         admin.get_object("bkt", "nope")
     assert missing.value.code == 404
 
-    rows = [{"request": {"contents": "x"}, "n": 1}]
+    rows = [{"request": {"contents": [{"parts": [{"text": "x"}]}]}, "n": 1}]
     admin.put_table("bq://p.d.t", rows)
     assert emu.get_table("p.d.t") == rows and admin.get_table("bq://p.d.t") == rows
     assert admin.list_tables() == ["bq://p.d.t"]
@@ -142,7 +145,11 @@ async def test_the_app_mounts_in_any_asgi_server() -> None:
     app = create_app(api_key="mounted", job_seconds=0, pending_seconds=0)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as client:
-        body = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": "hi"}}]}}}}
+        body = {
+            "batch": {
+                "inputConfig": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}}]}}
+            }
+        }
         created = await client.post("/v1/models/m:batchGenerateContent", json=body, params={"key": "mounted"})
         assert created.json()["metadata"]["state"] == "BATCH_STATE_SUCCEEDED"
         start = await client.post(

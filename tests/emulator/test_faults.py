@@ -14,7 +14,7 @@ from google.genai import errors
 from airflow_provider_genai_batch.emulator import EmulatorError, EmulatorHandle
 
 CREATE = "/v1/models/gemini-2.5-flash:batchGenerateContent"
-BODY = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": "x"}}]}}}}
+BODY = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "x"}]}]}}]}}}}
 
 
 @pytest.fixture

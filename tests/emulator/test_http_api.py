@@ -24,7 +24,8 @@ def http(emu: EmulatorHandle) -> Iterator[httpx.Client]:
 def _error(response: httpx.Response, code: int, status: str) -> str:
     assert response.status_code == code, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}
+    assert set(body) == {"error"} and {"code", "message", "status"} <= set(body["error"])
+    assert set(body["error"]) <= {"code", "message", "status", "details"}
     assert body["error"]["code"] == code and body["error"]["status"] == status
     return str(body["error"]["message"])
 
@@ -55,7 +56,7 @@ def test_gemini_auth_variants(emu: EmulatorHandle) -> None:
         ({"batch": {"inputConfig": {}}}, "batch.inputConfig: exactly one of requests or fileName is required"),
         (
             {"batch": {"inputConfig": {"fileName": "files/x", "requests": {"requests": []}}}},
-            "batch.inputConfig: exactly one of requests or fileName is required",
+            "Invalid value at 'batch.input_config' (oneof), oneof field 'source' is already set. Cannot set 'requests'",
         ),
         ({"batch": {"inputConfig": {"requests": {"requests": []}}}}, "batch.inputConfig.requests.requests: must"),
         (
@@ -63,7 +64,10 @@ def test_gemini_auth_variants(emu: EmulatorHandle) -> None:
             "batch.inputConfig.requests.requests[1].request: required",
         ),
         ({"batch": {"inputConfig": {"fileName": "x"}}}, "batch.inputConfig.fileName: expected 'files/ID'"),
-        ({"batch": {"displayName": 3, "inputConfig": {"fileName": "files/x"}}}, "batch.displayName"),
+        (
+            {"batch": {"displayName": 3, "inputConfig": {"fileName": "files/x"}}},
+            "Invalid value at 'batch.display_name' (TYPE_STRING), 3",
+        ),
     ],
 )
 def test_gemini_create_rejects_bad_input_naming_the_field(http: httpx.Client, body: object, field: str) -> None:
@@ -117,7 +121,13 @@ def test_gemini_operation_shape_through_the_life_cycle(http: httpx.Client, emu: 
 def test_metadata_values_come_back_as_strings(http: httpx.Client, emu: EmulatorHandle) -> None:
     emu.configure(pending_seconds=0, job_seconds=0)
     body = {
-        "batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": "hi"}, "metadata": {"n": 5}}]}}}
+        "batch": {
+            "inputConfig": {
+                "requests": {
+                    "requests": [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}, "metadata": {"n": 5}}]
+                }
+            }
+        }
     }
     name = http.post("/v1/models/m:batchGenerateContent", json=body).json()["name"]
     (element,) = http.get(f"/v1/{name}").json()["metadata"]["output"]["inlinedResponses"]["inlinedResponses"]
@@ -169,7 +179,7 @@ def test_vertex_create_validation_and_labels(http: httpx.Client, emu: EmulatorHa
         ({"inputConfig": {"gcsSource": {"uris": ["s3://b/x"]}}}, "inputConfig.gcsSource.uris"),
         ({"inputConfig": {"bigquerySource": {"inputUri": "bq://p.d"}}}, "inputConfig.bigquerySource.inputUri"),
         ({"outputConfig": {"bigqueryDestination": {"outputUri": "gs://x"}}}, "outputConfig.bigqueryDestination"),
-        ({"labels": {"a": 1}}, "labels"),
+        ({"labels": {"a": 1}}, "Invalid value at 'labels[0].value' (TYPE_STRING), 1"),
     ]:
         response = http.post(VERTEX, json={**good, **mutation}, headers=BEARER)
         assert _error(response, 400, "INVALID_ARGUMENT").startswith(message), mutation

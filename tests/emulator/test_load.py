@@ -29,7 +29,11 @@ async def test_two_thousand_concurrent_pollers(emu: EmulatorHandle) -> None:
             )
             for _ in range(CLIENTS)
         ]
-        body = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {"contents": "x"}}]}}}}
+        body = {
+            "batch": {
+                "inputConfig": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "x"}]}]}}]}}
+            }
+        }
         name = (await clients[0].post("/v1/models/m:batchGenerateContent", json=body)).json()["name"]
         responses = await asyncio.gather(*(clients[i % CLIENTS].get(f"/v1/{name}") for i in range(POLLERS)))
     assert [r.status_code for r in responses] == [200] * POLLERS

@@ -74,12 +74,13 @@ ENDPOINTS = [
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=JSON)
 def test_no_body_makes_a_500(emu: EmulatorHandle, body: Any) -> None:
-    emu.put_object("b", "in.jsonl", b'{"request": {"contents": "x"}}\n')
-    emu.put_table("bq://p.d.t", [{"request": {"contents": "x"}}])
+    emu.put_object("b", "in.jsonl", b'{"request": {"contents": [{"parts": [{"text": "x"}]}]}}\n')
+    emu.put_table("bq://p.d.t", [{"request": {"contents": [{"parts": [{"text": "x"}]}]}}])
     payload = json.dumps(body).encode()
     with httpx.Client(base_url=emu.base_url, headers={"x-goog-api-key": emu.api_key}) as http:
         for path, headers in ENDPOINTS:
             response = http.post(path, content=payload, headers=headers)
             assert response.status_code in (200, 400, 404), (path, body, response.text)
             if response.status_code != 200:
-                assert set(response.json()["error"]) == {"code", "message", "status"}
+                error = response.json()["error"]
+                assert {"code", "message", "status"} <= set(error) <= {"code", "message", "status", "details"}
