@@ -30,6 +30,7 @@ __all__ = [
     "MANAGED_CONFIG_KEYS",
     "batch_key",
     "build_items",
+    "check_json",
     "job_config",
     "parse_custom_id",
 ]
@@ -66,6 +67,31 @@ def job_config(*, backend: str, key16: str, input_fingerprint: str) -> dict[str,
     return config
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def check_json(value: Any, field: str) -> None:
+    """Raise ``BatchInputError`` naming the first value under ``field`` that JSON cannot carry."""
+    from airflow_provider_genai_batch.common_ai.errors import BatchInputError
+
+    stack: list[tuple[Any, str]] = [(value, field)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise BatchInputError(f"{where}.{key!r}", "has a key that is not a string", "use string keys")
+                stack.append((child, f"{where}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+        elif not isinstance(item, _JSON_SCALARS):
+            raise BatchInputError(
+                where,
+                f"is a {type(item).__name__}, which JSON cannot carry",
+                "give a string, number, bool, list or dict",
+            )
+
+
 def _config(
     request: Mapping[str, Any],
     *,
@@ -74,6 +100,7 @@ def _config(
     request_params: Mapping[str, Any] | None,
     directive: Mapping[str, Any],
 ) -> dict[str, Any]:
+    check_json(request_params or {}, "request_params")
     merged = {**(request_params or {}), **(request.get("params") or {})}
     config: dict[str, Any] = {k: v for k, v in merged.items() if k not in MANAGED_CONFIG_KEYS}
     instruction = request.get("system_prompt") or system_prompt
@@ -98,6 +125,7 @@ def build_items(
     for index, request in enumerate(requests):
         if check_model is not None:
             check_model(request.get("model"), index)
+        check_json(request.get("params") or {}, f"requests[{index}].params")
         yield {
             "contents": request["prompt"],
             "config": _config(
