@@ -11,11 +11,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import sys
+import airflow.sdk  # Airflow's provider discovery alone imports common-ai's package and get_provider_info
+baseline = set(sys.modules)
 import airflow_provider_genai_batch.operators
 import airflow_provider_genai_batch.sensors
 import airflow_provider_genai_batch.triggers
 import airflow_provider_genai_batch.common_ai
-heavy = [m for m in sys.modules if m.startswith(("airflow.providers.common.ai", "pydantic_ai", "google.genai",
+heavy = [m for m in set(sys.modules) - baseline if m.startswith(("airflow.providers.common.ai", "pydantic_ai", "google.genai",
                                                   "airflow_provider_genai_batch.common_ai."))]
 print("HEAVY=" + ",".join(sorted(heavy)))
 """
