@@ -17,8 +17,8 @@ import airflow_provider_genai_batch.operators
 import airflow_provider_genai_batch.sensors
 import airflow_provider_genai_batch.triggers
 import airflow_provider_genai_batch.common_ai
-heavy = [m for m in set(sys.modules) - baseline if m.startswith(("airflow.providers.common.ai", "pydantic_ai", "google.genai",
-                                                  "airflow_provider_genai_batch.common_ai."))]
+prefixes = ("airflow.providers.common.ai", "pydantic_ai", "google.genai", "airflow_provider_genai_batch.common_ai.")
+heavy = [m for m in set(sys.modules) - baseline if m.startswith(prefixes)]
 print("HEAVY=" + ",".join(sorted(heavy)))
 """
 
