@@ -71,3 +71,13 @@ def test_decorator_plain_text_legacy_prefix(run_cai_dag: Any, cai: CommonAI, def
     assert result.state == "success", result.output[-3000:]
     check_text_manifest(cai, result.value("batch"), "google-gla")
     assert cai.emulator.stats()["jobs_created"] == 1
+
+
+def test_expired_batch_lands_expired_rows_not_errors(run_cai_dag: Any, cai: CommonAI) -> None:
+    cai.emulator.add_outcome("EXPIRED", backend="gemini")
+    result = run_cai_dag({"dag_id": "cai_gemini_expired", "task": task_kwargs(cai, deferrable=True)})
+    assert result.state == "success", result.output[-3000:]
+    manifest = result.value("batch")
+    assert manifest["terminal_reason"] == "expired"
+    assert manifest["counts"]["expired"] == 3 and manifest["counts"]["errored"] == 0
+    assert [row["status"] for row in cai.rows(manifest)] == ["expired"] * 3
