@@ -18,6 +18,7 @@ from typing import IO
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.wire.common import JsonDict, compact_json
+from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
 
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 
@@ -32,15 +33,27 @@ class SpooledFile:
 
 
 def request_line(request: JsonDict, index: int) -> bytes:
-    """One input line ``{"key": ..., "request": {...}}``; the key defaults to the request's position."""
-    metadata = request.get("metadata") or {}
-    key = metadata.get("key", str(index))
-    return compact_json({"key": key, "request": request["request"]}) + b"\n"
+    """One input line ``{"key": ..., "request": {...}, "metadata": {...the user's..., "genai_batch_index": "3"}}``.
+
+    The key is the user's ``metadata.key``, else the request's position. Both services echo these fields next to
+    each result: the Gemini API echoes ``key`` (documented) and the line's other top-level fields (seen in
+    googleapis/go-genai#513: a line's extra fields came back in the responses file); Vertex AI batch prediction
+    writes each output row as the input line's fields plus ``status``/``processed_time``/``request``/``response``
+    (the "input columns plus response and status" of its BigQuery output; for JSONL, third parties report only
+    request/response pairs, googleapis/python-aiplatform#2621 for the old text models and BerriAI/litellm#14044,
+    so a Vertex job whose output lines lose ``metadata`` fails loudly on read instead of being attributed by
+    position). The stamp lives inside ``metadata``, as for inline requests, so one rule reads every format.
+    """
+    user_metadata = request.get("metadata")
+    key = (user_metadata or {}).get("key", str(index))
+    metadata = stamp_metadata(user_metadata, index, f"src[{index}]")
+    return compact_json({"key": key, "request": request["request"], "metadata": metadata}) + b"\n"
 
 
 @contextmanager
 def spool_requests(requests: Iterable[JsonDict]) -> Iterator[SpooledFile]:
-    """Write wire-form requests as JSONL to a temporary file (in memory up to 16 MiB, then on disk)."""
+    """Write wire-form requests as JSONL lines stamped with their index (``request_line``) to a temporary file
+    (in memory up to 16 MiB, then on disk)."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as buffer:
         size = count = 0
         for index, request in enumerate(requests):

@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="bearer token accepted by Vertex and GCS routes (repeatable; default: any non-empty token)",
     )
+    parser.add_argument(
+        "--keep-order",
+        action="store_true",
+        help="return results in request order (default: a shuffled order seeded by the job name, as Google may)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -69,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cancel_seconds=args.cancel_seconds,
             vertex_shard_rows=args.vertex_shard_rows,
             accepted_tokens=tuple(args.accept_token),
+            shuffle_results=not args.keep_order,
         )
     except EmulatorError as exc:
         print(f"genai-batch-emulator: {exc.message}", file=sys.stderr)

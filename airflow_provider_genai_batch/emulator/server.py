@@ -102,6 +102,7 @@ def run_emulator(
     cancel_seconds: float = 0.1,
     vertex_shard_rows: int = 10_000,
     accepted_tokens: Iterable[str] = (),
+    shuffle_results: bool = True,
     host: str = "127.0.0.1",
     port: int = 0,
     log_level: str = "warning",
@@ -123,6 +124,7 @@ def run_emulator(
         cancel_seconds=cancel_seconds,
         vertex_shard_rows=vertex_shard_rows,
         accepted_tokens=tuple(accepted_tokens),
+        shuffle_results=shuffle_results,
     )
     app = EmulatorApp(config)
     sock = bind_socket(host, port)

@@ -71,6 +71,9 @@ class EmulatorConfig:
     vertex_shard_rows: int = 10_000
     #: Bearer tokens accepted by Vertex and GCS routes; empty means any non-empty token.
     accepted_tokens: tuple[str, ...] = ()
+    #: Return results (inline responses, result-file lines, prediction rows) in a shuffled order, seeded by the
+    #: job name, as Google may; ``False`` keeps request order.
+    shuffle_results: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
@@ -80,6 +83,8 @@ class EmulatorConfig:
         rows = self.vertex_shard_rows
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise invalid_argument(f"vertex_shard_rows: expected an integer >= 1, got {rows!r}")
+        if not isinstance(self.shuffle_results, bool):
+            raise invalid_argument(f"shuffle_results: expected true or false, got {self.shuffle_results!r}")
         tokens = self.accepted_tokens
         if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) and t for t in tokens):
             raise invalid_argument("accepted_tokens: expected a list of non-empty strings")
