@@ -51,6 +51,7 @@ def test_gcs_job_partially_succeeds_and_writes_predictions(vertex: genai.Client,
     prefix = directory.removeprefix("gs://in-bucket/")
     assert emu.list_objects("in-bucket", prefix) == [f"{prefix}/predictions.jsonl"]
     rows = [json.loads(line) for line in emu.get_object("in-bucket", f"{prefix}/predictions.jsonl").splitlines()]
+    rows.sort(key=lambda row: str(row["key"]))  # written in a shuffled order, as Google may; the key says which
     assert [row["key"] for row in rows] == ["k0", "k1", "k2"]
     assert rows[0]["status"] == "" and rows[0]["request"] == _request("alpha")
     assert rows[0]["response"]["candidates"][0]["content"]["parts"][0]["text"] == "echo: alpha"
