@@ -48,6 +48,11 @@ class BatchResult:
     """One request's outcome. A slotted dataclass, not a pydantic model: a results file of a gigabyte holds a
     million of them, and construction cost is most of the client's share of reading it (BENCHMARKS.md).
 
+    ``index`` is the position of the request in the input (from its stamp; for an unstamped user file, the
+    reading order), ``key`` the user's key (or ``str(index)`` for stamped requests without one), ``metadata``
+    exactly the user's metadata (None when there was none). Results arrive in the service's order: sort by
+    ``index`` for request order.
+
     Example::
 
         BatchResult(index=0, key="q1", response={"candidates": [...]}).text
@@ -155,6 +160,10 @@ def check_readable(job: BatchJob) -> ResultsLocation:
     return location
 
 
+# Indices seen are tracked in a bitmap up to here (2 MiB at most), in a set beyond (a stamp is service input).
+_BITMAP_INDICES = 1 << 24
+
+
 class Attribution:
     """Numbers a job's results by their stamp (or by reading order when the job is not stamped); see the module
     docstring for the rule. One per read of a job; shared by inline and streamed results.
@@ -170,7 +179,8 @@ class Attribution:
         self._job = job.name if job is not None else "the job"
         self._total = total
         self._stamped: bool | None = True if job is not None and _staged_by_us(job) else None
-        self._seen = bytearray()
+        self._seen = bytearray()  # one bit per index below _BITMAP_INDICES (a million results: 125 KB)
+        self._seen_beyond: set[int] = set()
         self._position = start
 
     def _fail(self, position: int, problem: str) -> InvalidResponseError:
@@ -186,6 +196,11 @@ class Attribution:
         index = int(text)
         if self._total is not None and index >= self._total:
             raise self._fail(position, f"names request {index}, but the job has {self._total} requests")
+        if index >= _BITMAP_INDICES:
+            if index in self._seen_beyond:
+                raise self._fail(position, f"names request {index}, whose result was already read")
+            self._seen_beyond.add(index)
+            return index
         byte, bit = divmod(index, 8)
         if byte >= len(self._seen):
             self._seen.extend(bytes(byte + 1 - len(self._seen)))
@@ -231,6 +246,8 @@ def _staged_by_us(job: BatchJob) -> bool:
 
 
 def _request_count(job: BatchJob) -> int | None:
+    """How many requests a Gemini job reports (``requestCount``); None when unknown. Vertex's completion counts
+    are not used: proto3 JSON leaves zero counts out, so their sum is no safe bound."""
     stats = job.batch_stats
     return stats.request_count if stats is not None and stats.request_count else None
 

@@ -26,7 +26,7 @@ from airflow_provider_genai_batch.client import (
 )
 from airflow_provider_genai_batch.client.creation import prepare_create
 from airflow_provider_genai_batch.client.jsonl import request_line
-from airflow_provider_genai_batch.client.results import parse_result_line
+from airflow_provider_genai_batch.client.results import Attribution, parse_result_line
 from airflow_provider_genai_batch.client.sources import InlineSource
 from airflow_provider_genai_batch.client.wire import gemini
 from airflow_provider_genai_batch.client.wire.common import compact_json
@@ -351,3 +351,12 @@ def test_emulator_shuffle_option_over_the_control_http_api(emu: Any) -> None:
 
     with pytest.raises(EmulatorError, match="shuffle_results"):
         control.configure(shuffle_results="yes")
+
+
+def test_huge_stamps_cost_no_memory_and_duplicates_are_still_caught() -> None:
+    attribution = Attribution()
+    first = attribution.result(key=None, metadata={STAMP_KEY: "900000000000"}, response={}, error=None)
+    assert (first.index, first.key) == (900000000000, "900000000000")
+    assert attribution.result(key=None, metadata={STAMP_KEY: 3}, response={}, error=None).index == 3
+    with pytest.raises(InvalidResponseError, match="already read"):
+        attribution.result(key=None, metadata={STAMP_KEY: "900000000000"}, response={}, error=None)
