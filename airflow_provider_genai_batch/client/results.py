@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
-from airflow_provider_genai_batch.client.wire.stamp import STAMP_KEY, is_staged_input, split_stamp
+from airflow_provider_genai_batch.client.wire.stamp import STAMP_KEY, is_staged_input
 
 __all__ = [
     "Attribution",
@@ -171,7 +171,7 @@ class Attribution:
     Example::
 
         attribution = Attribution(job)
-        result = attribution.result(key=None, metadata={"genai_batch_index": "2"}, response={...}, error=None)
+        result = attribution.result(None, {"genai_batch_index": "2"}, {"candidates": []}, None)
         result.index, result.key, result.metadata          # 2, "2", None
     """
 
@@ -210,12 +210,15 @@ class Attribution:
         return index
 
     def result(
-        self, *, key: Any, metadata: dict[str, Any] | None, response: dict[str, Any] | None, error: JobError | None
+        self, key: Any, metadata: dict[str, Any] | None, response: dict[str, Any] | None, error: JobError | None
     ) -> BatchResult:
         """The next result read, attributed."""
         position = self._position
         self._position += 1
-        stamp, user_metadata = split_stamp(metadata)
+        stamp = user_metadata = None
+        if metadata:
+            stamp = metadata.get(STAMP_KEY)
+            user_metadata = {str(k): str(v) for k, v in metadata.items() if k != STAMP_KEY} or None
         if self._stamped is None:
             self._stamped = stamp is not None
         if self._stamped:
@@ -230,13 +233,7 @@ class Attribution:
             key = user_metadata.get("key")
         if key is None and self._stamped:
             key = str(index)
-        return BatchResult(
-            index=index,
-            key=str(key) if key is not None else None,
-            metadata={str(k): str(v) for k, v in user_metadata.items()} if user_metadata else None,
-            response=response,
-            error=error,
-        )
+        return BatchResult(index, str(key) if key is not None else None, user_metadata, response, error)
 
 
 def _staged_by_us(job: BatchJob) -> bool:
@@ -260,7 +257,7 @@ def inline_results(job: BatchJob) -> Iterator[BatchResult]:
         items = dest.inlined_responses or dest.inlined_embed_content_responses or []
     attribution = Attribution(job, total=len(items))
     for item in items:
-        yield attribution.result(key=None, metadata=item.metadata, response=item.response, error=item.error)
+        yield attribution.result(None, item.metadata, item.response, item.error)
 
 
 class LineSplitter:
@@ -307,7 +304,7 @@ class ResultStreamParser:
     def _parse(self, line: bytes) -> BatchResult:
         fields = _line_fields(line, self._line)
         self._line += 1
-        return self._attribution.result(**fields)
+        return self._attribution.result(*fields)
 
 
 def _vertex_error(status: Any) -> JobError | None:
@@ -318,7 +315,9 @@ def _vertex_error(status: Any) -> JobError | None:
     return JobError(message=str(status))
 
 
-def _line_fields(line: bytes, position: int) -> dict[str, Any]:
+def _line_fields(
+    line: bytes, position: int
+) -> tuple[Any, dict[str, Any] | None, dict[str, Any] | None, JobError | None]:
     """``key``, ``metadata``, ``response`` and ``error`` of one result line, as echoed."""
     try:
         data = json.loads(line)
@@ -333,11 +332,10 @@ def _line_fields(line: bytes, position: int) -> dict[str, Any]:
     except ValueError as exc:  # pydantic's ValidationError
         raise InvalidResponseError(f"result line {position + 1} has a malformed error: {exc}") from None
     response = data.get("response") if isinstance(data.get("response"), dict) else None
-    return {"key": data.get("key"), "metadata": metadata, "response": response, "error": parsed_error}
+    return data.get("key"), metadata, response, parsed_error
 
 
 def parse_result_line(line: bytes, index: int) -> BatchResult:
     """One line of a Gemini results file or a Vertex predictions shard, read alone: its stamp, when it has
     one, gives the index (else ``index``, the line's position) and is removed from the metadata."""
-    fields = _line_fields(line, index)
-    return Attribution(start=index).result(**fields)
+    return Attribution(start=index).result(*_line_fields(line, index))

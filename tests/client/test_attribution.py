@@ -355,8 +355,8 @@ def test_emulator_shuffle_option_over_the_control_http_api(emu: Any) -> None:
 
 def test_huge_stamps_cost_no_memory_and_duplicates_are_still_caught() -> None:
     attribution = Attribution()
-    first = attribution.result(key=None, metadata={STAMP_KEY: "900000000000"}, response={}, error=None)
+    first = attribution.result(None, {STAMP_KEY: "900000000000"}, {}, None)
     assert (first.index, first.key) == (900000000000, "900000000000")
-    assert attribution.result(key=None, metadata={STAMP_KEY: 3}, response={}, error=None).index == 3
+    assert attribution.result(None, {STAMP_KEY: 3}, {}, None).index == 3
     with pytest.raises(InvalidResponseError, match="already read"):
-        attribution.result(key=None, metadata={STAMP_KEY: "900000000000"}, response={}, error=None)
+        attribution.result(None, {STAMP_KEY: "900000000000"}, {}, None)

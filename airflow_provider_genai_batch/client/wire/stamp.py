@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 
-__all__ = ["STAMP_KEY", "is_staged_input", "split_stamp", "stamp_metadata"]
+__all__ = ["STAMP_KEY", "is_staged_input", "stamp_metadata"]
 
 #: The metadata key holding a request's index (a decimal string).
 STAMP_KEY = "genai_batch_index"
@@ -43,14 +43,6 @@ def stamp_metadata(metadata: Any, index: int, field: str) -> dict[str, Any]:
             f"rename the {STAMP_KEY!r} metadata entry",
         )
     return {**metadata, STAMP_KEY: str(index)}
-
-
-def split_stamp(metadata: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
-    """``(stamp or None, the user's metadata or None)`` from echoed metadata; the input is not changed."""
-    if not metadata or STAMP_KEY not in metadata:
-        return None, metadata or None
-    user = {k: v for k, v in metadata.items() if k != STAMP_KEY}
-    return metadata[STAMP_KEY], user or None
 
 
 def is_staged_input(uri: str) -> bool:
