@@ -109,7 +109,7 @@ def test_bigquery_job_reads_and_writes_tables(vertex: genai.Client, emu: Emulato
     table = done.output_info.bigquery_output_table
     assert re.fullmatch(r"predictions_\d{4}_\d\d_\d\dT\d\d_\d\d_\d\d_\d{3}Z", table)
     assert f"bq://proj.out.{table}" in emu.list_tables()
-    rows = emu.get_table(f"bq://proj.out.{table}")
+    rows = sorted(emu.get_table(f"bq://proj.out.{table}"), key=lambda row: row["id"])  # a table has no order
     assert [row["id"] for row in rows] == [1, 2]
     assert rows[0]["status"] == "" and rows[0]["response"]["candidates"][0]["content"]["parts"][0]["text"] == (
         "echo: from bigquery"
