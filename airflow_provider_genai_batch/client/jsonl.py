@@ -33,16 +33,25 @@ class SpooledFile:
 
 
 def request_line(request: JsonDict, index: int) -> bytes:
-    """One input line ``{"key": ..., "request": {...}, "metadata": {...the user's..., "genai_batch_index": "3"}}``.
+    """One input line ``{"key": ..., "request": {...}, "metadata": {...the user's..., "genai_batch_index": "3"}}``:
+    the user's key (``metadata.key``, else the position), the request, and the user's whole metadata with the
+    index stamp (``wire/stamp.py``). The user's ``request`` dict is not changed.
 
-    The key is the user's ``metadata.key``, else the request's position. Both services echo these fields next to
-    each result: the Gemini API echoes ``key`` (documented) and the line's other top-level fields (seen in
-    googleapis/go-genai#513: a line's extra fields came back in the responses file); Vertex AI batch prediction
-    writes each output row as the input line's fields plus ``status``/``processed_time``/``request``/``response``
-    (the "input columns plus response and status" of its BigQuery output; for JSONL, third parties report only
-    request/response pairs, googleapis/python-aiplatform#2621 for the old text models and BerriAI/litellm#14044,
-    so a Vertex job whose output lines lose ``metadata`` fails loudly on read instead of being attributed by
-    position). The stamp lives inside ``metadata``, as for inline requests, so one rule reads every format.
+    Which fields come back next to each result (searched December 2026):
+
+    - Gemini responses file: ``key`` is echoed (Gemini batch docs, "key is echoed into the output"); other
+      top-level fields of a line are echoed too (googleapis/go-genai#513 shows them in the output file, with
+      arrays emptied by a bug: our ``metadata`` holds only strings).
+    - Vertex AI batch prediction: each output row repeats ``request`` and adds ``status``, ``processed_time`` and
+      ``response`` (Vertex "batch prediction from Cloud Storage" docs); a BigQuery output keeps the input columns.
+      That extra top-level fields of a JSONL line are echoed is NOT confirmed by Google: BerriAI/litellm#14044
+      reports only request/response pairs (no custom id), googleapis/python-aiplatform#2621 that an id in a
+      text-bison JSONL line was dropped, and litellm (PR #25627) and bifrost (PR #4152) carry their id in the
+      request's ``labels`` instead (Google advises against a unique label value per call).
+
+    So the stamp sits in ``metadata`` (one rule for inline and file results alike), and ``results.Attribution``
+    requires it on every row of a Vertex job that reads an object we staged: if Vertex drops the field, reading
+    fails with ``InvalidResponseError`` instead of attributing results by position.
     """
     user_metadata = request.get("metadata")
     key = (user_metadata or {}).get("key", str(index))
