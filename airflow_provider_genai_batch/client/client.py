@@ -148,7 +148,7 @@ class Batches(_Base):
         if location.kind == "inline":
             yield from inline_results(job)
             return
-        parser = ResultStreamParser()
+        parser = ResultStreamParser(job)
         for request in self._run(result_downloads(self.settings, location.kind, location.uri or "")):
             for chunk in self._transport.stream(request):
                 yield from parser.feed(chunk)
@@ -217,7 +217,7 @@ class AsyncBatches(_Base):
             for result in inline_results(job):
                 yield result
             return
-        parser = ResultStreamParser()
+        parser = ResultStreamParser(job)
         for request in await self._run(result_downloads(self.settings, location.kind, location.uri or "")):
             async for chunk in self._transport.stream(request):
                 for result in parser.feed(chunk):

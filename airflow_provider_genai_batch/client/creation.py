@@ -255,8 +255,9 @@ def _jsonl_data(source: Source) -> Iterator[tuple[IO[bytes], int]]:
         yield spooled.file, spooled.size
 
 
-def _inline_size(requests: list[JsonDict]) -> int:
-    return len(compact_json(requests))
+def _inline_size(input_config: JsonDict) -> int:
+    """Bytes of the stamped inline requests, as they would be sent."""
+    return len(compact_json(input_config))
 
 
 def staging_uri(settings: ClientSettings, data: IO[bytes]) -> str:
@@ -274,8 +275,9 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
     source = prepared.source
     with prepared.cleanup:
         if settings.backend == "gemini":
-            if isinstance(source, InlineSource) and _inline_size(source.requests) <= settings.inline_limit_bytes:
-                input_config = gemini.inline_input(source.requests)
+            inline = gemini.inline_input(source.requests) if isinstance(source, InlineSource) else None
+            if inline is not None and _inline_size(inline) <= settings.inline_limit_bytes:
+                input_config = inline
             elif isinstance(source, FileSource):
                 input_config = gemini.file_input(source.file_name)
             else:

@@ -18,6 +18,7 @@ from typing import IO
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.wire.common import JsonDict, compact_json
+from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
 
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 
@@ -32,15 +33,36 @@ class SpooledFile:
 
 
 def request_line(request: JsonDict, index: int) -> bytes:
-    """One input line ``{"key": ..., "request": {...}}``; the key defaults to the request's position."""
-    metadata = request.get("metadata") or {}
-    key = metadata.get("key", str(index))
-    return compact_json({"key": key, "request": request["request"]}) + b"\n"
+    """One input line ``{"key": ..., "request": {...}, "metadata": {...the user's..., "genai_batch_index": "3"}}``:
+    the user's key (``metadata.key``, else the position), the request, and the user's whole metadata with the
+    index stamp (``wire/stamp.py``). The user's ``request`` dict is not changed.
+
+    Which fields come back next to each result (searched December 2026):
+
+    - Gemini responses file: ``key`` is echoed (Gemini batch docs, "key is echoed into the output"); other
+      top-level fields of a line are echoed too (googleapis/go-genai#513 shows them in the output file, with
+      arrays emptied by a bug: our ``metadata`` holds only strings).
+    - Vertex AI batch prediction: each output row repeats ``request`` and adds ``status``, ``processed_time`` and
+      ``response`` (Vertex "batch prediction from Cloud Storage" docs); a BigQuery output keeps the input columns.
+      That extra top-level fields of a JSONL line are echoed is NOT confirmed by Google: BerriAI/litellm#14044
+      reports only request/response pairs (no custom id), googleapis/python-aiplatform#2621 that an id in a
+      text-bison JSONL line was dropped, and litellm (PR #25627) and bifrost (PR #4152) carry their id in the
+      request's ``labels`` instead (Google advises against a unique label value per call).
+
+    So the stamp sits in ``metadata`` (one rule for inline and file results alike), and ``results.Attribution``
+    requires it on every row of a Vertex job that reads an object we staged: if Vertex drops the field, reading
+    fails with ``InvalidResponseError`` instead of attributing results by position.
+    """
+    user_metadata = request.get("metadata")
+    key = (user_metadata or {}).get("key", str(index))
+    metadata = stamp_metadata(user_metadata, index, f"src[{index}]")
+    return compact_json({"key": key, "request": request["request"], "metadata": metadata}) + b"\n"
 
 
 @contextmanager
 def spool_requests(requests: Iterable[JsonDict]) -> Iterator[SpooledFile]:
-    """Write wire-form requests as JSONL to a temporary file (in memory up to 16 MiB, then on disk)."""
+    """Write wire-form requests as JSONL lines stamped with their index (``request_line``) to a temporary file
+    (in memory up to 16 MiB, then on disk)."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as buffer:
         size = count = 0
         for index, request in enumerate(requests):

@@ -3,6 +3,18 @@
 ``BatchResult`` carries the request's key and metadata, then the response or the per-request error. Lines are
 split incrementally from byte chunks, so a result file of gigabytes is read in bounded memory.
 
+Results come in the service's order, which need not be the request order. Attribution (``Attribution``):
+
+- A job's results are *stamped* when its first result carries ``metadata.genai_batch_index`` (every request this
+  client serialises does: inline requests, uploaded or staged JSONL, see ``wire/stamp.py``), or when it is a
+  Vertex job reading one input object this client staged (``.../inputs/<sha256 prefix>.jsonl``).
+- Stamped: ``index`` is the stamp, ``metadata`` is the user's metadata without it (None when the user gave
+  none), ``key`` the user's key or ``str(index)``. A result without a stamp, or with a stamp that is not a
+  decimal string, out of range or already seen, raises ``InvalidResponseError`` naming the job: never a guess.
+- Not stamped (a JSONL file, gs:// objects or a BigQuery table the user supplied, or a job made by another
+  tool): ``index`` numbers results in the order they are read, ``key`` and ``metadata`` are the user's as
+  echoed (None when absent). A stamp on a later result of such a job raises too.
+
 Example::
 
     for result in client.batches.iter_results(job):
@@ -18,8 +30,10 @@ from typing import Any, Literal
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
+from airflow_provider_genai_batch.client.wire.stamp import STAMP_KEY, is_staged_input
 
 __all__ = [
+    "Attribution",
     "BatchResult",
     "LineSplitter",
     "ResultsLocation",
@@ -33,6 +47,11 @@ __all__ = [
 class BatchResult:
     """One request's outcome. A slotted dataclass, not a pydantic model: a results file of a gigabyte holds a
     million of them, and construction cost is most of the client's share of reading it (BENCHMARKS.md).
+
+    ``index`` is the position of the request in the input (from its stamp; for an unstamped user file, the
+    reading order), ``key`` the user's key (or ``str(index)`` for stamped requests without one), ``metadata``
+    exactly the user's metadata (None when there was none). Results arrive in the service's order: sort by
+    ``index`` for request order.
 
     Example::
 
@@ -141,21 +160,104 @@ def check_readable(job: BatchJob) -> ResultsLocation:
     return location
 
 
+# Indices seen are tracked in a bitmap up to here (2 MiB at most), in a set beyond (a stamp is service input).
+_BITMAP_INDICES = 1 << 24
+
+
+class Attribution:
+    """Numbers a job's results by their stamp (or by reading order when the job is not stamped); see the module
+    docstring for the rule. One per read of a job; shared by inline and streamed results.
+
+    Example::
+
+        attribution = Attribution(job)
+        result = attribution.result(None, {"genai_batch_index": "2"}, {"candidates": []}, None)
+        result.index, result.key, result.metadata          # 2, "2", None
+    """
+
+    def __init__(self, job: BatchJob | None = None, total: int | None = None, start: int = 0) -> None:
+        self._job = job.name if job is not None else "the job"
+        self._total = total
+        self._stamped: bool | None = True if job is not None and _staged_by_us(job) else None
+        self._seen = bytearray()  # one bit per index below _BITMAP_INDICES (a million results: 125 KB)
+        self._seen_beyond: set[int] = set()
+        self._position = start
+
+    def _fail(self, position: int, problem: str) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"{self._job}: result {position + 1} {problem}; results cannot be attributed to requests by position "
+            "because the service may return them in any order"
+        )
+
+    def _index(self, stamp: Any, position: int) -> int:
+        text = str(stamp) if isinstance(stamp, int) and not isinstance(stamp, bool) else stamp
+        if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+            raise self._fail(position, f"has metadata.{STAMP_KEY} = {stamp!r}, not a request index")
+        index = int(text)
+        if self._total is not None and index >= self._total:
+            raise self._fail(position, f"names request {index}, but the job has {self._total} requests")
+        if index >= _BITMAP_INDICES:
+            if index in self._seen_beyond:
+                raise self._fail(position, f"names request {index}, whose result was already read")
+            self._seen_beyond.add(index)
+            return index
+        byte, bit = divmod(index, 8)
+        if byte >= len(self._seen):
+            self._seen.extend(bytes(byte + 1 - len(self._seen)))
+        if self._seen[byte] & (1 << bit):
+            raise self._fail(position, f"names request {index}, whose result was already read")
+        self._seen[byte] |= 1 << bit
+        return index
+
+    def result(
+        self, key: Any, metadata: dict[str, Any] | None, response: dict[str, Any] | None, error: JobError | None
+    ) -> BatchResult:
+        """The next result read, attributed."""
+        position = self._position
+        self._position += 1
+        stamp = user_metadata = None
+        if metadata:
+            stamp = metadata.get(STAMP_KEY)
+            user_metadata = {str(k): str(v) for k, v in metadata.items() if k != STAMP_KEY} or None
+        if self._stamped is None:
+            self._stamped = stamp is not None
+        if self._stamped:
+            if stamp is None:
+                raise self._fail(position, f"carries no metadata.{STAMP_KEY} though the job's requests were stamped")
+            index = self._index(stamp, position)
+        elif stamp is not None:
+            raise self._fail(position, f"carries metadata.{STAMP_KEY} though the job's first result did not")
+        else:
+            index = position
+        if key is None and user_metadata:
+            key = user_metadata.get("key")
+        if key is None and self._stamped:
+            key = str(index)
+        return BatchResult(index, str(key) if key is not None else None, user_metadata, response, error)
+
+
+def _staged_by_us(job: BatchJob) -> bool:
+    """A Vertex job reading the one JSONL object ``create`` staged: its lines were stamped."""
+    uris = job.src.gcs_uri if job.src is not None else None
+    return job.backend == "vertex" and bool(uris) and len(uris or []) == 1 and is_staged_input((uris or [""])[0])
+
+
+def _request_count(job: BatchJob) -> int | None:
+    """How many requests a Gemini job reports (``requestCount``); None when unknown. Vertex's completion counts
+    are not used: proto3 JSON leaves zero counts out, so their sum is no safe bound."""
+    stats = job.batch_stats
+    return stats.request_count if stats is not None and stats.request_count else None
+
+
 def inline_results(job: BatchJob) -> Iterator[BatchResult]:
-    """Results held in the job itself (Gemini inline input)."""
+    """Results held in the job itself (Gemini inline input), attributed by their stamp."""
     dest = job.dest
     items: list[InlinedResponse] = []
     if dest is not None:
         items = dest.inlined_responses or dest.inlined_embed_content_responses or []
-    for index, item in enumerate(items):
-        metadata = item.metadata or None
-        yield BatchResult(
-            index=index,
-            key=(metadata or {}).get("key"),
-            metadata=metadata,
-            response=item.response,
-            error=item.error,
-        )
+    attribution = Attribution(job, total=len(items))
+    for item in items:
+        yield attribution.result(None, item.metadata, item.response, item.error)
 
 
 class LineSplitter:
@@ -178,11 +280,18 @@ class LineSplitter:
 
 
 class ResultStreamParser:
-    """Bytes of one or more result shards in, numbered BatchResults out; shared by the sync and async clients."""
+    """Bytes of one or more result shards in, attributed BatchResults out; shared by the sync and async clients.
 
-    def __init__(self) -> None:
+    Example::
+
+        parser = ResultStreamParser(job)
+        results = parser.feed(chunk) + parser.end_of_shard()
+    """
+
+    def __init__(self, job: BatchJob | None = None) -> None:
         self._splitter = LineSplitter()
-        self._index = 0
+        self._attribution = Attribution(job, total=_request_count(job) if job is not None else None)
+        self._line = 0
 
     def feed(self, chunk: bytes) -> list[BatchResult]:
         """Results completed by this chunk."""
@@ -193,9 +302,9 @@ class ResultStreamParser:
         return [self._parse(line) for line in self._splitter.finish()]
 
     def _parse(self, line: bytes) -> BatchResult:
-        result = parse_result_line(line, self._index)
-        self._index += 1
-        return result
+        fields = _line_fields(line, self._line)
+        self._line += 1
+        return self._attribution.result(*fields)
 
 
 def _vertex_error(status: Any) -> JobError | None:
@@ -206,28 +315,27 @@ def _vertex_error(status: Any) -> JobError | None:
     return JobError(message=str(status))
 
 
-def parse_result_line(line: bytes, index: int) -> BatchResult:
-    """One line of a Gemini results file or a Vertex predictions shard."""
+def _line_fields(
+    line: bytes, position: int
+) -> tuple[Any, dict[str, Any] | None, dict[str, Any] | None, JobError | None]:
+    """``key``, ``metadata``, ``response`` and ``error`` of one result line, as echoed."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InvalidResponseError(f"result line {index + 1} is not JSON: {exc.msg}") from None
+        raise InvalidResponseError(f"result line {position + 1} is not JSON: {exc.msg}") from None
     if not isinstance(data, dict):
-        raise InvalidResponseError(f"result line {index + 1} is not a JSON object")
-    key = data.get("key")
+        raise InvalidResponseError(f"result line {position + 1} is not a JSON object")
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
-    if key is None and metadata:
-        key = metadata.get("key")
     error = data.get("error")
     try:
         parsed_error = JobError.model_validate(error) if isinstance(error, dict) else _vertex_error(data.get("status"))
     except ValueError as exc:  # pydantic's ValidationError
-        raise InvalidResponseError(f"result line {index + 1} has a malformed error: {exc}") from None
+        raise InvalidResponseError(f"result line {position + 1} has a malformed error: {exc}") from None
     response = data.get("response") if isinstance(data.get("response"), dict) else None
-    return BatchResult(
-        index=index,
-        key=str(key) if key is not None else None,
-        metadata={str(k): str(v) for k, v in metadata.items()} if metadata else None,
-        response=response,
-        error=parsed_error,
-    )
+    return data.get("key"), metadata, response, parsed_error
+
+
+def parse_result_line(line: bytes, index: int) -> BatchResult:
+    """One line of a Gemini results file or a Vertex predictions shard, read alone: its stamp, when it has
+    one, gives the index (else ``index``, the line's position) and is removed from the metadata."""
+    return Attribution(start=index).result(*_line_fields(line, index))

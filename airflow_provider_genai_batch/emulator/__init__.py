@@ -8,7 +8,8 @@ Running it
 ==========
 
 - Command line: ``genai-batch-emulator [--host 127.0.0.1] [--port 8085|0] [--api-key KEY] [--job-seconds S]
-  [--pending-seconds S] [--cancel-seconds S] [--vertex-shard-rows N] [--accept-token T ...] [--lenient]`` (or
+  [--pending-seconds S] [--cancel-seconds S] [--vertex-shard-rows N] [--accept-token T ...] [--lenient]
+  [--keep-order]`` (or
   ``python -m airflow_provider_genai_batch.emulator``). The first line of stdout is the base URL.
 - In Python::
 
@@ -42,6 +43,12 @@ individually: the Gemini job still SUCCEEDS (``failedRequestCount``), a Vertex j
 (Gemini inline responses or ``files/batch-<id>``; Vertex ``{prefix}/prediction-model-<time>/predictions.jsonl``
 in the GCS store or a ``predictions_<time>`` BigQuery table; note that ``outputInfo.bigqueryOutputTable`` is
 the table *name* and ``bigqueryOutputDataset`` the ``bq://project.dataset``, as Vertex reports them).
+
+Result order: by default results come back shuffled (a seeded order per job name), as Google does not promise
+request order; ``run_emulator(shuffle_results=False)``, ``configure(shuffle_results=False)`` or
+``--keep-order`` keep request order. Echoed beside each result: Gemini inline ``metadata``; every top-level
+field of a Gemini input line except ``request`` (``key``, ``metadata``...) in the responses file; every
+field of a Vertex input line or BigQuery row except ``request`` in the prediction rows.
 
 Create-time validation (400 INVALID_ARGUMENT naming the field, 404 for an unknown input file) covers the shape
 of the request; input that cannot be read (missing GCS object or BigQuery table, malformed JSONL line) makes
@@ -85,7 +92,7 @@ Methods of ``EmulatorHandle`` (in process) and ``EmulatorClient(base_url)`` (ove
 another process), with the HTTP paths under ``/_emulator/`` listed in ``admin_routes.py``:
 
 - ``reset()``; ``configure(job_seconds=, pending_seconds=, cancel_seconds=, vertex_shard_rows=, api_key=,
-  accepted_tokens=)`` (returns all settings).
+  accepted_tokens=, shuffle_results=)`` (returns all settings).
 - ``add_outcome(final_state="SUCCEEDED"|"PARTIALLY_SUCCEEDED"|"FAILED"|"EXPIRED"|"CANCELLED"|"STUCK_PENDING",
   failed_requests=[indices], error_message=, job_seconds=, pending_seconds=, match_display_name=substring,
   backend="gemini"|"vertex", count=1|None)``: how the next matching jobs end.

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not check bodies and input lines against Google's published schemas (default: strict)",
     )
+    parser.add_argument(
+        "--keep-order",
+        action="store_true",
+        help="return results in request order (default: a shuffled order seeded by the job name, as Google may)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -75,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             vertex_shard_rows=args.vertex_shard_rows,
             accepted_tokens=tuple(args.accept_token),
             strict=not args.lenient,
+            shuffle_results=not args.keep_order,
         )
     except EmulatorError as exc:
         print(f"genai-batch-emulator: {exc.message}", file=sys.stderr)

@@ -1,9 +1,17 @@
 """Writing the results of a finished job, in each backend's output format.
 
-- Gemini, inline input: ``{"inlinedResponses": {"inlinedResponses": [...]}}``, one element per request in order,
+Order: Google does not promise that results come in request order (the Gemini API has returned inline
+responses out of order, googleapis/python-genai#1909), so by default every output below lists its results in a
+shuffled order, seeded by the job name (the same job always gives the same order). ``shuffle_results=False``
+keeps request order. Each result carries what Google echoes to attribute it: the inline request's
+``metadata``, or the input line's fields other than ``request``.
+
+- Gemini, inline input: ``{"inlinedResponses": {"inlinedResponses": [...]}}``, one element per request,
   ``{"response": ..., "metadata": ...}`` or ``{"error": {"code": 400, "message", "status"}, "metadata": ...}``.
 - Gemini, file input: a generated file ``files/batch-<job id>`` (``source: GENERATED``) of JSONL lines
-  ``{"key": ..., "response": ...}`` or ``{"key": ..., "error": {...}}`` (``key`` only when the input line had one).
+  ``{"key": ..., "response": ...}`` or ``{"key": ..., "error": {...}}``: every top-level field of the input
+  line but ``request`` (``key``, ``metadata``...) is echoed, as the Gemini API echoes ``key`` (documented) and
+  a line's extra fields (googleapis/go-genai#513).
 - Vertex, GCS destination: ``{outputUriPrefix}/prediction-model-<create time>/predictions.jsonl``, or
   ``predictions_00001.jsonl``, ``predictions_00002.jsonl``... when there are more rows than
   ``vertex_shard_rows``. Each line is the input line's extra fields plus ``status`` (``""`` or the error
@@ -16,6 +24,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +50,15 @@ def results_file_id(job: Job) -> str:
     return f"batch-{job.id}"
 
 
+def _order(store: Store, job: Job) -> list[int]:
+    """The request indices in the order their results are written: shuffled (seeded by the job name) unless
+    ``shuffle_results`` is off."""
+    order = list(range(len(job.items)))
+    if store.config.shuffle_results:
+        random.Random(job.name).shuffle(order)
+    return order
+
+
 def _answers(job: Job) -> list[tuple[dict[str, Any] | None, str | None]]:
     """``(response, None)`` or ``(None, error message)`` for every request of the job, in order."""
     failed = set(job.failed)
@@ -64,17 +82,20 @@ def _gemini_error(message: str) -> dict[str, Any]:
 
 def _gemini_output(store: Store, job: Job) -> dict[str, Any]:
     answers = _answers(job)
+    order = _order(store, job)
     if job.source == "inline":
         elements: list[dict[str, Any]] = []
-        for item, (response, error) in zip(job.items, answers, strict=True):
+        for index in order:
+            item, (response, error) = job.items[index], answers[index]
             element: dict[str, Any] = {"response": response} if error is None else {"error": _gemini_error(error)}
             if item.metadata is not None:
                 element["metadata"] = item.metadata
             elements.append(element)
         return {"inlinedResponses": {"inlinedResponses": elements}}
     lines = []
-    for item, (response, error) in zip(job.items, answers, strict=True):
-        line: dict[str, Any] = {"key": item.extra["key"]} if "key" in item.extra else {}
+    for index in order:
+        item, (response, error) = job.items[index], answers[index]
+        line: dict[str, Any] = dict(item.extra)
         if error is None:
             line["response"] = response
         else:
@@ -93,10 +114,12 @@ def _gemini_output(store: Store, job: Job) -> dict[str, Any]:
     return {"responsesFile": f"files/{record.id}"}
 
 
-def _vertex_rows(job: Job, status: JobStatus) -> list[dict[str, Any]]:
+def _vertex_rows(store: Store, job: Job, status: JobStatus) -> list[dict[str, Any]]:
     processed = datetime.fromtimestamp(status.end_time or 0.0, UTC).isoformat(timespec="milliseconds")
+    answers = _answers(job)
     rows = []
-    for item, (response, error) in zip(job.items, _answers(job), strict=True):
+    for index in _order(store, job):
+        item, (response, error) = job.items[index], answers[index]
         row = dict(item.extra)
         row.update({"status": error or "", "processed_time": processed, "request": item.request})
         if response is not None:
@@ -111,7 +134,7 @@ def _bq_timestamp(timestamp: float) -> str:
 
 
 def _vertex_output(store: Store, job: Job, status: JobStatus) -> dict[str, Any]:
-    rows = _vertex_rows(job, status)
+    rows = _vertex_rows(store, job, status)
     config = job.output_config or {}
     gcs = get_field(config, "gcsDestination")
     if isinstance(gcs, dict):

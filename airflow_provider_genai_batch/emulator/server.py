@@ -103,6 +103,7 @@ def run_emulator(
     vertex_shard_rows: int = 10_000,
     accepted_tokens: Iterable[str] = (),
     strict: bool = True,
+    shuffle_results: bool = True,
     host: str = "127.0.0.1",
     port: int = 0,
     log_level: str = "warning",
@@ -125,6 +126,7 @@ def run_emulator(
         vertex_shard_rows=vertex_shard_rows,
         accepted_tokens=tuple(accepted_tokens),
         strict=strict,
+        shuffle_results=shuffle_results,
     )
     app = EmulatorApp(config)
     sock = bind_socket(host, port)

@@ -74,6 +74,9 @@ class EmulatorConfig:
     #: Check create bodies, inline requests and input lines against Google's published schemas
     #: (``schema_check.py``); ``False`` accepts anything shaped like a request.
     strict: bool = True
+    #: Return results (inline responses, result-file lines, prediction rows) in a shuffled order, seeded by the
+    #: job name, as Google may; ``False`` keeps request order.
+    shuffle_results: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
@@ -83,6 +86,8 @@ class EmulatorConfig:
         rows = self.vertex_shard_rows
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise invalid_argument(f"vertex_shard_rows: expected an integer >= 1, got {rows!r}")
+        if not isinstance(self.shuffle_results, bool):
+            raise invalid_argument(f"shuffle_results: expected true or false, got {self.shuffle_results!r}")
         tokens = self.accepted_tokens
         if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) and t for t in tokens):
             raise invalid_argument("accepted_tokens: expected a list of non-empty strings")

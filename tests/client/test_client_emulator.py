@@ -89,7 +89,7 @@ def test_gemini_inline_lifecycle(emu: Any) -> None:
         done = wait(client, job.name)
         assert done.state is JobState.SUCCEEDED
         assert done.request_counts.total == 2 and done.request_counts.succeeded == 2
-        results = list(client.batches.iter_results(done))
+        results = sorted(client.batches.iter_results(done), key=lambda r: r.index)  # the service's order is any
     assert [r.key for r in results] == ["a", "b"]
     assert all(r.ok and r.text for r in results)
     assert results[0].text is not None and "one two" in results[0].text
@@ -106,8 +106,9 @@ def test_gemini_local_file_is_uploaded_and_results_streamed(emu: Any, tmp_path: 
         location = results_location(done)
         assert location.kind == "file"
         results = list(client.batches.iter_results(done))
-    assert [r.key for r in results] == [f"k{i}" for i in range(30)]
-    assert all(r.ok for r in results)
+    # The user's own file carries no stamp: results keep its keys, in the order the service wrote them.
+    assert sorted(r.key or "" for r in results) == sorted(f"k{i}" for i in range(30))
+    assert all(r.ok and r.text == f"echo: prompt number {(r.key or '')[1:]}" for r in results)
 
 
 def test_gemini_inline_over_limit_goes_through_files_api(emu: Any) -> None:
@@ -115,7 +116,8 @@ def test_gemini_inline_over_limit_goes_through_files_api(emu: Any) -> None:
         job = client.batches.create(model=MODEL, src=[f"long prompt {i} " * 5 for i in range(10)])
         assert job.src is not None and job.src.file_name is not None
         done = wait(client, job.name)
-        assert [r.key for r in client.batches.iter_results(done)] == [str(i) for i in range(10)]
+        results = sorted(client.batches.iter_results(done), key=lambda r: r.index)
+        assert [r.key for r in results] == [str(i) for i in range(10)]
 
 
 def test_gemini_iterator_source_streams_through_upload(emu: Any) -> None:
@@ -250,7 +252,7 @@ async def test_async_client_end_to_end(emu: Any) -> None:
             import asyncio
 
             await asyncio.sleep(0.05)
-        keys = [r.key async for r in client.batches.iter_results(job)]
+        keys = sorted([r.key or "" async for r in client.batches.iter_results(job)])
         names = [j.name async for j in client.batches.list(page_size=1)]
     assert keys == ["0", "1", "2"] and job.name in names
 

@@ -32,12 +32,13 @@ def _start(command: list[str]) -> tuple[subprocess.Popen[str], str]:
 def test_cli_prints_its_url_first_and_serves(command: list[str], stop: signal.Signals) -> None:
     if not Path(command[0]).exists():
         pytest.skip("the console script is not installed in this environment")
-    process, url = _start([*command, "--port", "0", "--api-key", "cli-key", "--job-seconds", "0.1"])
+    process, url = _start([*command, "--port", "0", "--api-key", "cli-key", "--job-seconds", "0.1", "--keep-order"])
     try:
         assert url.startswith("http://127.0.0.1:") and int(url.rsplit(":", 1)[1]) > 0
         response = httpx.get(f"{url}/v1/batches", headers={"x-goog-api-key": "cli-key"}, timeout=10)
         assert response.status_code == 200 and response.json() == {}
-        assert httpx.get(f"{url}/_emulator/config", timeout=10).json()["job_seconds"] == 0.1
+        config = httpx.get(f"{url}/_emulator/config", timeout=10).json()
+        assert config["job_seconds"] == 0.1 and config["shuffle_results"] is False
     finally:
         process.send_signal(stop)
         _, stderr = process.communicate(timeout=20)

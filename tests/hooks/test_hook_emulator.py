@@ -23,7 +23,7 @@ def test_verbs_on_gemini(emulator: EmulatorHandle) -> None:
     assert hook.get_job(job.name).name == job.name
     assert [j.name for j in hook.list_jobs(page_size=1)] == [job.name]
     emulator.finish_job(job.name)
-    results = list(hook.iter_results(job.name))
+    results = sorted(hook.iter_results(job.name), key=lambda r: r.index)  # the service's order is any
     assert [r.text for r in results] == ["echo: one", "echo: two"]
     hook.delete_job(job.name)
     with pytest.raises(NotFoundError):

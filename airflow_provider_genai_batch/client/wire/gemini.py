@@ -31,6 +31,7 @@ from airflow_provider_genai_batch.client.wire.common import (
     object_field,
     response_parser,
 )
+from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
 
 _NAME_RE = re.compile(r"^(?:batches/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
 _FILE_RE = re.compile(r"^(?:files/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
@@ -96,8 +97,15 @@ def build_create(
 
 
 def inline_input(requests: list[JsonDict]) -> JsonDict:
-    """``inputConfig`` for inlined requests."""
-    return {"requests": {"requests": requests}}
+    """``inputConfig`` for inlined requests, each stamped with its index in ``metadata`` (see ``stamp.py``):
+    ``{"request": {...}, "metadata": {...the user's..., "genai_batch_index": "0"}}``. The Gemini API echoes
+    ``metadata`` in ``inlinedResponses[].metadata``, in whatever order it returns them.
+    """
+    stamped = [
+        {**item, "metadata": stamp_metadata(item.get("metadata"), index, f"src[{index}]")}
+        for index, item in enumerate(requests)
+    ]
+    return {"requests": {"requests": stamped}}
 
 
 def file_input(file_name: str) -> JsonDict:
