@@ -71,6 +71,8 @@ class EmulatorConfig:
     vertex_shard_rows: int = 10_000
     #: Bearer tokens accepted by Vertex and GCS routes; empty means any non-empty token.
     accepted_tokens: tuple[str, ...] = ()
+    #: Order of the Gemini batch list: ``newest_first`` or ``oldest_first`` (Google documents none).
+    gemini_list_order: str = "newest_first"
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
@@ -84,6 +86,10 @@ class EmulatorConfig:
         if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) and t for t in tokens):
             raise invalid_argument("accepted_tokens: expected a list of non-empty strings")
         object.__setattr__(self, "accepted_tokens", tuple(tokens))
+        if self.gemini_list_order not in ("newest_first", "oldest_first"):
+            raise invalid_argument(
+                f"gemini_list_order: expected 'newest_first' or 'oldest_first', got {self.gemini_list_order!r}"
+            )
 
     def updated(self, **changes: Any) -> EmulatorConfig:
         """A copy with ``changes`` applied; unknown names raise a 400 ``EmulatorError``."""
