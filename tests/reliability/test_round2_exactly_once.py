@@ -2,9 +2,10 @@
 was rewritten, and after an ``execution_timeout`` with retries (issue 15 items 2, 3 and 5).
 
 Everything runs through ``dag.test()`` against the emulator. Running ``dag.test()`` again with the same logical
-date and ``run_after`` re-creates the run with the same run id and a new ``start_date``: what clearing a
-finished run does to the fields the look-up could depend on. The emulator's clock is set behind the real one to
-make jobs look older than the re-run's start (the emulator runs in this process: its store is at hand).
+date and ``run_after`` re-creates the run with the same run id; with :func:`runs_start_now` its ``start_date``
+is the moment it runs (as the scheduler sets it for a cleared run), not the logical date ``dag.test()`` uses.
+The emulator's clock is set behind the real one to make jobs look older than the re-run's start (the emulator
+runs in this process: its store is at hand).
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ def fast_emulator(emulator: EmulatorHandle) -> Iterator[EmulatorHandle]:
     emulator.configure(job_seconds=0.3, pending_seconds=0.1)
     yield emulator
     set_clock_offset(emulator, 0.0)
+
+
+@pytest.fixture
+def runs_start_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dag.test()`` runs start now, like a scheduled or cleared run (``dag.test()`` uses the logical date)."""
+    from airflow.models import dagrun
+
+    original = dagrun.get_or_create_dagrun
+
+    def starting_now(**kwargs: Any) -> Any:
+        return original(**{**kwargs, "start_date": dt.datetime.now(dt.UTC)})
+
+    monkeypatch.setattr(dagrun, "get_or_create_dagrun", starting_now)
 
 
 def set_clock_offset(emulator: EmulatorHandle, seconds: float) -> None:
@@ -71,7 +85,7 @@ def list_calls(emulator: EmulatorHandle) -> int:
 class TestClearedRun:
     @pytest.mark.parametrize("deferrable", MODES)
     def test_a_cleared_run_with_25_jobs_in_between_reattaches(
-        self, run_dag: Any, fast_emulator: EmulatorHandle, deferrable: bool
+        self, run_dag: Any, fast_emulator: EmulatorHandle, deferrable: bool, runs_start_now: None
     ) -> None:
         dag = spec(f"cleared_{deferrable}", create_task(src=["a question"], deferrable=deferrable))
         run_after = hours_ago(5)
@@ -82,13 +96,14 @@ class TestClearedRun:
         set_clock_offset(fast_emulator, 0.0)  # the re-run starts now: its start_date is 4 h after those jobs
         second = run_dag(dag, logical_date=run_after)
         assert second.state == "success", second.output[-3000:]
+        assert "found by idempotency key" in second.output  # the remote look-up, not a task state row
         assert fast_emulator.stats()["jobs_created"] == 26  # the first run's job and the 25 others: no second
         assert second.value("create")["reattached"] is True
         assert second.value("create")["job_name"] == first.value("create")["job_name"]
 
     @pytest.mark.parametrize("deferrable", MODES)
     def test_an_oldest_first_list_still_finds_the_job(
-        self, run_dag: Any, fast_emulator: EmulatorHandle, deferrable: bool
+        self, run_dag: Any, fast_emulator: EmulatorHandle, deferrable: bool, runs_start_now: None
     ) -> None:
         fast_emulator.configure(gemini_list_order="oldest_first")
         set_clock_offset(fast_emulator, -10 * HOUR)
