@@ -251,7 +251,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check inputs, find or create the job, push its name, then wait (or defer) and return the manifest."""
-        from airflow.sdk.exceptions import AirflowTaskTimeout
+        try:
+            from airflow.sdk.exceptions import AirflowTaskTimeout
+        except ImportError:  # Airflow 3.1 keeps it in core
+            from airflow.exceptions import AirflowTaskTimeout  # type: ignore[no-redef,attr-defined,unused-ignore]
 
         ti = context["ti"]
         self._retries_left = int(ti.try_number) <= int(getattr(ti, "max_tries", self.retries or 0))
