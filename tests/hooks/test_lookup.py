@@ -155,3 +155,10 @@ def test_jobs_without_a_creation_time_disable_the_early_stop() -> None:
     scan = KeyedJobScan(KEY, created_after=cutoff, stop_after_old=2)
     feeds = [scan.feed(undated), *(scan.feed(job(f"batches/{i}", key=OTHER, minutes_ago=60 + i)) for i in range(5))]
     assert all(feeds) and not scan.stopped_early
+
+
+def test_the_operators_default_budget_is_the_scans() -> None:
+    from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED
+    from airflow_provider_genai_batch.operators.create import DEFAULT_LOOKUP_MAX_JOBS
+
+    assert DEFAULT_LOOKUP_MAX_JOBS == DEFAULT_MAX_SCANNED
