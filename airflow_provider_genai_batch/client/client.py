@@ -33,6 +33,7 @@ from airflow_provider_genai_batch.client.plans import (
     Plan,
     cancel_job,
     delete_job,
+    gcs_object_metadata,
     get_job,
     list_page,
     result_downloads,
@@ -49,6 +50,7 @@ from airflow_provider_genai_batch.client.results import (
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
 from airflow_provider_genai_batch.client.wire import gemini
+from airflow_provider_genai_batch.client.wire.storage import ObjectMetadata
 
 __all__ = ["AsyncGenAIBatchClient", "GenAIBatchClient"]
 
@@ -305,6 +307,11 @@ class GenAIBatchClient(_Base):
         self.batches = Batches(self.settings, self._transport)
         self.files = Files(self.settings, self._transport)
 
+    def gcs_object(self, uri: str) -> ObjectMetadata:
+        """A GCS object's metadata (generation, md5/crc32c): ``gs://bucket/path``, one GET, no bytes."""
+        metadata: ObjectMetadata = run_sync(gcs_object_metadata(self.settings, uri), self._transport.send)
+        return metadata
+
     def close(self) -> None:
         """Close the connection pool."""
         self._transport.close()
@@ -341,6 +348,11 @@ class AsyncGenAIBatchClient(_Base):
         self._transport = AsyncTransport(self.settings, self.auth, http_client=http_client)
         self.batches = AsyncBatches(self.settings, self._transport)
         self.files = AsyncFiles(self.settings, self._transport)
+
+    async def gcs_object(self, uri: str) -> ObjectMetadata:
+        """A GCS object's metadata (generation, md5/crc32c), one GET."""
+        metadata: ObjectMetadata = await run_async(gcs_object_metadata(self.settings, uri), self._transport.send)
+        return metadata
 
     async def aclose(self) -> None:
         """Close the connection pool."""

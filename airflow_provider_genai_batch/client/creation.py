@@ -74,6 +74,8 @@ class PreparedCreate:
     display_name: str | None = None
     output_config: JsonDict | None = None
     cleanup: ExitStack = field(default_factory=ExitStack)
+    #: SHA-256 of a local JSONL source, computed while validating it (None for other sources).
+    content_sha256: str | None = None
 
 
 def parse_config(config: Any) -> CreateBatchJobConfig:
@@ -137,9 +139,11 @@ def _check_labels(labels: dict[str, str] | None) -> None:
             )
 
 
-def _validate_local(source: Source) -> None:
+def _validate_local(source: Source) -> str | None:
+    """Validate a local JSONL source; return the SHA-256 of its content (read once for both)."""
     if isinstance(source, LocalFileSource):
-        validate_jsonl_file(source.path)
+        return validate_jsonl_file(source.path).sha256
+    return None
 
 
 def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: Any) -> PreparedCreate:
@@ -163,8 +167,8 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
                 "the Gemini API cannot read gs:// or bq:// sources",
                 "use backend 'vertex', or pass requests, a local JSONL file or 'files/...'",
             )
-        _validate_local(source)
-        return PreparedCreate(model, source, parsed, display_name=display_name)
+        digest = _validate_local(source)
+        return PreparedCreate(model, source, parsed, display_name=display_name, content_sha256=digest)
     vertex.model_path(model)
     if parsed.webhook_config:
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
@@ -183,9 +187,9 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             "Vertex AI reads inputs only from GCS or BigQuery, and no staging prefix is set",
             "set gcs_staging_prefix (connection extra) to a gs:// prefix, or pass gs:// or bq:// sources",
         )
-    _validate_local(source)
+    digest = _validate_local(source)
     name = display_name or f"genai_batch_job_{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)[:5]}"
-    prepared = PreparedCreate(model, source, parsed, display_name=name)
+    prepared = PreparedCreate(model, source, parsed, display_name=name, content_sha256=digest)
     prepared.output_config = vertex_output_config(settings, prepared)
     return prepared
 
@@ -201,8 +205,15 @@ def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any,
     if parsed.dest is not None:
         raise InvalidInputError("config.dest", "the Gemini API chooses where results go", "remove dest")
     source = resolve_embeddings_source(src)
-    _validate_local(source)
-    return PreparedCreate(model, source, parsed, embeddings=True, display_name=_check_display_name(parsed.display_name))
+    digest = _validate_local(source)
+    return PreparedCreate(
+        model,
+        source,
+        parsed,
+        embeddings=True,
+        display_name=_check_display_name(parsed.display_name),
+        content_sha256=digest,
+    )
 
 
 def _dest_uri(dest: BatchJobDestination | str | None) -> str | None:

@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -74,14 +75,27 @@ def spool_requests(requests: Iterable[JsonDict]) -> Iterator[SpooledFile]:
         yield SpooledFile(buffer, size, count)
 
 
-def validate_jsonl_file(path: Path, field: str = "src") -> tuple[int, int]:
-    """Check every line of a JSONL input holds a JSON object with a ``request``; return (lines, bytes).
+@dataclass(frozen=True)
+class JsonlFileCheck:
+    """What validating a JSONL file found: its request lines, its size and the SHA-256 of its bytes."""
 
-    Reads the file once, line by line (bounded memory). Blank lines are allowed.
+    count: int
+    size: int
+    sha256: str
+
+
+def validate_jsonl_file(path: Path, field: str = "src") -> JsonlFileCheck:
+    """Check every line of a JSONL input holds a JSON object with a ``request``; count, size and hash it.
+
+    Reads the file once, line by line (bounded memory); the SHA-256 of the content is computed in that same
+    pass, so a rewritten file gets a new idempotency key at no extra read. Blank lines are allowed.
     """
-    count = 0
+    count = size = 0
+    digest = hashlib.sha256()
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            digest.update(raw)
+            size += len(raw)
             if not raw.strip():
                 continue
             try:
@@ -104,4 +118,4 @@ def validate_jsonl_file(path: Path, field: str = "src") -> tuple[int, int]:
             count += 1
     if count == 0:
         raise InvalidInputError(field, f"{path} holds no requests", "give a JSONL file with one request per line")
-    return count, path.stat().st_size
+    return JsonlFileCheck(count, size, digest.hexdigest())

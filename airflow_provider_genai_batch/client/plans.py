@@ -134,6 +134,13 @@ def list_page(
     return vertex.parse_list(response.json())
 
 
+def gcs_object_metadata(settings: ClientSettings, uri: str) -> Plan[storage.ObjectMetadata]:
+    """Read one GCS object's metadata (generation, checksums): one call, no bytes."""
+    bucket, name = parse_gcs_uri(uri, "uri")
+    response = yield storage.build_object_get(settings, bucket, name)
+    return storage.parse_object_metadata(response.json(), bucket, name)
+
+
 def cancel_job(settings: ClientSettings, name: str) -> Plan[None]:
     """Ask for cancellation; the job ends CANCELLED later."""
     module = gemini if settings.backend == "gemini" else vertex

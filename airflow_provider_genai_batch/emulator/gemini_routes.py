@@ -18,11 +18,12 @@ ended is a 400 FAILED_PRECONDITION (cancel it first), as is cancelling a job tha
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import Response
 
-from airflow_provider_genai_batch.emulator.common import get_field, new_id, page, rfc3339
+from airflow_provider_genai_batch.emulator.common import get_field, new_id, page, parse_page_size, rfc3339
 from airflow_provider_genai_batch.emulator.errors import (
     RPC_CODES,
     failed_precondition,
@@ -180,10 +181,19 @@ class _Handlers:
 
     async def list(self, ctx: RequestContext) -> Response:
         with self.store.lock:
-            jobs = list(reversed(self.store.gemini_jobs.values()))
-        selected, token = page(
-            jobs, lambda j: j.seq, ctx.query("pageSize"), ctx.query("pageToken"), default=50, maximum=1000
-        )
+            oldest_first = self.store.config.gemini_list_order == "oldest_first"
+            jobs = list(self.store.gemini_jobs.values())
+        if oldest_first:
+            selected, token = _oldest_first_page(jobs, ctx.query("pageSize"), ctx.query("pageToken"))
+        else:
+            selected, token = page(
+                list(reversed(jobs)),
+                lambda j: j.seq,
+                ctx.query("pageSize"),
+                ctx.query("pageToken"),
+                default=50,
+                maximum=1000,
+            )
         body: dict[str, Any] = {}
         if selected:
             body["operations"] = [render_operation(job, refresh(self.store, job)) for job in selected]
@@ -215,6 +225,23 @@ class _Handlers:
             self.store.gemini_jobs.pop(job.id, None)
             self.store.counters["deletes.gemini"] += 1
         return json_response({})
+
+
+def _oldest_first_page(
+    jobs: list[Job], page_size: str | None, page_token: str | None
+) -> tuple[Sequence[Job], str | None]:
+    """One page of the list in creation order (the ``gemini_list_order="oldest_first"`` setting).
+
+    The token is the sequence number of the next page's first job, so paging stays stable while jobs are created.
+    """
+    size = parse_page_size(page_size, default=50, maximum=1000)
+    start = 0
+    if page_token:
+        if not page_token.isdigit():
+            raise invalid_argument(f"pageToken: {page_token!r} is not a valid page token")
+        start = next((i for i, job in enumerate(jobs) if job.seq >= int(page_token)), len(jobs))
+    end = start + size
+    return jobs[start:end], (str(jobs[end].seq) if end < len(jobs) else None)
 
 
 def gemini_routes(store: Store) -> list[Route]:

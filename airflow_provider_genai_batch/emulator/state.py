@@ -77,6 +77,8 @@ class EmulatorConfig:
     #: Return results (inline responses, result-file lines, prediction rows) in a shuffled order, seeded by the
     #: job name, as Google may; ``False`` keeps request order.
     shuffle_results: bool = True
+    #: Order of the Gemini batch list: ``newest_first`` or ``oldest_first`` (Google documents none).
+    gemini_list_order: str = "newest_first"
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
@@ -94,6 +96,10 @@ class EmulatorConfig:
         object.__setattr__(self, "accepted_tokens", tuple(tokens))
         if not isinstance(self.strict, bool):
             raise invalid_argument(f"strict: expected true or false, got {self.strict!r}")
+        if self.gemini_list_order not in ("newest_first", "oldest_first"):
+            raise invalid_argument(
+                f"gemini_list_order: expected 'newest_first' or 'oldest_first', got {self.gemini_list_order!r}"
+            )
 
     def updated(self, **changes: Any) -> EmulatorConfig:
         """A copy with ``changes`` applied; unknown names raise a 400 ``EmulatorError``."""

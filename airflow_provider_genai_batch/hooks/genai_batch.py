@@ -31,7 +31,8 @@ from airflow_provider_genai_batch.client import (
     ClientSettings,
     GenAIBatchClient,
 )
-from airflow_provider_genai_batch.client.creation import prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.client.creation import PreparedCreate, prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.client.sources import FileSource, GcsSource
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.connection import (
     CONN_TYPE,
@@ -41,7 +42,7 @@ from airflow_provider_genai_batch.hooks.connection import (
     normalised_extras,
     settings_from_connection,
 )
-from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan
+from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyedJobScan
 from airflow_provider_genai_batch.links.urls import console_url
 from airflow_provider_genai_batch.utils.idempotency import vertex_key_filter
 
@@ -50,8 +51,11 @@ if TYPE_CHECKING:
 
 __all__ = ["GenAIBatchHook"]
 
-# Page size of the look-up by idempotency key (Gemini list pages carry whole jobs: keep them small).
-LOOKUP_PAGE_SIZE = 20
+# Page size of the look-up by idempotency key. Neither API documents a maximum for its batch list (Gemini's
+# batches.list says only "the standard list page size"; the Gemini Files API documents a maximum of 100, and
+# AIP-158 has a service lower a larger value to its maximum rather than fail). 100 is the largest size we can
+# rely on: one list call reads up to 100 jobs.
+LOOKUP_PAGE_SIZE = 100
 _SECRET_EXTRA_NAMES = ("access_token", "service_account_key", "keyfile_dict")
 
 
@@ -181,10 +185,52 @@ class GenAIBatchHook(BaseHook):
 
     def validate_create(self, *, model: str, src: Any, config: Any = None, embeddings: bool = False) -> None:
         """Check a create's input as the client will, without any network call (raises InvalidInputError)."""
-        settings = self.get_settings()
+        self._prepare(model=model, src=src, config=config, embeddings=embeddings)
+
+    def _prepare(self, *, model: str, src: Any, config: Any, embeddings: bool) -> PreparedCreate:
         prepare = prepare_create_embeddings if embeddings else prepare_create
-        prepared = prepare(settings, model=model, src=src, config=config)
+        prepared = prepare(self.get_settings(), model=model, src=src, config=config)
         prepared.cleanup.close()
+        return prepared
+
+    def input_identity(
+        self, *, model: str, src: Any, config: Any = None, embeddings: bool = False
+    ) -> dict[str, Any] | None:
+        """Validate a create's input (as ``validate_create``) and say which version of its content it names.
+
+        What changes when the content does, so the idempotency key can follow it:
+
+        - a local JSONL file: the SHA-256 of its bytes, computed in the validation's single read;
+        - ``gs://`` objects (Vertex AI): each object's ``generation`` and ``md5Hash``/``crc32c``, one metadata
+          GET per object (no bytes); a wildcard URI cannot be read this way and is keyed by its text only;
+        - ``files/...`` (Gemini Files API): the file's ``sha256Hash`` and ``createTime``, one files.get;
+        - ``bq://`` tables: None. This provider has no BigQuery client, so a rewritten table keeps its key: a
+          re-run reattaches to the job that read the old rows (use ``force_rerun`` or a new table name);
+        - requests given inline: None (their content is already part of the key).
+
+        Example::
+
+            identity = hook.input_identity(model="gemini-2.5-flash", src="gs://b/in.jsonl")
+            # {"gcs": [["gs://b/in.jsonl", "1733050000000000", "md5:...", "crc32c:..."]]}
+        """
+        prepared = self._prepare(model=model, src=src, config=config, embeddings=embeddings)
+        source = prepared.source
+        if prepared.content_sha256 is not None:
+            return {"sha256": prepared.content_sha256}
+        if isinstance(source, GcsSource):
+            client = self.get_conn()
+            versions = []
+            for uri in source.uris:
+                if any(char in uri for char in "*?["):
+                    continue
+                meta = client.gcs_object(uri)
+                versions.append([uri, meta.generation, meta.md5_hash, meta.crc32c])
+            return {"gcs": versions}
+        if isinstance(source, FileSource):
+            file = self.get_conn().files.get(name=source.file_name)
+            created = file.create_time.isoformat() if file.create_time else None
+            return {"file": [source.file_name, file.sha256_hash, created, file.size_bytes]}
+        return None
 
     # --- verbs (sync) ---------------------------------------------------------------------------
 
@@ -221,12 +267,24 @@ class GenAIBatchHook(BaseHook):
         uploaded = self.get_conn().files.upload(file, mime_type="jsonl", display_name=display_name)
         return uploaded.name or ""
 
-    def find_job_by_key(self, key: str, *, created_after: dt.datetime | None = None) -> BatchJob | None:
-        """The newest reattachable job carrying idempotency ``key`` (see ``hooks.lookup`` for the cost)."""
-        scan = KeyedJobScan(key, created_after=None if self.backend == "vertex" else created_after)
+    def find_job_by_key(
+        self, key: str, *, created_after: dt.datetime | None = None, max_scanned: int = DEFAULT_MAX_SCANNED
+    ) -> BatchJob | None:
+        """A reattachable job carrying idempotency ``key``, or None when the list holds none.
+
+        Raises ``KeyLookupIncompleteError`` when ``max_scanned`` jobs were read without an answer; list errors
+        propagate. See ``hooks.lookup`` for what the look-up costs on each backend.
+        """
+        scan = KeyedJobScan(
+            key, created_after=None if self.backend == "vertex" else created_after, max_scanned=max_scanned
+        )
         for job in self.list_jobs(page_size=LOOKUP_PAGE_SIZE, filter=self._key_filter(key)):
             if not scan.feed(job):
                 break
+        scan.raise_if_incomplete()
+        self.log.info(
+            "Look-up of key %s: %s after reading %d job(s)", key, "found" if scan.best else "none", scan.scanned
+        )
         return scan.best
 
     def _key_filter(self, key: str) -> str | None:

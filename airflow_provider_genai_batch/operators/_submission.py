@@ -6,7 +6,10 @@ Order of checks (skipped with ``force_rerun``):
    carries this try's key and may be reattached. Never the only guard: a worker can die between the create and
    the save.
 2. The remote look-up by idempotency key (the source of truth): Vertex AI filters its list by the key label;
-   Gemini scans the newest jobs down to the DAG run's start (see ``hooks.lookup`` for the cost).
+   Gemini reads its list (it has no filter and no documented order) down to the DAG run's ``run_after``, a
+   bound that clearing the run does not move (see ``hooks.lookup`` for the cost). A look-up that cannot be
+   completed (its job budget spent, or the list call failed) fails the try, loudly, rather than risk a second
+   job; ``on_incomplete_lookup="create"`` creates anyway.
 3. Create. If the create fails after the request may have reached the server (a dropped connection, a
    timeout, a 408 or a 5xx), look up by key again (three times over 7 s): a job found is the one created
    ("create applied, response lost" never leads to a second job); when every look-up answered and found none,
@@ -30,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_genai_batch.hooks.lookup import is_reattachable
+from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyLookupIncompleteError, is_reattachable
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
 from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.utils.idempotency import job_carries_key
@@ -39,11 +42,20 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
-__all__ = ["Submission", "TaskStateJobStore", "is_ambiguous_create_error", "submit_once"]
+__all__ = [
+    "INCOMPLETE_LOOKUP_POLICIES",
+    "Submission",
+    "TaskStateJobStore",
+    "is_ambiguous_create_error",
+    "lookup_bound",
+    "submit_once",
+]
 
 STORE_KEY = "genai_batch_job"
-# Margin subtracted from the DAG run's start when scanning Gemini jobs (clock skew between Airflow and Google).
+# Margin subtracted from the DAG run's run_after when scanning Gemini jobs (clock skew between Airflow and Google).
 LOOKUP_MARGIN = dt.timedelta(minutes=30)
+# What to do when the look-up by key cannot be completed: fail the try (default) or create anyway.
+INCOMPLETE_LOOKUP_POLICIES = ("fail", "create")
 # Look-ups after an ambiguous create, and the pause before each (the list may lag the create slightly).
 AMBIGUOUS_LOOKUP_DELAYS = (0.0, 2.0, 5.0)
 # Creates per try: a failed create is sent again only after the look-ups above all answered and found no job.
@@ -90,6 +102,25 @@ class TaskStateJobStore:
             self._store.set(STORE_KEY, {"job_name": job_name, "key": key})
         except Exception as exc:
             self._log.warning("could not save the job name in the task state store: %s", exc)
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def lookup_bound(context: Any) -> dt.datetime | None:
+    """Gemini jobs created before this cannot belong to this DAG run: its ``run_after`` minus a margin.
+
+    ``run_after`` (Airflow 3.0+) is set when the run is created and is not changed by clearing the run, unlike
+    ``start_date`` and ``queued_at``; a run never starts before it. The logical date stands in when
+    ``run_after`` is absent. None (no bound: the whole list is read) when neither is known.
+    """
+    dag_run = context.get("dag_run") if hasattr(context, "get") else None
+    candidates = [_aware(getattr(dag_run, name, None)) for name in ("run_after", "logical_date")]
+    fixed = [value for value in candidates if value is not None]
+    return min(fixed) - LOOKUP_MARGIN if fixed else None
 
 
 def is_ambiguous_create_error(exc: BaseException) -> bool:
@@ -145,6 +176,37 @@ def _look_up_after_ambiguous_create(
     return None
 
 
+def _look_up(
+    hook: GenAIBatchHook,
+    key: str,
+    created_after: dt.datetime | None,
+    log: Any,
+    on_incomplete_lookup: str,
+    lookup_max_jobs: int,
+) -> BatchJob | None:
+    """The look-up before a create; an incomplete one fails the try unless the policy is ``create``."""
+    from airflow_provider_genai_batch.client.errors import GenAIBatchError
+
+    try:
+        return hook.find_job_by_key(key, created_after=created_after, max_scanned=lookup_max_jobs)
+    except (KeyLookupIncompleteError, GenAIBatchError) as exc:
+        if on_incomplete_lookup == "create":
+            log.error(
+                "LOOK-UP INCOMPLETE for key %s (%s); creating a job anyway (on_incomplete_lookup='create'): "
+                "this may be a second job",
+                key,
+                exc,
+            )
+            return None
+        log.error(
+            "LOOK-UP INCOMPLETE for key %s (%s); failing this try instead of risking a second job "
+            "(on_incomplete_lookup='create' would create anyway)",
+            key,
+            exc,
+        )
+        raise
+
+
 def submit_once(
     hook: GenAIBatchHook,
     *,
@@ -155,6 +217,8 @@ def submit_once(
     force_rerun: bool,
     log: Any,
     sleep: Callable[[float], None] = time.sleep,
+    on_incomplete_lookup: str = "fail",
+    lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
 ) -> Submission:
     """The job of this task instance: reattached when an earlier try made one, else created once."""
     if not force_rerun:
@@ -162,7 +226,7 @@ def submit_once(
         if job is not None:
             log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
             return Submission(job, reattached=True, how="task state store")
-        job = hook.find_job_by_key(key, created_after=created_after)
+        job = _look_up(hook, key, created_after, log, on_incomplete_lookup, lookup_max_jobs)
         if job is not None:
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)

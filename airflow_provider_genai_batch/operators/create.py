@@ -41,8 +41,9 @@ DEFAULT_POLL_INTERVAL = 600.0
 # The deferral's own timeout exceeds the trigger's deadline by this much, so the trigger's clean "timeout"
 # event (which cancels the job) arrives before Airflow's generic TaskDeferralTimeout.
 DEFER_TIMEOUT_MARGIN = 300.0
-# Margin before the DAG run's start when scanning Gemini jobs for the idempotency key.
-GEMINI_LOOKUP_MARGIN = dt.timedelta(minutes=30)
+# Jobs a Gemini look-up may read before it is incomplete (hooks.lookup.DEFAULT_MAX_SCANNED; kept here so
+# importing the operator stays cheap).
+DEFAULT_LOOKUP_MAX_JOBS = 10_000
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
@@ -52,11 +53,27 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
     (found by an idempotency key carried in the job's display name and, on Vertex AI, a label); a FAILED,
     CANCELLED or EXPIRED job is replaced by a new one. ``force_rerun=True`` always submits a new job.
 
-    Cost of the look-up before a create: on Vertex AI one list call filtered by the key label; on the Gemini API
-    (no list filter) one list call per 20 jobs created in the project since this DAG run started (minus 30
-    minutes). On Airflow 3.3+ a retry first tries the job name saved in the task state store (one get call).
-    If a create fails after it may have reached the server (dropped connection, timeout, 408, 5xx), the key is
-    looked up again before the error is raised, so a lost response never leads to a second job.
+    The key covers the input's content, not only its name: a local ``.jsonl`` file is hashed while it is
+    validated, a ``gs://`` object contributes its generation and checksums and a ``files/...`` file its
+    ``sha256Hash`` (one metadata call each, before the look-up), so a re-run after the input was rewritten
+    creates a new job. ``bq://`` tables are keyed by name only (this provider has no BigQuery client): after
+    rewriting a table, use ``force_rerun=True`` or a new table name.
+
+    Cost of the look-up before a create: on Vertex AI one list call filtered by the key label. The Gemini API
+    has no list filter and does not document the list's order, so the look-up reads pages of 100 jobs until
+    it finds the key, reaches the end of the list, or (only while the list is seen newest-first) reads 100
+    jobs in a row created before the DAG run's ``run_after`` minus 30 minutes. ``run_after`` does not move
+    when the run is cleared. A look-up that reads ``lookup_max_jobs`` jobs without an answer, or whose list
+    call fails, fails the try (``on_incomplete_lookup="fail"``) rather than risk a second job. On Airflow 3.3+
+    a retry first tries the job name saved in the task state store (one get call). If a create fails after it
+    may have reached the server (dropped connection, timeout, 408, 5xx), the key is looked up again before the
+    error is raised, so a lost response never leads to a second job.
+
+    ``execution_timeout`` with retries: when the timeout ends a try that has retries left, ``on_kill`` leaves
+    the job running and the next try reattaches to it (no second job is paid for). The last try's timeout,
+    a user marking the task failed, or any other kill cancels the job (``cancel_on_kill``). In deferrable
+    mode the timeout is applied by the triggerer while deferred (``TaskDeferralTimeout``); the retry then
+    reattaches by key, but whether the job was left running depends on the trigger's ``on_kill`` (3.3+).
 
     Returns a small manifest (job name, state, request counts, where the results are); never the results:
     stream them with :class:`GenAIBatchWriteResultsOperator` or ``GenAIBatchHook.iter_results``.
@@ -76,10 +93,16 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
     :param timeout: wall-clock seconds to wait for the job in this try.
     :param cancel_on_timeout: cancel the job when ``timeout`` passes.
     :param cancel_on_kill: cancel the job when the task is killed (sync mode: ``on_kill``; deferrable mode on
-        Airflow 3.3+: the trigger's ``on_kill``, after checking that the task really ended).
+        Airflow 3.3+: the trigger's ``on_kill``, after checking that the task really ended). An
+        ``execution_timeout`` that ends a try with retries left does not cancel: the retry reattaches.
     :param max_failure_ratio: failed/total requests tolerated in a finished job; 0 fails on any failed request.
     :param max_consecutive_poll_errors: transient poll errors in a row before the wait gives up.
     :param force_rerun: skip the look-up and always submit a new job.
+    :param on_incomplete_lookup: ``"fail"`` (default): when the look-up by key cannot be completed (budget
+        spent, list error), fail the try loudly; ``"create"``: log an error and create a job anyway (which may
+        be a second one).
+    :param lookup_max_jobs: the most Gemini jobs one look-up reads (100 per list call) before it is
+        incomplete.
 
     Example::
 
@@ -115,6 +138,8 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
         max_failure_ratio: float = 0.0,
         max_consecutive_poll_errors: int = 5,
         force_rerun: bool = False,
+        on_incomplete_lookup: str = "fail",
+        lookup_max_jobs: int = DEFAULT_LOOKUP_MAX_JOBS,
         **kwargs: Any,
     ) -> None:
         super().__init__(genai_batch_conn_id=genai_batch_conn_id, **kwargs)
@@ -132,7 +157,15 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
         self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.force_rerun = force_rerun
+        if on_incomplete_lookup not in ("fail", "create"):
+            raise OperatorInputError(
+                "on_incomplete_lookup", f"is {on_incomplete_lookup!r}", "use 'fail' (the default) or 'create'"
+            )
+        self.on_incomplete_lookup = on_incomplete_lookup
+        self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
         self._job_name: str | None = None
+        self._timed_out = False
+        self._retries_left = False
 
     # --- policy objects -------------------------------------------------------------------------
 
@@ -181,10 +214,26 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
     def _create(self, hook: GenAIBatchHook, model: str, src: Any, config: dict[str, Any]) -> BatchJob:
         return hook.create_job(model=model, src=src, config=config)
 
-    def _validate(self, hook: GenAIBatchHook, model: str, src: Any, config: dict[str, Any]) -> None:
-        hook.validate_create(model=model, src=src, config=config, embeddings=self.embeddings)
+    def _input_identity(
+        self, hook: GenAIBatchHook, model: str, src: Any, config: dict[str, Any] | None, display_name: str | None
+    ) -> dict[str, Any] | None:
+        """Validate the input (no network) and read what identifies its content (one metadata call at most).
 
-    def _key(self, context: Context, model: str, src: Any, config: dict[str, Any] | None) -> str:
+        Validation needs the job's config, whose display name carries the key, which needs this identity:
+        the config is checked with an all-zero key, which differs from the real one only in a fixed-length
+        suffix and label that are valid for every key.
+        """
+        checked = self._job_config(config, display_name, "0" * 24, hook.backend)
+        return hook.input_identity(model=model, src=src, config=checked, embeddings=self.embeddings)
+
+    def _key(
+        self,
+        context: Context,
+        model: str,
+        src: Any,
+        config: dict[str, Any] | None,
+        identity: dict[str, Any] | None = None,
+    ) -> str:
         ti = context["ti"]
         run_id = ti.run_id
         if self.force_rerun:
@@ -197,37 +246,43 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
             model=model,
             src=src,
             config={**(config or {}), "__embeddings__": self.embeddings},
+            content=identity,
         )
-
-    @staticmethod
-    def _lookup_start(context: Context) -> dt.datetime:
-        """Gemini jobs created before this cannot belong to this task instance (the run's start - margin)."""
-        dag_run = context.get("dag_run")
-        candidates = [getattr(dag_run, name, None) for name in ("start_date", "queued_at")]
-        started = next((value for value in candidates if isinstance(value, dt.datetime)), None)
-        if started is None:
-            started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=48)
-        if started.tzinfo is None:
-            started = started.replace(tzinfo=dt.UTC)
-        return started - GEMINI_LOOKUP_MARGIN
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check inputs, find or create the job, push its name, then wait (or defer) and return the manifest."""
-        from airflow_provider_genai_batch.operators._submission import TaskStateJobStore, submit_once
+        try:
+            from airflow.sdk.exceptions import AirflowTaskTimeout
+        except ImportError:  # Airflow 3.1 keeps it in core
+            from airflow.exceptions import AirflowTaskTimeout  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+        ti = context["ti"]
+        self._retries_left = int(ti.try_number) <= int(getattr(ti, "max_tries", self.retries or 0))
+        self._timed_out = False
+        try:
+            return self._execute(context)
+        except AirflowTaskTimeout:
+            self._timed_out = True  # on_kill runs next (task runner): it then knows this was the timeout
+            raise
+
+    def _execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_genai_batch.operators._submission import TaskStateJobStore, lookup_bound, submit_once
 
         model, src, config, display_name = self._checked_inputs()
         hook = self.hook
-        key = self._key(context, model, src, config)
+        identity = self._input_identity(hook, model, src, config, display_name)
+        key = self._key(context, model, src, config, identity)
         job_config = self._job_config(config, display_name, key, hook.backend)
-        self._validate(hook, model, src, job_config)
         submission = submit_once(
             hook,
             key=key,
             create=lambda: self._create(hook, model, src, job_config),
-            created_after=self._lookup_start(context),
+            created_after=lookup_bound(context),
             store=TaskStateJobStore(context, self.log),
             force_rerun=self.force_rerun,
             log=self.log,
+            on_incomplete_lookup=self.on_incomplete_lookup,
+            lookup_max_jobs=self.lookup_max_jobs,
         )
         self._job_name = submission.job.name
         self.push_job(context, submission.job.name, reattached=submission.reattached)
@@ -308,11 +363,23 @@ class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
         )
 
     def on_kill(self) -> None:
-        """Cancel the job when the running task is killed (sync mode), if ``cancel_on_kill``."""
+        """Cancel the job when the running task is killed (sync mode), if ``cancel_on_kill``.
+
+        Airflow calls ``on_kill`` both when a user kills the task (SIGTERM) and after ``execution_timeout``
+        (the task runner catches ``AirflowTaskTimeout`` raised inside ``execute`` and calls ``on_kill``). A
+        timeout with retries left keeps the job: the retry reattaches to it instead of paying for a new one.
+        """
         from airflow_provider_genai_batch.operators._outcome import cancel_quietly
 
-        if self.cancel_on_kill and self._job_name:
-            cancel_quietly(self.hook, self._job_name, self.log, "the task was killed")
+        if not (self.cancel_on_kill and self._job_name):
+            return
+        if self._timed_out and self._retries_left:
+            self.log.warning(
+                "execution_timeout ended this try with retries left: leaving %s running; the retry reattaches",
+                self._job_name,
+            )
+            return
+        cancel_quietly(self.hook, self._job_name, self.log, "the task was killed")
 
 
 class GenAIBatchCreateEmbeddingsJobOperator(GenAIBatchCreateJobOperator):

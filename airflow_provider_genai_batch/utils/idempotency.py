@@ -1,8 +1,11 @@
 """A deterministic idempotency key per task instance and input, carried by the remote job so it can be found.
 
 The key is a truncated SHA-256 of the dag id, task id, run id, map index and a fingerprint of the input
-(model, source, config). It does not depend on the try number, so every retry of a task instance computes the
-same key and reattaches to the job an earlier try created. The job carries it in two places:
+(model, source, config, and the identity of the source's content when it lives elsewhere: a local file's
+SHA-256, a GCS object's generation and checksums, a Files API file's sha256Hash; see
+``GenAIBatchHook.input_identity``). A rewritten input therefore gets a new key and a new job. It does not
+depend on the try number, so every retry of a task instance computes the same key and reattaches to the job
+an earlier try created. The job carries it in two places:
 
 - the display name (both backends): ``<display name or task id, trimmed>--gbk-<key>``, at most 128 chars;
 - a Vertex label: ``genai-batch-key=<key>`` (label values: lowercase letters, digits, ``-``, ``_``; <= 63).
@@ -69,15 +72,21 @@ def _canonical(value: Any) -> Any:
     return {"__repr__": type(value).__name__, "value": str(value)}
 
 
-def fingerprint_input(model: str | None, src: Any, config: Mapping[str, Any] | Any | None) -> str:
-    """SHA-256 (hex) of the model, source and config, stable across key order and dict/model spelling.
+def fingerprint_input(
+    model: str | None, src: Any, config: Mapping[str, Any] | Any | None, content: Mapping[str, Any] | None = None
+) -> str:
+    """SHA-256 (hex) of the model, source, config and content identity, stable across key order and spelling.
 
-    A local file source is fingerprinted by its path, not its content; a generator by its type only.
+    ``src`` naming a file or object is fingerprinted by its name; ``content`` (from
+    ``GenAIBatchHook.input_identity``) adds what changes when that content is rewritten. A generator is
+    fingerprinted by its type only.
     """
     config_value = _canonical(config) if config is not None else None
     if isinstance(config_value, dict):
         config_value = {k: v for k, v in config_value.items() if k not in _COSMETIC_CONFIG_FIELDS}
-    document = {"model": model, "src": _canonical(src), "config": config_value}
+    document: dict[str, Any] = {"model": model, "src": _canonical(src), "config": config_value}
+    if content is not None:
+        document["content"] = _canonical(content)
     digest = hashlib.sha256()
     digest.update(json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode())
     return digest.hexdigest()
@@ -92,6 +101,7 @@ def idempotency_key(
     model: str | None,
     src: Any,
     config: Mapping[str, Any] | Any | None,
+    content: Mapping[str, Any] | None = None,
 ) -> str:
     """The job key of one task instance and input: 24 lowercase hex characters.
 
@@ -101,7 +111,13 @@ def idempotency_key(
                         config={"dest": "gs://b/out"})
     """
     identity = json.dumps(
-        [dag_id, task_id, run_id, -1 if map_index is None else int(map_index), fingerprint_input(model, src, config)],
+        [
+            dag_id,
+            task_id,
+            run_id,
+            -1 if map_index is None else int(map_index),
+            fingerprint_input(model, src, config, content),
+        ],
         separators=(",", ":"),
     )
     return hashlib.sha256(identity.encode()).hexdigest()[:KEY_LENGTH]

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_genai_batch.client.models import BatchJob
-from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan, find_keyed_job, is_reattachable
+from airflow_provider_genai_batch.hooks.lookup import (
+    KeyedJobScan,
+    KeyLookupIncompleteError,
+    find_keyed_job,
+    is_reattachable,
+)
 from airflow_provider_genai_batch.utils.idempotency import VERTEX_KEY_LABEL
 
 KEY = "0123456789abcdef01234567"
@@ -61,7 +66,7 @@ def test_failed_jobs_are_not_reattached() -> None:
     assert find_keyed_job(jobs, KEY) is None
 
 
-def test_newest_reattachable_wins() -> None:
+def test_the_first_reattachable_job_ends_the_scan() -> None:
     jobs = [
         job("batches/new-failed", state="JOB_STATE_FAILED", minutes_ago=1),
         job("batches/middle", state="JOB_STATE_RUNNING", minutes_ago=5),
@@ -98,7 +103,62 @@ def test_a_slightly_out_of_order_list_is_tolerated() -> None:
     assert found is not None and found.name == "batches/mine"
 
 
-def test_max_scanned_bounds_the_cost() -> None:
+def test_max_scanned_bounds_the_cost_and_leaves_the_scan_incomplete() -> None:
     scan = KeyedJobScan(KEY, max_scanned=3)
     results = [scan.feed(job(f"batches/{i}", key=OTHER)) for i in range(3)]
     assert results == [True, True, False]
+    assert not scan.complete
+    with pytest.raises(KeyLookupIncompleteError, match="read 3 jobs") as raised:
+        scan.raise_if_incomplete()
+    assert raised.value.key == KEY
+    assert "on_incomplete_lookup='create'" in str(raised.value)
+
+
+def test_a_list_read_to_its_end_is_complete() -> None:
+    assert find_keyed_job([job(f"batches/{i}", key=OTHER) for i in range(3)], KEY, max_scanned=4) is None
+
+
+def test_a_found_job_is_complete_even_at_the_budget() -> None:
+    jobs = [job("batches/x", key=OTHER), job("batches/a")]
+    found = find_keyed_job(jobs, KEY, max_scanned=2)
+    assert found is not None and found.name == "batches/a"
+
+
+def test_an_oldest_first_list_is_read_to_its_end() -> None:
+    seen: list[str] = []
+
+    def jobs() -> Any:  # 300 old jobs first (oldest first), then the keyed one
+        for index in range(300):
+            seen.append(str(index))
+            yield job(f"batches/{index}", key=OTHER, minutes_ago=1000 - index)
+        yield job("batches/mine", minutes_ago=1)
+
+    cutoff = NOW - dt.timedelta(minutes=100)
+    found = find_keyed_job(jobs(), KEY, created_after=cutoff, stop_after_old=5)
+    assert found is not None and found.name == "batches/mine"
+    assert len(seen) == 300
+
+
+def test_one_step_out_of_newest_first_order_disables_the_early_stop() -> None:
+    cutoff = NOW - dt.timedelta(minutes=30)
+    old = [job(f"batches/old{i}", key=OTHER, minutes_ago=60 + i) for i in range(10)]
+    jobs = [job("batches/recent", key=OTHER, minutes_ago=5), old[0], job("batches/newer", key=OTHER, minutes_ago=2)]
+    scan = KeyedJobScan(KEY, created_after=cutoff, stop_after_old=3)
+    for item in [*jobs, *old[1:]]:
+        assert scan.feed(item)
+    assert not scan.newest_first and not scan.stopped_early
+
+
+def test_jobs_without_a_creation_time_disable_the_early_stop() -> None:
+    cutoff = NOW - dt.timedelta(minutes=30)
+    undated = BatchJob.model_validate({"name": "batches/undated", "displayName": "x", "state": "JOB_STATE_RUNNING"})
+    scan = KeyedJobScan(KEY, created_after=cutoff, stop_after_old=2)
+    feeds = [scan.feed(undated), *(scan.feed(job(f"batches/{i}", key=OTHER, minutes_ago=60 + i)) for i in range(5))]
+    assert all(feeds) and not scan.stopped_early
+
+
+def test_the_operators_default_budget_is_the_scans() -> None:
+    from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED
+    from airflow_provider_genai_batch.operators.create import DEFAULT_LOOKUP_MAX_JOBS
+
+    assert DEFAULT_LOOKUP_MAX_JOBS == DEFAULT_MAX_SCANNED

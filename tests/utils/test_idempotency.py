@@ -148,3 +148,12 @@ class TestLabels:
         assert job_carries_key(f"a--gbk-{k}", None, k)
         assert job_carries_key(None, {VERTEX_KEY_LABEL: k}, k)
         assert not job_carries_key("a", {}, k)
+
+
+def test_content_identity_changes_the_key_and_none_keeps_it() -> None:
+    base = {"dag_id": "d", "task_id": "t", "run_id": "r", "map_index": None, "model": "m", "src": "gs://b/x.jsonl"}
+    plain = idempotency_key(**base, config=None)
+    assert idempotency_key(**base, config=None, content=None) == plain
+    first = idempotency_key(**base, config=None, content={"gcs": [["gs://b/x.jsonl", "1", "md5", "crc"]]})
+    second = idempotency_key(**base, config=None, content={"gcs": [["gs://b/x.jsonl", "2", "md5", "crc"]]})
+    assert len({plain, first, second}) == 3
