@@ -337,7 +337,7 @@ def test_structured_request_body_on_the_wire() -> None:
     body = json.loads(route.calls.last.request.content)["batch"]
     assert body["displayName"].startswith(f"llm_batch-{KEY16}--gbk-")
     (item,) = body["inputConfig"]["requests"]["requests"]
-    assert item["metadata"] == {"key": f"{KEY16}-0"}
+    assert item["metadata"] == {"key": f"{KEY16}-0", "genai_batch_index": "0"}
     assert item["request"]["systemInstruction"] == {"role": "user", "parts": [{"text": "own"}]}
     assert item["request"]["generationConfig"] == {
         "temperature": 0.1,

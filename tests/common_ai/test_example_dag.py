@@ -1,4 +1,4 @@
-"""``example_dags/example_common_ai_batch.py`` runs end to end with ``dag.test()`` against the emulator."""
+"""``example_dags/common_ai.py`` runs end to end with ``dag.test()`` against the emulator."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from tests.common_ai.conftest import CommonAI
 from tests.conftest import DagRunResult, set_connection
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "example_common_ai_batch.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "common_ai.py"
 
 
-def test_example_common_ai_batch(
+def test_common_ai(
     cai: CommonAI, dags_folder: Path, airflow_db: None, monkeypatch: pytest.MonkeyPatch, capfd: Any
 ) -> None:
     emulator = cai.emulator

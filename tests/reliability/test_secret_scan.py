@@ -250,6 +250,8 @@ def _connections(emulator: EmulatorHandle, keys: Secrets) -> dict[str, dict[str,
     truncated = keys.service_account_json[: keys.service_account_json.index("PRIVATE KEY-----") + 200]
     return {
         "genai_batch_default": {"conn_type": "genai_batch", "host": emulator.base_url, "password": keys.api_key},
+        # common-ai's ``@task.llm_batch`` example reaches Gemini through the connection its users already have.
+        "pydanticai_default": {"conn_type": "pydanticai", "host": emulator.base_url, "password": keys.api_key},
         "genai_batch_vertex": {
             "conn_type": "genai_batch",
             "host": emulator.base_url,
@@ -362,6 +364,7 @@ def scan(
             patch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         patch.setenv("GENAI_BATCH_FIRST_POLL_SECONDS", "0.1")
         patch.setenv("GENAI_BATCH_RESULTS_DIR", str(work / "results"))
+        patch.setenv("GENAI_BATCH_COMMON_AI_RESULTS", (work / "common-ai").as_uri())
         patch.setenv(FAILURES_DIR_ENV, str(failures_dir))
         copied = [dags_folder / path.name for path in EXAMPLE_FILES]
         for path in EXAMPLE_FILES:
