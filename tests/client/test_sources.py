@@ -27,13 +27,10 @@ VERTEX = ClientSettings(backend="vertex", project="p", access_token="t")
 VERTEX_STAGED = ClientSettings(backend="vertex", project="p", access_token="t", gcs_staging_prefix="gs://bkt/stage")
 
 
-def test_strings_become_user_turns_with_position_keys() -> None:
+def test_strings_become_user_turns_without_invented_metadata() -> None:
     source = resolve_source(["hi", "there"])
     assert isinstance(source, InlineSource)
-    assert source.requests[1] == {
-        "request": {"contents": [{"role": "user", "parts": [{"text": "there"}]}]},
-        "metadata": {"key": "1"},
-    }
+    assert source.requests[1] == {"request": {"contents": [{"role": "user", "parts": [{"text": "there"}]}]}}
 
 
 def test_sdk_types_are_accepted() -> None:
