@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ def sdk_gemini_requests(rec: Recorder, src: Any, *, embeddings: bool = False) ->
     from google import genai
 
     client = genai.Client(api_key="k", http_options={"base_url": rec.base_url})
+    src = copy.deepcopy(src)  # the SDK edits a response_schema dict in place (process_schema)
     rec.clear()
     if embeddings:
         client.batches.create_embeddings(model="gemini-embedding-001", src={"inlined_requests": src})
@@ -181,6 +183,7 @@ def sdk_vertex_body(rec: Recorder, request: dict[str, Any]) -> Any:
         credentials=Credentials("token"),
         http_options={"base_url": rec.base_url},
     )
+    request = copy.deepcopy(request)
     rec.clear()
     client.models.generate_content(
         model=request.get("model", "gemini-2.5-flash"), contents=request["contents"], config=request.get("config")

@@ -322,7 +322,7 @@ def config_to_request_fields(
         elif name == "cached_content":
             request["cachedContent"] = cached_content_name(value, where, backend, project, location)
         elif name in REQUEST_LEVEL or name == "store":
-            request[camel(name)] = plain(value, where)
+            request[camel(name)] = plain(value, where, snake=False)
         elif name == "response_schema":
             schema = response_schema_to_wire(value, where, backend)
             if schema is not None:

@@ -159,7 +159,8 @@ def _null_to_nullable(schema: JsonDict) -> None:
 
 
 def _to_api_schema(schema: Any, field: str) -> JsonDict:
-    """Validate as the API's Schema and dump it: known fields only, snake_case keys, upper-case types."""
+    """Validate as the API's Schema and dump it: known fields only, snake_case keys, upper-case types
+    (``additional_properties`` is free-form in the SDK's Schema: sent as given)."""
     if not isinstance(schema, dict):
         raise InvalidInputError(field, f"is a {type(schema).__name__}, not a schema", _FIX)
     out: JsonDict = {}
@@ -179,7 +180,7 @@ def _to_api_schema(schema: Any, field: str) -> JsonDict:
                     where, f"{value!r} is not a Schema type", f"use one of {', '.join(sorted(TYPES))}"
                 )
             out[name] = kind.upper()
-        elif name in ("items", "additional_properties") and isinstance(value, dict):
+        elif name == "items" and isinstance(value, dict):
             out[name] = _to_api_schema(value, where)
         elif name == "any_of":
             if not isinstance(value, list):
