@@ -188,6 +188,19 @@ CASES: dict[str, list[Any]] = {
             metadata={"key": "k"},
         )
     ],
+    "sdk-inlined-request-rich": [
+        types.InlinedRequest(
+            model="gemini-2.5-pro",
+            contents=[types.Part.from_bytes(data=PNG, mime_type="image/png"), "caption"],
+            config=types.GenerateContentConfig(
+                response_mime_type="application/json",
+                response_schema=Person,
+                thinking_config=types.ThinkingConfig(thinking_budget=0),
+                system_instruction=types.Content(parts=[types.Part(text="s")]),
+                safety_settings=[types.SafetySetting(category="HARM_CATEGORY_HARASSMENT", threshold="OFF")],
+            ),
+        )
+    ],
     "empty-config": [{"contents": "x", "config": {}}],
     "several-requests": [{"contents": "a"}, {"contents": "b", "config": {"seed": 1}}, {"contents": ["c", "d"]}],
 }
