@@ -201,6 +201,14 @@ CASES: dict[str, list[Any]] = {
             ),
         )
     ],
+    "enum-names-any-case": one(
+        safety_settings=[{"category": "harm_category_hate_speech", "threshold": "Block_None"}],
+        media_resolution="media_resolution_low",
+        tool_config={"function_calling_config": {"mode": "any"}},
+        thinking_config={"thinking_level": "low"},
+        service_tier="FLEX",
+        tools=[{"function_declarations": [{"name": "f", "behavior": "non_blocking"}]}],
+    ),
     "empty-config": [{"contents": "x", "config": {}}],
     "several-requests": [{"contents": "a"}, {"contents": "b", "config": {"seed": 1}}, {"contents": ["c", "d"]}],
 }

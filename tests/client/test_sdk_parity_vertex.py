@@ -132,6 +132,12 @@ CASES: dict[str, dict[str, Any]] = {
     ),
     "image-config": one(image_config={"aspect_ratio": "1:1", "person_generation": "ALLOW_ADULT"}),
     "thinking": one(thinking_config=types.ThinkingConfig(thinking_budget=128, include_thoughts=True)),
+    "enum-names-any-case": one(
+        safety_settings=[{"category": "harm_category_hate_speech", "threshold": "off", "method": "severity"}],
+        tool_config={"functionCallingConfig": {"mode": "validated"}},
+        thinking_config={"thinkingLevel": "high"},
+        model_selection_config={"feature_selection_preference": "balanced"},
+    ),
     "empty-config": {"contents": "x", "config": {}},
 }
 

@@ -20,7 +20,7 @@ from typing import Any
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.wire.content import content_to_wire
 from airflow_provider_genai_batch.client.wire.schema import json_schema_to_wire, response_schema_to_wire
-from airflow_provider_genai_batch.client.wire.values import camel, not_on_backend, plain, snake_keys
+from airflow_provider_genai_batch.client.wire.values import camel, enum_value, not_on_backend, plain, snake_keys
 
 JsonDict = dict[str, Any]
 
@@ -195,7 +195,7 @@ def _tool_config(value: Any, field: str, backend: str) -> JsonDict:
             calling = snake_keys(item, where)
             if "stream_function_call_arguments" in calling:
                 raise not_on_backend(f"{where}.stream_function_call_arguments", backend)
-            out[camel(name)] = {camel(k): plain(v, f"{where}.{k}") for k, v in calling.items()}
+            out[camel(name)] = {camel(k): enum_value(k, plain(v, f"{where}.{k}")) for k, v in calling.items()}
         else:
             out[camel(name)] = plain(item, where)
     return out
@@ -242,7 +242,7 @@ def _tool(tool: Mapping[str, Any], field: str, backend: str) -> JsonDict:
             search = snake_keys(value, where)
             for bad in _SEARCH_ONLY_VERTEX & set(search):
                 raise not_on_backend(f"{where}.{bad}", backend)
-            out["googleSearch"] = {camel(k): plain(v, f"{where}.{k}") for k, v in search.items()}
+            out["googleSearch"] = {camel(k): enum_value(k, plain(v, f"{where}.{k}")) for k, v in search.items()}
         elif name == "google_maps" and backend == "gemini":
             maps = snake_keys(value, where)
             if "grounding_types" in maps:
@@ -322,7 +322,7 @@ def config_to_request_fields(
         elif name == "cached_content":
             request["cachedContent"] = cached_content_name(value, where, backend, project, location)
         elif name in REQUEST_LEVEL or name == "store":
-            request[camel(name)] = plain(value, where, snake=False)
+            request[camel(name)] = enum_value(name, plain(value, where, snake=False))
         elif name == "response_schema":
             schema = response_schema_to_wire(value, where, backend)
             if schema is not None:
@@ -337,7 +337,7 @@ def config_to_request_fields(
         elif name in ONLY_VERTEX:
             generation[ONLY_VERTEX[name]] = plain(value, where)
         elif name in GENERATION or name == "enable_enhanced_civic_answers":
-            generation[camel(name)] = plain(value, where)
+            generation[camel(name)] = enum_value(name, plain(value, where))
         else:
             raise InvalidInputError(
                 where, "is not a GenerateContentConfig field", "check the spelling (see google-genai's types)"

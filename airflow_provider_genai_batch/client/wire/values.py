@@ -41,6 +41,35 @@ FREE_FORM = frozenset(
 )
 # Fields mapping user-chosen names to nested objects: keys kept, values converted.
 NAMED_MAPS = frozenset({"properties", "defs"})
+# Fields whose type is one of google-genai's case-insensitive enums (names equal values, upper-case): a name
+# given in another case is sent as the enum's value, as the SDK's ``CaseInSensitiveEnum`` does.
+ENUM_FIELDS = frozenset(
+    {
+        "api_spec",
+        "auth_type",
+        "behavior",
+        "blocking_confidence",
+        "category",
+        "disabled_safety_policies",
+        "environment",
+        "feature_selection_preference",
+        "http_element_location",
+        "language",
+        "level",
+        "media_processing",
+        "media_resolution",
+        "method",
+        "mode",
+        "outcome",
+        "prominent_people",
+        "scheduling",
+        "thinking_level",
+        "threshold",
+        "tool_type",
+    }
+)
+# The one such enum whose values are lower-case.
+LOWER_CASE_ENUMS = frozenset({"service_tier"})
 
 
 def check_text(value: str, field: str) -> str:
@@ -53,6 +82,19 @@ def check_text(value: str, field: str) -> str:
             f"holds a character UTF-8 cannot encode ({value[exc.start : exc.end]!r}, a lone surrogate)",
             "remove it or decode the text correctly (for example errors='replace')",
         ) from None
+    return value
+
+
+def enum_value(name: str, value: Any) -> Any:
+    """An enum field's value spelled as the API names it (``"block_none"`` -> ``"BLOCK_NONE"``)."""
+    if isinstance(value, list):
+        return [enum_value(name, v) for v in value]
+    if not isinstance(value, str) or not value.replace("_", "").isalnum() or not value.isascii():
+        return value
+    if name in ENUM_FIELDS:
+        return value.upper()
+    if name in LOWER_CASE_ENUMS:
+        return value.lower()
     return value
 
 
@@ -111,7 +153,8 @@ def plain(value: Any, field: str, *, snake: bool = True) -> Any:
             elif name in NAMED_MAPS and snake and isinstance(item, Mapping):
                 out[name] = {k: plain(v, f"{where}.{k}") for k, v in item.items()}
             else:
-                out[name] = plain(item, where, snake=snake)
+                converted = plain(item, where, snake=snake)
+                out[name] = enum_value(name, converted) if snake else converted
         return out
     if isinstance(value, list | tuple):
         return [plain(item, f"{field}[{i}]", snake=snake) for i, item in enumerate(value)]
