@@ -131,6 +131,7 @@ CASES: dict[str, dict[str, Any]] = {
         }
     ),
     "image-config": one(image_config={"aspect_ratio": "1:1", "person_generation": "ALLOW_ADULT"}),
+    "image-output-options": one(image_config={"output_mime_type": "image/jpeg", "output_compression_quality": 80}),
     "thinking": one(thinking_config=types.ThinkingConfig(thinking_budget=128, include_thoughts=True)),
     "enum-names-any-case": one(
         safety_settings=[{"category": "harm_category_hate_speech", "threshold": "off", "method": "severity"}],
