@@ -108,6 +108,23 @@ CASES: dict[str, list[Any]] = {
             {"role": "user", "parts": [{"function_response": {"name": "get", "response": {"temp_c": 3}}}]},
         ]
     ),
+    "function-response-parts": one(
+        [
+            {"role": "model", "parts": [{"function_call": {"name": "snap", "args": {}}}]},
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "function_response": {
+                            "name": "snap",
+                            "response": {"ok": True},
+                            "parts": [{"inline_data": {"data": PNG, "mime_type": "image/png"}}],
+                        }
+                    }
+                ],
+            },
+        ]
+    ),
     "function-call-part-is-model-turn": one(["q", {"function_call": {"name": "f", "args": {}}}, "r"]),
     "thought-signature-bytes": one([{"role": "model", "parts": [{"text": "t", "thought_signature": b"\x01\x02"}]}]),
     "model-bare": [{"contents": "x", "model": "gemini-2.5-pro"}],

@@ -92,6 +92,23 @@ CASES: dict[str, dict[str, Any]] = {
             {"role": "user", "parts": [{"function_response": {"name": "get", "response": {"temp_c": 3}}}]},
         ]
     ),
+    "function-response-parts": one(
+        [
+            {"role": "model", "parts": [{"function_call": {"name": "snap", "args": {}}}]},
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "function_response": {
+                            "name": "snap",
+                            "response": {"ok": True},
+                            "parts": [{"inline_data": {"data": PNG, "mime_type": "image/png"}}],
+                        }
+                    }
+                ],
+            },
+        ]
+    ),
     "cached-content-bare": one(cached_content="abc"),
     "cached-content-collection": one(cached_content="cachedContents/abc"),
     "cached-content-location": one(cached_content="locations/europe-west4/cachedContents/abc"),
@@ -164,6 +181,7 @@ GEMINI_ONLY: dict[str, tuple[dict[str, Any], str]] = {
         one([{"parts": [{"text": "x", "part_metadata": {"a": 1}}]}]),
         "src[0].contents[0].parts[0].part_metadata",
     ),
+    "mcp-servers": (one(tools=[{"mcp_servers": [{"name": "m"}]}]), "src[0].config.tools[0].mcp_servers"),
     "will-continue": (
         one([{"role": "user", "parts": [{"function_response": {"name": "f", "response": {}, "will_continue": True}}]}]),
         "src[0].contents[0].parts[0].function_response.will_continue",

@@ -79,9 +79,20 @@ def _function_response(value: Any, field: str, backend: str) -> Any:
     if backend == "vertex":
         if "will_continue" in response:
             raise not_on_backend(f"{field}.will_continue", backend)
-        out = plain(response, field)
-        return {camel(k): v for k, v in out.items()}
+        out = {camel(k): v for k, v in plain(response, field).items()}
+        if isinstance(out.get("parts"), list):
+            out["parts"] = [_vertex_response_part(p, f"{field}.parts[{i}]") for i, p in enumerate(out["parts"])]
+        return out
     return plain(response, field)
+
+
+def _vertex_response_part(part: Any, field: str) -> Any:
+    """``_FunctionResponsePart_to_vertex``: camelCase keys, no ``media_processing``."""
+    if not isinstance(part, dict):
+        return part
+    if "media_processing" in part:
+        raise not_on_backend(f"{field}.media_processing", "vertex")
+    return {camel(k): v for k, v in part.items()}
 
 
 def _part_dict(part: Mapping[str, Any] | BaseModel, field: str, backend: str) -> JsonDict:

@@ -238,6 +238,8 @@ def _tool(tool: Mapping[str, Any], field: str, backend: str) -> JsonDict:
             raise not_on_backend(where, backend)
         if name == "function_declarations":
             out["functionDeclarations"] = value
+        elif name == "mcp_servers" and backend == "vertex" and value:
+            raise not_on_backend(where, backend)
         elif name == "google_search" and backend == "gemini":
             search = snake_keys(value, where)
             for bad in _SEARCH_ONLY_VERTEX & set(search):
