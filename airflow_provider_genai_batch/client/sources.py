@@ -5,9 +5,13 @@ or google-genai ``types.InlinedRequest``), ``"files/..."``, ``"gs://..."`` (or a
 a ``BatchJobSource`` (or dict); and beyond the SDK: a local JSONL path (``pathlib.Path`` or
 ``"file://..."``) and any iterable of requests, streamed.
 
+Requests are built for one backend (``Target``) by the conversion modules in ``client/wire/`` (``content``,
+``schema``, ``generation``) exactly as google-genai 3.3.0 builds them (docs/SDK_PARITY.md); ``metadata`` is the
+user's own, never invented.
+
 Example::
 
-    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}])
+    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}], target=Target("vertex", "proj", "us-central1"))
     # InlineSource(requests=[{"request": {"contents": [...]}, "metadata": {"key": "a"}}])
 """
 
