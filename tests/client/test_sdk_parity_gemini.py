@@ -377,6 +377,8 @@ _part = st.one_of(
         st.sampled_from(["image/png", "audio/wav", "application/pdf"]),
     ),
     st.builds(lambda n, m: {"file_data": {"file_uri": f"files/{n}", "mime_type": m}}, _name, st.just("image/png")),
+    st.builds(lambda n, a: {"function_call": {"name": n, "args": a}}, _name, st.dictionaries(_name, _text, max_size=2)),
+    st.builds(lambda b: {"text": "t", "thought_signature": b}, st.binary(min_size=1, max_size=8)),
     _text,
 ).flatmap(lambda p: _keyed(p) if isinstance(p, dict) else st.just(p))
 
@@ -385,7 +387,12 @@ _content = st.builds(
     st.lists(_part.filter(lambda p: isinstance(p, dict)), min_size=1, max_size=3),
     st.sampled_from([None, "user", "model"]),
 )
-_contents = st.one_of(_text, st.lists(_text, min_size=1, max_size=3), st.lists(_content, min_size=1, max_size=3))
+_contents = st.one_of(
+    _text,
+    st.lists(_text, min_size=1, max_size=3),
+    st.lists(_content, min_size=1, max_size=3),
+    st.lists(_part, min_size=1, max_size=4),
+)
 
 _leaf_schema = st.sampled_from(["string", "integer", "number", "boolean", "STRING", "INTEGER"]).map(
     lambda t: {"type": t}
@@ -428,6 +435,12 @@ _config = st.fixed_dictionaries(
         "cached_content": st.one_of(_name, _name.map(lambda n: f"cachedContents/{n}")),
         "labels": st.dictionaries(_name, _name, max_size=2),
         "speech_config": st.sampled_from(["Kore", "Puck"]),
+        "media_resolution": st.sampled_from(["MEDIA_RESOLUTION_LOW", "media_resolution_high"]),
+        "response_modalities": st.just(["TEXT"]),
+        "image_config": st.builds(lambda r: {"aspect_ratio": r}, st.sampled_from(["1:1", "16:9"])).flatmap(_keyed),
+        "tool_config": st.builds(
+            lambda m: {"function_calling_config": {"mode": m}}, st.sampled_from(["AUTO", "any", "NONE"])
+        ).flatmap(_keyed),
         "tools": st.lists(
             st.one_of(
                 st.builds(

@@ -271,7 +271,14 @@ _config = st.fixed_dictionaries(
     },
 )
 _request = st.fixed_dictionaries(
-    {"contents": st.one_of(_text, st.lists(_text, min_size=1, max_size=3), st.lists(_content, min_size=1, max_size=2))},
+    {
+        "contents": st.one_of(
+            _text,
+            st.lists(_text, min_size=1, max_size=3),
+            st.lists(_content, min_size=1, max_size=2),
+            st.lists(st.one_of(_part, _text), min_size=1, max_size=3),
+        )
+    },
     optional={"config": _config},
 )
 
