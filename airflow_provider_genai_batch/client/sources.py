@@ -112,10 +112,20 @@ def _wire_request(request: Any, where: str) -> JsonDict:
     return request
 
 
+def _too_deep(where: str) -> InvalidInputError:
+    return InvalidInputError(where, "is nested too deeply to be sent as JSON", "flatten the data (or a cycle in it)")
+
+
 def generation_request_to_wire(item: Any, index: int, field: str = "src", target: Target = GEMINI) -> JsonDict:
     """One request of a generation batch in wire form, as google-genai's ``_InlinedRequest_to_mldev`` builds it
     (and, for Vertex, as ``models.generate_content`` builds the body); ``index`` names it in errors."""
-    where = f"{field}[{index}]"
+    try:
+        return _generation_request(item, f"{field}[{index}]", target)
+    except RecursionError:
+        raise _too_deep(f"{field}[{index}]") from None
+
+
+def _generation_request(item: Any, where: str, target: Target) -> JsonDict:
     if isinstance(item, str):
         return {"request": {"contents": contents_to_wire(item, f"{where}.contents", target.backend)}}
     if isinstance(item, BaseModel) and not isinstance(item, InlinedRequest):
@@ -170,10 +180,13 @@ def embed_requests_to_wire(batch: EmbedContentBatch, field: str = "src") -> list
     shared = embed_config_to_wire(batch.config, f"{field}.config")
     if not batch.contents:
         raise InvalidInputError(f"{field}.contents", "is empty", "give at least one text to embed")
-    return [
-        {"request": {"content": _embed_content(content, f"{field}.contents[{index}]"), **shared}}
-        for index, content in enumerate(batch.contents)
-    ]
+    try:
+        return [
+            {"request": {"content": _embed_content(content, f"{field}.contents[{index}]"), **shared}}
+            for index, content in enumerate(batch.contents)
+        ]
+    except RecursionError:
+        raise _too_deep(f"{field}.contents") from None
 
 
 def _local_path(src: Any) -> Path | None:

@@ -232,3 +232,16 @@ def test_bytes_go_out_as_url_safe_base64() -> None:
     assert source.requests[0]["request"]["contents"][0]["parts"][0] == {
         "inlineData": {"data": "-_8=", "mime_type": "image/png"}
     }
+
+
+def test_deeply_nested_or_cyclic_data_is_named_not_a_recursion_error() -> None:
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    for args in ({"x": cyclic}, {"x": deep}):
+        src = [{"contents": [{"role": "model", "parts": [{"function_call": {"name": "f", "args": args}}]}]}]
+        with pytest.raises(InvalidInputError) as info:
+            prepare_create(GEMINI, model="gemini-2.5-flash", src=src, config=None)
+        assert info.value.field == "src[0]"
