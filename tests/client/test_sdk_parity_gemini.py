@@ -27,6 +27,7 @@ covered, with the SDK function each mirrors:
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Iterator
 from typing import Any
@@ -124,6 +125,9 @@ CASES: dict[str, list[Any]] = {
                 ],
             },
         ]
+    ),
+    "datetime-in-args": one(
+        [{"role": "model", "parts": [{"function_call": {"name": "f", "args": {"at": dt.datetime(2026, 1, 2, 3, 4)}}}]}]
     ),
     "function-call-part-is-model-turn": one(["q", {"function_call": {"name": "f", "args": {}}}, "r"]),
     "thought-signature-bytes": one([{"role": "model", "parts": [{"text": "t", "thought_signature": b"\x01\x02"}]}]),

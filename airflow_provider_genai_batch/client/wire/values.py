@@ -3,7 +3,7 @@
 Nested objects the SDK passes through (``thinking_config``, ``inline_data``...) keep snake_case keys, as
 google-genai's ``convert_to_dict`` sends them (Google's proto JSON parser accepts both spellings). Free-form
 values (function call ``args``, ``labels``, JSON Schemas...) keep their keys as given. ``bytes`` become
-URL-safe base64 (the SDK's ``encode_unserializable_types``).
+URL-safe base64 and datetimes ISO 8601 (the SDK's ``encode_unserializable_types``).
 
 Example::
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import enum
 import math
 from collections.abc import Mapping
@@ -138,6 +139,8 @@ def plain(value: Any, field: str, *, snake: bool = True) -> Any:
         return value
     if isinstance(value, bytes | bytearray):
         return b64(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()  # as encode_unserializable_types
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
