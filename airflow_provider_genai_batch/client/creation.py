@@ -54,6 +54,7 @@ from airflow_provider_genai_batch.client.wire.common import (
     compact_json,
     parse_gcs_uri,
 )
+from airflow_provider_genai_batch.client.wire.generation import Target
 
 # CreateBatchJobConfig's fields; http_options (an SDK transport option) is accepted and ignored.
 _CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", "http_options"})
@@ -146,6 +147,10 @@ def _validate_local(source: Source) -> str | None:
     return None
 
 
+def _target(settings: ClientSettings) -> Target:
+    return Target(settings.backend, settings.project, settings.location)
+
+
 def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: Any) -> PreparedCreate:
     """Validate a generation batch; raise InvalidInputError before any network call."""
     parsed = parse_config(config)
@@ -160,7 +165,7 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             )
         if parsed.labels:
             raise InvalidInputError("config.labels", "the Gemini API has no job labels", "remove labels")
-        source = resolve_source(src)
+        source = resolve_source(src, target=_target(settings))
         if isinstance(source, GcsSource | BigQuerySource):
             raise InvalidInputError(
                 "src",
@@ -173,7 +178,7 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
     if parsed.webhook_config:
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
     _check_labels(parsed.labels)
-    source = resolve_source(src)
+    source = resolve_source(src, target=_target(settings))
     if isinstance(source, FileSource):
         raise InvalidInputError(
             "src",
@@ -250,7 +255,7 @@ def vertex_output_config(settings: ClientSettings, prepared: PreparedCreate) -> 
 
 
 @contextmanager
-def _jsonl_data(source: Source) -> Iterator[tuple[IO[bytes], int]]:
+def _jsonl_data(source: Source, target: Target) -> Iterator[tuple[IO[bytes], int]]:
     """The JSONL bytes to upload for a source, in bounded memory."""
     if isinstance(source, LocalFileSource):
         with source.path.open("rb") as handle:
@@ -259,7 +264,7 @@ def _jsonl_data(source: Source) -> Iterator[tuple[IO[bytes], int]]:
     requests = (
         source.requests
         if isinstance(source, InlineSource)
-        else iter_stream_requests(source.requests if isinstance(source, StreamSource) else [])
+        else iter_stream_requests(source.requests if isinstance(source, StreamSource) else [], target=target)
     )
     spooled: SpooledFile
     with spool_requests(requests) as spooled:
@@ -292,7 +297,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             elif isinstance(source, FileSource):
                 input_config = gemini.file_input(source.file_name)
             else:
-                data, size = prepared.cleanup.enter_context(_jsonl_data(source))
+                data, size = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
                 uploaded = yield from upload_file(settings, data, size, "jsonl", prepared.display_name)
                 input_config = gemini.file_input(uploaded.name or "")
             response = yield gemini.build_create(
@@ -309,7 +314,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
         elif isinstance(source, BigQuerySource):
             input_config = vertex.bigquery_input(source.uri)
         else:
-            data, size = prepared.cleanup.enter_context(_jsonl_data(source))
+            data, size = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
             uri = staging_uri(settings, data)
             yield from upload_gcs_object(settings, uri, data, size, "application/jsonl")
             input_config = vertex.gcs_input([uri])
@@ -329,14 +334,14 @@ def upload_source_plan(settings: ClientSettings, source: Any, mime_type: str, di
     if isinstance(source, bytes | bytearray):
         buffer = io.BytesIO(bytes(source))
         return (yield from upload_file(settings, buffer, len(source), mime_type, display_name))
-    resolved = resolve_source(source, "file")
+    resolved = resolve_source(source, "file", _target(settings))
     if not isinstance(resolved, LocalFileSource | InlineSource | StreamSource):
         raise InvalidInputError("file", "is not uploadable", "give bytes, a local path or a list of requests")
     if isinstance(resolved, LocalFileSource):
         with resolved.path.open("rb") as handle:
             size = resolved.path.stat().st_size
             return (yield from upload_file(settings, handle, size, mime_type, display_name))
-    with _jsonl_data(resolved) as (data, size):
+    with _jsonl_data(resolved, _target(settings)) as (data, size):
         return (yield from upload_file(settings, data, size, mime_type, display_name))
 
 

@@ -155,7 +155,7 @@ class ClientSettings(BaseModel):
         """The API version used in URLs."""
         if self.api_version:
             return self.api_version
-        return "v1beta" if self.backend == "gemini" else "v1beta1"
+        return "v1" if self.backend == "gemini" else "v1beta1"
 
     @property
     def effective_base_url(self) -> str:

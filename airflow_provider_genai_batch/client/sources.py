@@ -5,9 +5,13 @@ or google-genai ``types.InlinedRequest``), ``"files/..."``, ``"gs://..."`` (or a
 a ``BatchJobSource`` (or dict); and beyond the SDK: a local JSONL path (``pathlib.Path`` or
 ``"file://..."``) and any iterable of requests, streamed.
 
+Requests are built for one backend (``Target``) by the conversion modules in ``client/wire/`` (``content``,
+``schema``, ``generation``) exactly as google-genai 3.3.0 builds them (docs/SDK_PARITY.md); ``metadata`` is the
+user's own, never invented.
+
 Example::
 
-    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}])
+    resolve_source([{"contents": "hi", "metadata": {"key": "a"}}], target=Target("vertex", "proj", "us-central1"))
     # InlineSource(requests=[{"request": {"contents": [...]}, "metadata": {"key": "a"}}])
 """
 
@@ -20,35 +24,23 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel, to_snake
+from pydantic.alias_generators import to_snake
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.models import BatchJobSource, EmbedContentBatch, InlinedRequest
 from airflow_provider_genai_batch.client.validation import invalid_input_from
-from airflow_provider_genai_batch.client.wire.common import (
-    JsonDict,
-    check_bigquery_uri,
-    check_model,
-    dump_value,
-    parse_gcs_uri,
+from airflow_provider_genai_batch.client.wire.common import JsonDict, check_bigquery_uri, parse_gcs_uri
+from airflow_provider_genai_batch.client.wire.content import content_to_wire, contents_to_wire
+from airflow_provider_genai_batch.client.wire.generation import (
+    GEMINI,
+    Target,
+    config_to_request_fields,
+    embed_config_to_wire,
+    model_name,
 )
+from airflow_provider_genai_batch.client.wire.values import check_text, plain
 
-# GenerateContentConfig fields that belong on the request itself; everything else is generationConfig.
-REQUEST_LEVEL_CONFIG = frozenset(
-    {
-        "system_instruction",
-        "safety_settings",
-        "tools",
-        "tool_config",
-        "cached_content",
-        "labels",
-        "service_tier",
-        "store",
-        "continuation_token",
-    }
-)
-# Options of our client that are not request fields.
-CLIENT_ONLY_CONFIG = frozenset({"http_options", "should_return_http_response"})
+_INLINED_FIELDS = frozenset({"model", "contents", "config", "metadata"})
 
 
 @dataclass(frozen=True)
@@ -96,68 +88,6 @@ class StreamSource:
 Source = InlineSource | FileSource | GcsSource | BigQuerySource | LocalFileSource | StreamSource
 
 
-def user_content(text: str) -> JsonDict:
-    """A user turn holding one text part."""
-    return {"role": "user", "parts": [{"text": text}]}
-
-
-def contents_to_wire(contents: Any, field: str) -> list[JsonDict]:
-    """Normalise contents as the SDK does: a string or list of strings is one user turn."""
-    contents = dump_value(contents)
-    if isinstance(contents, str):
-        if not contents:
-            raise InvalidInputError(field, "is an empty string", "give the prompt text")
-        return [user_content(contents)]
-    if isinstance(contents, dict):
-        contents = [contents]
-    if not isinstance(contents, list) or not contents:
-        raise InvalidInputError(field, "is missing or empty", "give a prompt string or a list of Content dicts")
-    if all(isinstance(item, str) for item in contents):
-        return [{"role": "user", "parts": [{"text": item} for item in contents]}]
-    turns: list[JsonDict] = []
-    for position, item in enumerate(contents):
-        if isinstance(item, str):
-            turns.append(user_content(item))
-        elif isinstance(item, dict) and isinstance(item.get("parts"), list):
-            turns.append(item if "role" in item else {**item, "role": "user"})
-        else:
-            raise InvalidInputError(
-                f"{field}[{position}]",
-                "is not a Content (a dict with 'parts') nor a string",
-                "use {'role': 'user', 'parts': [{'text': '...'}]}",
-            )
-    return turns
-
-
-def _instruction_to_wire(value: Any) -> Any:
-    if isinstance(value, str):
-        return user_content(value)
-    return value
-
-
-def config_to_request_fields(config: Mapping[str, Any] | None, field: str) -> JsonDict:
-    """Split a GenerateContentConfig into request-level fields and ``generationConfig``."""
-    if config is None:
-        return {}
-    if not isinstance(config, Mapping):
-        raise InvalidInputError(field, f"must be a mapping, got {type(config).__name__}", "pass a dict")
-    request: JsonDict = {}
-    generation: JsonDict = {}
-    for key, value in dump_value(dict(config)).items():
-        snake = to_snake(key)
-        if snake in CLIENT_ONLY_CONFIG:
-            continue
-        if snake in REQUEST_LEVEL_CONFIG:
-            request[to_camel(snake)] = _instruction_to_wire(value) if snake == "system_instruction" else value
-        elif snake == "generation_config" and isinstance(value, dict):
-            generation.update({to_camel(to_snake(k)): v for k, v in value.items()})
-        else:
-            generation[to_camel(snake)] = value
-    if generation:
-        request["generationConfig"] = generation
-    return request
-
-
 def _check_metadata(metadata: Any, field: str) -> dict[str, str] | None:
     if metadata is None:
         return None
@@ -170,29 +100,51 @@ def _check_metadata(metadata: Any, field: str) -> dict[str, str] | None:
                 f"is a {type(value).__name__}, but metadata values must be strings",
                 "convert the value with str()",
             )
+        check_text(value, f"{field}.{key}")
     return dict(metadata)
 
 
-def generation_request_to_wire(item: Any, index: int, field: str = "src") -> JsonDict:
-    """One request of a generation batch in wire form; ``index`` names it in errors and default keys."""
-    where = f"{field}[{index}]"
+def _wire_request(request: Any, where: str) -> JsonDict:
+    """A request already in wire form (``{"request": {...}}``): sent as given once checked to be JSON data."""
+    request = plain(request, f"{where}.request", snake=False)
+    if not isinstance(request, dict) or not request.get("contents"):
+        raise InvalidInputError(f"{where}.request.contents", "is missing", "give the request's contents")
+    return request
+
+
+def _too_deep(where: str) -> InvalidInputError:
+    return InvalidInputError(where, "is nested too deeply to be sent as JSON", "flatten the data (or a cycle in it)")
+
+
+def generation_request_to_wire(item: Any, index: int, field: str = "src", target: Target = GEMINI) -> JsonDict:
+    """One request of a generation batch in wire form, as google-genai's ``_InlinedRequest_to_mldev`` builds it
+    (and, for Vertex, as ``models.generate_content`` builds the body); ``index`` names it in errors."""
+    try:
+        return _generation_request(item, f"{field}[{index}]", target)
+    except RecursionError:
+        raise _too_deep(f"{field}[{index}]") from None
+
+
+def _generation_request(item: Any, where: str, target: Target) -> JsonDict:
     if isinstance(item, str):
-        return {"request": {"contents": contents_to_wire(item, where)}, "metadata": {"key": str(index)}}
+        return {"request": {"contents": contents_to_wire(item, f"{where}.contents", target.backend)}}
     if isinstance(item, BaseModel) and not isinstance(item, InlinedRequest):
         item = item.model_dump(exclude_none=True)
     if isinstance(item, Mapping) and "request" in item:
-        request = dump_value(item["request"])
-        if not isinstance(request, dict) or not request.get("contents"):
-            raise InvalidInputError(f"{where}.request.contents", "is missing", "give the request's contents")
         metadata = _check_metadata(item.get("metadata"), f"{where}.metadata")
         if metadata is None and item.get("key") is not None:
             metadata = {"key": str(item["key"])}
-        out: JsonDict = {"request": request}
+        out: JsonDict = {"request": _wire_request(item["request"], where)}
         if metadata is not None:
             out["metadata"] = metadata
         return out
     if isinstance(item, Mapping):
         _check_metadata(item.get("metadata"), f"{where}.metadata")
+        unknown = sorted(str(k) for k in item if to_snake(str(k)) not in _INLINED_FIELDS)
+        if unknown:
+            raise InvalidInputError(
+                f"{where}.{unknown[0]}", "is not a field of an inlined request", "use contents, config, model, metadata"
+            )
         try:
             item = InlinedRequest.model_validate(item)
         except ValidationError as exc:
@@ -201,26 +153,40 @@ def generation_request_to_wire(item: Any, index: int, field: str = "src") -> Jso
         raise InvalidInputError(
             where, f"is a {type(item).__name__}", "give a prompt string, a dict or an InlinedRequest"
         )
-    request = {"contents": contents_to_wire(item.contents, f"{where}.contents")}
+    request: JsonDict = {}
     if item.model:
-        request["model"] = check_model(item.model, f"{where}.model")
-    request.update(config_to_request_fields(item.config, f"{where}.config"))
+        request["model"] = model_name(item.model, f"{where}.model", target.backend)
+    request["contents"] = contents_to_wire(item.contents, f"{where}.contents", target.backend)
+    request.update(
+        config_to_request_fields(
+            item.config, f"{where}.config", target.backend, project=target.project, location=target.location
+        )
+    )
     wire: JsonDict = {"request": request}
     if item.metadata is not None:
-        wire["metadata"] = item.metadata
+        wire["metadata"] = {k: check_text(v, f"{where}.metadata.{k}") for k, v in item.metadata.items()}
     return wire
+
+
+def _embed_content(content: Any, field: str) -> JsonDict:
+    """``t_contents_for_embed`` on Gemini: one Content per text, its parts' keys snake_case (sent unconverted)."""
+    turn = content_to_wire(content, field, "gemini")
+    turn["parts"] = [{to_snake(k): v for k, v in part.items()} for part in turn["parts"]]
+    return turn
 
 
 def embed_requests_to_wire(batch: EmbedContentBatch, field: str = "src") -> list[JsonDict]:
     """Expand an EmbedContentBatch to one request per content, config copied into each (as the SDK does)."""
-    shared = {to_camel(to_snake(k)): v for k, v in dump_value(batch.config or {}).items()}
+    shared = embed_config_to_wire(batch.config, f"{field}.config")
     if not batch.contents:
         raise InvalidInputError(f"{field}.contents", "is empty", "give at least one text to embed")
-    requests = []
-    for index, content in enumerate(batch.contents):
-        turns = contents_to_wire(content, f"{field}.contents[{index}]")
-        requests.append({"request": {"content": turns[0], **shared}, "metadata": {"key": str(index)}})
-    return requests
+    try:
+        return [
+            {"request": {"content": _embed_content(content, f"{field}.contents[{index}]"), **shared}}
+            for index, content in enumerate(batch.contents)
+        ]
+    except RecursionError:
+        raise _too_deep(f"{field}.contents") from None
 
 
 def _local_path(src: Any) -> Path | None:
@@ -249,7 +215,7 @@ def _string_source(src: str, field: str) -> Source:
     )
 
 
-def _job_source(src: BatchJobSource, field: str) -> Source:
+def _job_source(src: BatchJobSource, field: str, target: Target) -> Source:
     given = [
         name
         for name in ("inlined_requests", "file_name", "gcs_uri", "bigquery_uri")
@@ -262,7 +228,9 @@ def _job_source(src: BatchJobSource, field: str) -> Source:
             "set exactly one of inlined_requests, file_name, gcs_uri or bigquery_uri",
         )
     if src.inlined_requests is not None:
-        return InlineSource([generation_request_to_wire(r, i, field) for i, r in enumerate(src.inlined_requests)])
+        return InlineSource(
+            [generation_request_to_wire(r, i, field, target) for i, r in enumerate(src.inlined_requests)]
+        )
     if src.file_name is not None:
         return FileSource(src.file_name)
     if src.gcs_uri:
@@ -272,7 +240,7 @@ def _job_source(src: BatchJobSource, field: str) -> Source:
     return BigQuerySource(check_bigquery_uri(src.bigquery_uri, f"{field}.bigquery_uri", need_table=True))
 
 
-def resolve_source(src: Any, field: str = "src") -> Source:
+def resolve_source(src: Any, field: str = "src", target: Target = GEMINI) -> Source:
     """Classify and validate a generation source; lists are converted now, iterators stay lazy.
 
     Which backend accepts which kind is checked by the caller (``creation.prepare_create``).
@@ -285,13 +253,13 @@ def resolve_source(src: Any, field: str = "src") -> Source:
     if isinstance(src, str):
         return _string_source(src, field)
     if isinstance(src, BatchJobSource):
-        return _job_source(src, field)
+        return _job_source(src, field, target)
     if isinstance(src, BaseModel) and type(src).__name__ == "BatchJobSource":
-        return _job_source(BatchJobSource.model_validate(src), field)
+        return _job_source(BatchJobSource.model_validate(src), field, target)
     if isinstance(src, Mapping):
         if "request" in src or "contents" in src:
             raise InvalidInputError(field, "is a single request", "wrap it in a list: src=[request]")
-        return _job_source(BatchJobSource.model_validate(src), field)
+        return _job_source(BatchJobSource.model_validate(src), field, target)
     if isinstance(src, list | tuple):
         if not src:
             raise InvalidInputError(field, "is an empty list", "give at least one request")
@@ -299,7 +267,7 @@ def resolve_source(src: Any, field: str = "src") -> Source:
             for i, uri in enumerate(src):
                 parse_gcs_uri(uri, f"{field}[{i}]")
             return GcsSource(list(src))
-        return InlineSource([generation_request_to_wire(item, i, field) for i, item in enumerate(src)])
+        return InlineSource([generation_request_to_wire(item, i, field, target) for i, item in enumerate(src)])
     if isinstance(src, Iterable) and not isinstance(src, bytes | bytearray):
         return StreamSource(src)
     raise InvalidInputError(field, f"has unsupported type {type(src).__name__}", "see the accepted sources")
@@ -338,7 +306,7 @@ def _local_file(path: Path, field: str) -> LocalFileSource:
     return LocalFileSource(path)
 
 
-def iter_stream_requests(requests: Iterable[Any], field: str = "src") -> Iterator[JsonDict]:
+def iter_stream_requests(requests: Iterable[Any], field: str = "src", target: Target = GEMINI) -> Iterator[JsonDict]:
     """Lazily convert each streamed request to wire form, naming its position on error."""
     for index, item in enumerate(requests):
-        yield generation_request_to_wire(item, index, field)
+        yield generation_request_to_wire(item, index, field, target)

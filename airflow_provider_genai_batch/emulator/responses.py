@@ -3,7 +3,11 @@
 Generation (``batchGenerateContent`` and Vertex batch prediction)::
 
     prompt  = prompt_text(request)          # every "text" part of request["contents"], joined by "\\n"
-    answer  = "echo: " + prompt
+    media   = media_descriptions(request)   # one per inline_data / file_data part, in order:
+              # inline: "<mime> <n> bytes sha256:<first 12 hex of sha256(decoded bytes)>"
+              # file:   "<mime> at <file_uri>"
+    answer  = "echo: " + prompt                          (no media parts)
+              "echo: " + prompt + " [" + "; ".join(media) + "]"   (otherwise)
     usage   = promptTokenCount     = len(prompt.split())
               candidatesTokenCount = len(answer.split())
               totalTokenCount      = the sum of both
@@ -33,6 +37,8 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -46,6 +52,7 @@ __all__ = [
     "embed_content_response",
     "embedding_values",
     "generate_content_response",
+    "media_descriptions",
     "model_id",
     "prompt_text",
     "request_problem",
@@ -86,6 +93,43 @@ def prompt_text(request: Mapping[str, Any]) -> str:
     return "\n".join(texts)
 
 
+def _parts(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    parts: list[Mapping[str, Any]] = []
+    for content in _contents(request):
+        found = content.get("parts") if isinstance(content, dict) else None
+        parts += [p for p in (found if isinstance(found, list) else []) if isinstance(p, dict)]
+    return parts
+
+
+def _decoded(data: Any) -> bytes | None:
+    """Base64 in either alphabet (google-genai sends URL-safe, JSONL writers often the standard one)."""
+    if not isinstance(data, str):
+        return None
+    text = data.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def media_descriptions(request: Mapping[str, Any]) -> list[str]:
+    """One line per inline or file part of ``contents``, in order (see the module docstring)."""
+    found: list[str] = []
+    for part in _parts(request):
+        inline = get_field(part, "inlineData")
+        file_data = get_field(part, "fileData")
+        if isinstance(inline, Mapping):
+            raw = _decoded(inline.get("data"))
+            mime = get_field(inline, "mimeType")
+            if raw is None:
+                found.append(f"{mime} undecodable data")
+            else:
+                found.append(f"{mime} {len(raw)} bytes sha256:{hashlib.sha256(raw).hexdigest()[:12]}")
+        elif isinstance(file_data, Mapping):
+            found.append(f"{get_field(file_data, 'mimeType')} at {get_field(file_data, 'fileUri')}")
+    return found
+
+
 def model_id(model: str) -> str:
     """The bare model id: ``models/gemini-2.5-flash`` or ``publishers/google/models/gemini-2.5-flash`` ->
     ``gemini-2.5-flash``."""
@@ -110,6 +154,9 @@ def generate_content_response(request: Mapping[str, Any], model: str) -> dict[st
     """The GenerateContentResponse for one request: the prompt echoed back (see the module docstring)."""
     prompt = prompt_text(request)
     answer = f"echo: {prompt}"
+    media = media_descriptions(request)
+    if media:
+        answer += f" [{'; '.join(media)}]"
     prompt_tokens = len(prompt.split())
     answer_tokens = len(answer.split())
     return {

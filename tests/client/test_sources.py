@@ -27,13 +27,10 @@ VERTEX = ClientSettings(backend="vertex", project="p", access_token="t")
 VERTEX_STAGED = ClientSettings(backend="vertex", project="p", access_token="t", gcs_staging_prefix="gs://bkt/stage")
 
 
-def test_strings_become_user_turns_with_position_keys() -> None:
+def test_strings_become_user_turns_without_invented_metadata() -> None:
     source = resolve_source(["hi", "there"])
     assert isinstance(source, InlineSource)
-    assert source.requests[1] == {
-        "request": {"contents": [{"role": "user", "parts": [{"text": "there"}]}]},
-        "metadata": {"key": "1"},
-    }
+    assert source.requests[1] == {"request": {"contents": [{"role": "user", "parts": [{"text": "there"}]}]}}
 
 
 def test_sdk_types_are_accepted() -> None:
@@ -173,3 +170,78 @@ def test_non_string_metadata_in_jsonl_keys_rejected(tmp_path: Path) -> None:
     path.write_text(json.dumps({"key": ["x"], "request": {"contents": []}}) + "\n")
     with pytest.raises(InvalidInputError):
         prepare_create(GEMINI, model="m", src=path, config=None)
+
+
+def test_bad_schema_type_is_named_by_its_full_path() -> None:
+    src = [
+        "a",
+        "b",
+        "c",
+        {"contents": "x", "config": {"response_schema": {"type": "object", "properties": {"x": {"type": "text"}}}}},
+    ]
+    with pytest.raises(InvalidInputError) as info:
+        prepare_create(GEMINI, model="gemini-2.5-flash", src=src, config=None)
+    assert info.value.field == "src[3].config.response_schema.properties.x.type"
+    assert "STRING" in info.value.fix
+
+
+@pytest.mark.parametrize("settings", [GEMINI, VERTEX_STAGED], ids=["gemini", "vertex"])
+def test_lone_surrogate_is_rejected_while_preparing(settings: ClientSettings) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_create(settings, model="gemini-2.5-flash", src=["fine", {"contents": "caf\ud800"}], config=None)
+    assert info.value.field == "src[1].contents"
+    assert "surrogate" in info.value.problem
+
+
+def test_vertex_resource_names_and_per_request_model() -> None:
+    prepared = prepare_create(
+        VERTEX_STAGED,
+        model="gemini-2.5-flash",
+        src=[{"contents": "x", "config": {"cached_content": "c1"}}],
+        config=None,
+    )
+    assert isinstance(prepared.source, InlineSource)
+    request = prepared.source.requests[0]["request"]
+    assert request["cachedContent"] == "projects/p/locations/us-central1/cachedContents/c1"
+    with pytest.raises(InvalidInputError) as info:
+        prepare_create(VERTEX_STAGED, model="gemini-2.5-flash", src=[{"contents": "x", "model": "m2"}], config=None)
+    assert info.value.field == "src[0].model"
+
+
+def test_streamed_requests_are_converted_for_their_backend() -> None:
+    from airflow_provider_genai_batch.client.sources import iter_stream_requests
+    from airflow_provider_genai_batch.client.wire.generation import Target
+
+    vertex = Target("vertex", "p", "europe-west4")
+    stream = iter_stream_requests(
+        iter([{"contents": "a", "config": {"cached_content": "c"}}, {"contents": "b", "config": {"store": True}}]),
+        target=vertex,
+    )
+    first = next(stream)
+    assert first["request"]["cachedContent"] == "projects/p/locations/europe-west4/cachedContents/c"
+    with pytest.raises(InvalidInputError) as info:
+        next(stream)
+    assert info.value.field == "src[1].config.store"
+
+
+def test_bytes_go_out_as_url_safe_base64() -> None:
+    source = resolve_source(
+        [{"contents": [{"parts": [{"inline_data": {"data": b"\xfb\xff", "mime_type": "image/png"}}]}]}]
+    )
+    assert isinstance(source, InlineSource)
+    assert source.requests[0]["request"]["contents"][0]["parts"][0] == {
+        "inlineData": {"data": "-_8=", "mime_type": "image/png"}
+    }
+
+
+def test_deeply_nested_or_cyclic_data_is_named_not_a_recursion_error() -> None:
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    for args in ({"x": cyclic}, {"x": deep}):
+        src = [{"contents": [{"role": "model", "parts": [{"function_call": {"name": "f", "args": args}}]}]}]
+        with pytest.raises(InvalidInputError) as info:
+            prepare_create(GEMINI, model="gemini-2.5-flash", src=src, config=None)
+        assert info.value.field == "src[0]"
