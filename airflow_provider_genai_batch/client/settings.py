@@ -152,10 +152,17 @@ class ClientSettings(BaseModel):
 
     @property
     def effective_api_version(self) -> str:
-        """The API version used in URLs."""
+        """The API version used in URLs: ``v1beta`` on the Gemini API, ``v1beta1`` on Vertex AI.
+
+        google-genai 3.x defaults the Gemini API to ``v1``; we keep ``v1beta`` on purpose (docs/SDK_PARITY.md):
+        Google's batch API reference publishes its endpoints under ``v1beta``, and the published ``v1`` messages
+        (google-ai-generativelanguage) lack fields batch users need (``systemInstruction``, ``tools``,
+        ``responseSchema``, ``thinkingConfig``...), which public reports show ``v1`` rejecting. ``v1beta`` accepts
+        every body the SDK sends. ``api_version="v1"`` in the connection extra selects ``v1``.
+        """
         if self.api_version:
             return self.api_version
-        return "v1" if self.backend == "gemini" else "v1beta1"
+        return "v1beta" if self.backend == "gemini" else "v1beta1"
 
     @property
     def effective_base_url(self) -> str:

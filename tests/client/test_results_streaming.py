@@ -16,7 +16,7 @@ from airflow_provider_genai_batch.client.models import BatchJob, BatchJobDestina
 from airflow_provider_genai_batch.client.results import LineSplitter, parse_result_line
 
 BASE = "http://gemini.test"
-DOWNLOAD = f"{BASE}/v1/files/batch-big:download"
+DOWNLOAD = f"{BASE}/v1beta/files/batch-big:download"
 JOB = BatchJob(
     name="batches/big",
     backend="gemini",

@@ -152,7 +152,6 @@ CASES: dict[str, list[Any]] = {
         media_resolution="MEDIA_RESOLUTION_LOW",
         enable_enhanced_civic_answers=True,
     ),
-    "labels-service-tier": one(labels={"team": "a"}, service_tier="flex"),
     "thinking-camel": one(thinking_config={"thinkingBudget": 0, "includeThoughts": True}),
     "thinking-sdk-type": one(thinking_config=types.ThinkingConfig(thinking_level="LOW")),
     "schema-pydantic-class": one(response_mime_type="application/json", response_schema=Person),
@@ -227,7 +226,6 @@ CASES: dict[str, list[Any]] = {
         media_resolution="media_resolution_low",
         tool_config={"function_calling_config": {"mode": "any"}},
         thinking_config={"thinking_level": "low"},
-        service_tier="FLEX",
         tools=[{"function_declarations": [{"name": "f", "behavior": "non_blocking"}]}],
     ),
     "empty-config": [{"contents": "x", "config": {}}],
@@ -297,6 +295,28 @@ def test_vertex_only_fields_rejected_like_the_sdk(rec: Recorder, src: list[Any],
         our_gemini_requests(rec, src)
     assert info.value.field == field
     assert "Vertex AI" in info.value.problem
+    assert rec.requests == []
+
+
+UNPUBLISHED = {
+    "labels": (one(labels={"team": "a"}), "src[0].config.labels"),
+    "service-tier": (one(service_tier="flex"), "src[0].config.service_tier"),
+    "store": (one(store=True), "src[0].config.store"),
+    "continuation-token": (one(continuation_token="dG9rZW4="), "src[0].config.continuation_token"),
+    "audio-transcription": (one(audio_transcription_config={}), "src[0].config.audio_transcription_config"),
+}
+
+
+@pytest.mark.parametrize(("src", "field"), list(UNPUBLISHED.values()), ids=list(UNPUBLISHED))
+def test_fields_missing_from_googles_published_schema_are_refused(rec: Recorder, src: list[Any], field: str) -> None:
+    # google-genai sends these (documented difference: docs/SDK_PARITY.md); Google's published GenerateContentRequest
+    # of the Gemini API has no such field, so the schema-strict emulator, like Google's parser, would answer 400.
+    assert sdk_gemini_requests(rec, src)
+    rec.clear()
+    with pytest.raises(InvalidInputError) as info:
+        our_gemini_requests(rec, src)
+    assert info.value.field == field
+    assert "published request schema" in info.value.problem
     assert rec.requests == []
 
 
@@ -437,7 +457,6 @@ _config = st.fixed_dictionaries(
         "response_schema": _schema,
         "response_json_schema": _schema,
         "cached_content": st.one_of(_name, _name.map(lambda n: f"cachedContents/{n}")),
-        "labels": st.dictionaries(_name, _name, max_size=2),
         "speech_config": st.sampled_from(["Kore", "Puck"]),
         "media_resolution": st.sampled_from(["MEDIA_RESOLUTION_LOW", "media_resolution_high"]),
         "response_modalities": st.just(["TEXT"]),

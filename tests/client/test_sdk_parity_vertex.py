@@ -201,6 +201,27 @@ def test_gemini_only_fields_rejected_like_the_sdk(rec: Recorder, request_: dict[
     assert rec.requests == []
 
 
+UNPUBLISHED = {
+    "service-tier": (one(service_tier="flex"), "src[0].config.service_tier"),
+    "model-armor": (one(model_armor_config={"prompt_template_name": "x"}), "src[0].config.model_armor_config"),
+    "output-config": (one(generation_output_config={}), "src[0].config.generation_output_config"),
+}
+
+
+@pytest.mark.parametrize(("request_", "field"), list(UNPUBLISHED.values()), ids=list(UNPUBLISHED))
+def test_fields_missing_from_googles_published_schema_are_refused(
+    rec: Recorder, request_: dict[str, Any], field: str
+) -> None:
+    # google-genai sends these inside generationConfig (or on the request, service_tier); the aiplatform discovery
+    # document has no such field there, so Google's parser would answer 400 (docs/SDK_PARITY.md).
+    rec.clear()
+    with pytest.raises(InvalidInputError) as info:
+        our_vertex_lines(rec, [request_])
+    assert info.value.field == field
+    assert "published request schema" in info.value.problem
+    assert rec.requests == []
+
+
 def test_per_request_model_is_rejected_before_any_request(rec: Recorder) -> None:
     rec.clear()
     with pytest.raises(InvalidInputError) as info:

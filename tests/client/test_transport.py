@@ -23,8 +23,8 @@ from airflow_provider_genai_batch.client.wire.common import ApiRequest
 BASE = "http://gemini.test"
 KEY = "AIzaSECRET-transport-key-0123456789"
 JOB = {"name": "batches/abc", "metadata": {"state": "BATCH_STATE_RUNNING"}}
-CREATE_URL = f"{BASE}/v1/models/gemini-2.5-flash:batchGenerateContent"
-GET_URL = f"{BASE}/v1/batches/abc"
+CREATE_URL = f"{BASE}/v1beta/models/gemini-2.5-flash:batchGenerateContent"
+GET_URL = f"{BASE}/v1beta/batches/abc"
 
 
 def error(code: int, status: str, message: str = "m", **headers: str) -> httpx.Response:
@@ -85,7 +85,7 @@ def test_permanent_errors_are_not_retried(client: GenAIBatchClient, sleeps: list
     with pytest.raises(NotFoundError) as info:
         client.batches.get(name="abc")
     assert route.call_count == 1 and not sleeps
-    assert "404 NOT_FOUND: Requested entity was not found. (GET /v1/batches/abc)" in str(info.value)
+    assert "404 NOT_FOUND: Requested entity was not found. (GET /v1beta/batches/abc)" in str(info.value)
     assert not is_transient(info.value)
 
 
@@ -179,7 +179,7 @@ async def test_async_create_not_resent_after_5xx(sleeps: list[float]) -> None:
 
 @respx.mock
 def test_list_follows_pages(client: GenAIBatchClient) -> None:
-    respx.get(f"{BASE}/v1/batches", params={"pageSize": "2"}).mock(
+    respx.get(f"{BASE}/v1beta/batches", params={"pageSize": "2"}).mock(
         side_effect=[
             httpx.Response(200, json={"operations": [JOB, JOB], "nextPageToken": "t2"}),
             httpx.Response(200, json={"operations": [JOB]}),

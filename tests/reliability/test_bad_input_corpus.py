@@ -742,7 +742,7 @@ def test_connection(case: ConnCase, emulator: EmulatorHandle, monkeypatch: pytes
 # =====================================================================================================================
 
 FAKE_BASE = "http://genai.invalid"
-GEMINI_JOB_PATH = "/v1/batches/abc"
+GEMINI_JOB_PATH = "/v1beta/batches/abc"
 VERTEX_JOB_PATH = f"/v1beta1/projects/{VERTEX_PROJECT}/locations/{VERTEX_LOCATION}/batchPredictionJobs/42"
 
 
@@ -847,7 +847,7 @@ def test_malformed_job_response(case: ResponseCase) -> None:
 def test_create_answered_with_a_non_json_body_is_not_resent() -> None:
     """A 200 whose body cannot be read: a typed error, and exactly one create on the wire."""
     with respx.mock(base_url=FAKE_BASE) as mock, _respx_client("gemini") as client:
-        route = mock.post("/v1/models/gemini-2.5-flash:batchGenerateContent").mock(
+        route = mock.post("/v1beta/models/gemini-2.5-flash:batchGenerateContent").mock(
             return_value=httpx.Response(200, text="not json")
         )
         with pytest.raises(InvalidResponseError):
@@ -858,7 +858,7 @@ def test_create_answered_with_a_non_json_body_is_not_resent() -> None:
 def test_upload_without_an_upload_url() -> None:
     """The Files API answers the upload start without ``X-Goog-Upload-URL``: a typed error naming it."""
     with respx.mock(base_url=FAKE_BASE) as mock, _respx_client("gemini") as client:
-        mock.post("/upload/v1/files").mock(return_value=httpx.Response(200, json={}))
+        mock.post("/upload/v1beta/files").mock(return_value=httpx.Response(200, json={}))
         with pytest.raises(InvalidResponseError, match="X-Goog-Upload-URL"):
             client.files.upload(b'{"request": {"contents": "x"}}\n')
 
@@ -881,7 +881,7 @@ def test_error_status_with_an_html_body_keeps_the_status() -> None:
 )
 def test_malformed_list_response(body: dict[str, Any]) -> None:
     with respx.mock(base_url=FAKE_BASE) as mock, _respx_client("gemini") as client:
-        mock.get("/v1/batches").mock(return_value=_json(body))
+        mock.get("/v1beta/batches").mock(return_value=_json(body))
         with pytest.raises(InvalidResponseError):
             list(client.batches.list())
 

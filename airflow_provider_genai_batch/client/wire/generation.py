@@ -60,6 +60,15 @@ ONLY_VERTEX = {
     "model_armor_config": "modelArmorConfig",
     "generation_output_config": "outputConfig",
 }
+# Fields google-genai 3.3.0 sends but Google's published schema of that backend lacks (Gemini:
+# google-ai-generativelanguage's v1beta GenerateContentRequest / GenerationConfig; Vertex AI: the aiplatform v1beta1
+# discovery document, which places model armor and output config on the request, not in generationConfig).
+# Google's proto JSON parser rejects unknown names, so they are refused before any network call (docs/SDK_PARITY.md).
+UNPUBLISHED = {
+    "gemini": frozenset({"labels", "service_tier", "store", "continuation_token", "audio_transcription_config"}),
+    "vertex": frozenset({"service_tier", "model_armor_config", "generation_output_config"}),
+}
+_API_NAMES = {"gemini": "the Gemini Developer API", "vertex": "Vertex AI"}
 _IMAGE_GEMINI = frozenset({"aspect_ratio", "image_size"})
 _TOOL_ONLY_VERTEX = frozenset({"retrieval", "enterprise_web_search", "parallel_ai_search", "exa_ai_search"})
 _TOOL_ONLY_GEMINI = frozenset({"file_search"})
@@ -313,6 +322,13 @@ def config_to_request_fields(
             continue
         if (backend == "vertex" and name in ONLY_GEMINI) or (backend == "gemini" and name in ONLY_VERTEX):
             raise not_on_backend(where, backend)
+        if name in UNPUBLISHED[backend]:
+            raise InvalidInputError(
+                where,
+                f"is sent by google-genai but is no field of {_API_NAMES[backend]}'s published request schema, "
+                "so the API rejects the request",
+                "remove it",
+            )
         if name == "system_instruction":
             request["systemInstruction"] = content_to_wire(value, where, backend)
         elif name == "safety_settings":
