@@ -492,11 +492,15 @@ def test_transport_maps_errors_and_rejects_requests_only_options(server: TokenSe
 
 # ----------------------------------------------------------------------------- quota, impersonation, ADC
 def test_quota_project_header(server: TokenServer, build: Build, key_info: dict[str, str]) -> None:
-    from_settings = build(vertex(service_account_key_json=json.dumps(key_info), quota_project="bill"))
-    assert from_settings.headers() == {"Authorization": "Bearer tok-1", "x-goog-user-project": "bill"}
+    # Tokens are numbered by the server; google-auth may retry a token request that failed in transit on a loaded
+    # machine, so only their form is checked here (the numbering is tested by the refresh tests).
+    from_settings = build(vertex(service_account_key_json=json.dumps(key_info), quota_project="bill")).headers()
+    assert from_settings.pop("Authorization").startswith("Bearer tok-")
+    assert from_settings == {"x-goog-user-project": "bill"}
     credentials = sa_credentials(key_info).with_quota_project("bill-creds")
-    from_credentials = build(vertex(credentials=credentials))
-    assert from_credentials.headers() == {"Authorization": "Bearer tok-2", "x-goog-user-project": "bill-creds"}
+    from_credentials = build(vertex(credentials=credentials)).headers()
+    assert from_credentials.pop("Authorization").startswith("Bearer tok-")
+    assert from_credentials == {"x-goog-user-project": "bill-creds"}
     overridden = build(vertex(credentials=credentials, quota_project="bill"))
     assert overridden.headers()["x-goog-user-project"] == "bill"
     static = build(vertex(access_token=STATIC_TOKEN, quota_project="bill"))

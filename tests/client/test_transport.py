@@ -33,12 +33,29 @@ def error(code: int, status: str, message: str = "m", **headers: str) -> httpx.R
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-    monkeypatch.setattr("time.sleep", recorded.append)
+    """The transport's sleeps in this test's thread (not skipped). Sleeps of other threads, such as an emulator
+    server an earlier test left running in this xdist worker, run for real and are not recorded."""
+    import asyncio
+    import threading
+    import time
 
-    async def fake_async_sleep(seconds: float) -> None:
+    recorded: list[float] = []
+    test_thread = threading.get_ident()
+    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
+
+    def fake_sleep(seconds: float) -> None:
+        if threading.get_ident() != test_thread:
+            real_sleep(seconds)
+            return
         recorded.append(seconds)
 
+    async def fake_async_sleep(seconds: float, result: object = None) -> object:
+        if threading.get_ident() != test_thread:
+            return await real_async_sleep(seconds, result)
+        recorded.append(seconds)
+        return result
+
+    monkeypatch.setattr("time.sleep", fake_sleep)
     monkeypatch.setattr("asyncio.sleep", fake_async_sleep)
     return recorded
 
