@@ -65,7 +65,9 @@ VERTEX = {
     "list": ("GET", r"/batchPredictionJobs$", "vertex.jobs.list"),
     "create": ("POST", r"/batchPredictionJobs$", "vertex.jobs.create"),
     "get": ("GET", r"/batchPredictionJobs/\d+$", "vertex.jobs.get"),
-    "download": ("GET", r"/storage/v1/b/crash-bucket/o/.", "gcs.objects.download"),
+    # Prediction shards only (under OUTPUT_PREFIX): the create task reads the input object's metadata (its generation
+    # and checksums go into the idempotency key) at the same kind of path, and must not consume the hold.
+    "download": ("GET", r"/storage/v1/b/crash-bucket/o/out(/|%2F)", "gcs.objects.download"),
 }
 
 
