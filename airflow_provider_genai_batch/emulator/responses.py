@@ -8,6 +8,8 @@ Generation (``batchGenerateContent`` and Vertex batch prediction)::
               # file:   "<mime> at <file_uri>"
     answer  = "echo: " + prompt                          (no media parts)
               "echo: " + prompt + " [" + "; ".join(media) + "]"   (otherwise)
+              JSON text fitting the response schema    (generationConfig.responseMimeType application/json:
+                                                        see ``structured.py``)
     usage   = promptTokenCount     = len(prompt.split())
               candidatesTokenCount = len(answer.split())
               totalTokenCount      = the sum of both
@@ -44,6 +46,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from airflow_provider_genai_batch.emulator.common import get_field
+from airflow_provider_genai_batch.emulator.structured import answer_json, json_schema_of
 
 __all__ = [
     "DEFAULT_EMBEDDING_DIMENSIONALITY",
@@ -153,10 +156,15 @@ def request_problem(kind: RequestKind, request: Mapping[str, Any]) -> str | None
 def generate_content_response(request: Mapping[str, Any], model: str) -> dict[str, Any]:
     """The GenerateContentResponse for one request: the prompt echoed back (see the module docstring)."""
     prompt = prompt_text(request)
-    answer = f"echo: {prompt}"
-    media = media_descriptions(request)
-    if media:
-        answer += f" [{'; '.join(media)}]"
+    config = get_field(request, "generationConfig")
+    json_mode, schema = json_schema_of(config) if isinstance(config, Mapping) else (False, None)
+    if json_mode:
+        answer = answer_json(schema, prompt)
+    else:
+        answer = f"echo: {prompt}"
+        media = media_descriptions(request)
+        if media:
+            answer += f" [{'; '.join(media)}]"
     prompt_tokens = len(prompt.split())
     answer_tokens = len(answer.split())
     return {

@@ -81,3 +81,26 @@ def test_expired_batch_lands_expired_rows_not_errors(run_cai_dag: Any, cai: Comm
     assert manifest["terminal_reason"] == "expired"
     assert manifest["counts"]["expired"] == 3 and manifest["counts"]["errored"] == 0
     assert [row["status"] for row in cai.rows(manifest)] == ["expired"] * 3
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+@pytest.mark.parametrize("style", ["operator", "decorator"])
+def test_structured_output_validates_into_the_output_type(
+    run_cai_dag: Any, cai: CommonAI, style: str, deferrable: bool
+) -> None:
+    """A pydantic ``output_type``: the request carries its JSON Schema (``responseJsonSchema``, JSON mode), the
+    emulator answers JSON fitting it (``emulator/structured.py``), and every row lands validated."""
+    kwargs = {**task_kwargs(cai, deferrable=deferrable), "requests": ["rate this", "and this please"]}
+    result = run_cai_dag(
+        {"dag_id": f"cai_gemini_structured_{style}_{deferrable}", "style": style, "structured": True, "task": kwargs}
+    )
+    assert result.state == "success", result.output[-3000:]
+    manifest = result.value("batch")
+    assert manifest["structured"] is True
+    assert manifest["counts"]["succeeded"] == 2 and manifest["counts"]["invalid_output"] == 0
+    assert manifest["terminal_reason"] == "succeeded"
+    assert [row["output"] for row in cai.rows(manifest)] == [
+        {"label": "echo: rate this", "score": 2.0},
+        {"label": "echo: and this please", "score": 3.0},
+    ]
+    assert cai.emulator.stats()["jobs_created"] == 1

@@ -42,8 +42,9 @@ def test_operator_plain_text_through_gcs_staging(run_cai_dag: Any, cai: CommonAI
 
 @pytest.mark.parametrize("style", ["operator", "decorator"])
 def test_structured_output_sends_json_schema(run_cai_dag: Any, cai: CommonAI, style: str) -> None:
-    """The emulator answers ``echo: <prompt>``, never JSON: every row is ``invalid_output`` with the raw text kept,
-    as common-ai documents; the request carried the pydantic model's JSON Schema as ``responseJsonSchema``."""
+    """In JSON mode the emulator answers with JSON fitting the schema (``emulator/structured.py``): every row
+    validates into the pydantic output type, as common-ai documents; the request carried the model's JSON Schema as
+    ``responseJsonSchema``."""
     kwargs = {**task_kwargs(cai, deferrable=True, model_id="google-cloud:gemini-2.5-flash")}
     kwargs.update(llm_conn_id=VERTEX_CONN, requests=["rate this", "and this"])
     result = run_cai_dag(
@@ -53,11 +54,14 @@ def test_structured_output_sends_json_schema(run_cai_dag: Any, cai: CommonAI, st
     manifest = result.value("batch")
     assert manifest["structured"] is True
     assert manifest["output_type_ref"] == "tests.common_ai.dags.Review"
-    assert manifest["counts"]["invalid_output"] == 2
-    assert manifest["terminal_reason"] == "partial"
+    assert manifest["counts"]["succeeded"] == 2 and manifest["counts"]["invalid_output"] == 0
+    assert manifest["terminal_reason"] == "succeeded"
     rows = cai.rows(manifest)
-    assert [row["raw_output"] for row in rows] == ["echo: rate this", "echo: and this"]
-    assert {row["error"]["stage"] for row in rows} == {"output_validation"}
+    # score: the prompt's word count (2 words each); label: the schema's string, "echo: <prompt>".
+    assert [row["output"] for row in rows] == [
+        {"label": "echo: rate this", "score": 2.0},
+        {"label": "echo: and this", "score": 2.0},
+    ]
     config = staged_lines(cai)[0]["request"]["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     schema = config["responseJsonSchema"]
