@@ -267,7 +267,7 @@ def _jsonl_data(source: Source, target: Target) -> Iterator[tuple[IO[bytes], int
         else iter_stream_requests(source.requests if isinstance(source, StreamSource) else [], target=target)
     )
     spooled: SpooledFile
-    with spool_requests(requests) as spooled:
+    with spool_requests(requests, label_stamp=target.backend == "vertex") as spooled:
         yield spooled.file, spooled.size
 
 

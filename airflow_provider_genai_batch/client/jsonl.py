@@ -19,7 +19,7 @@ from typing import IO
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.wire.common import JsonDict, compact_json
-from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
+from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata, stamp_request_labels
 
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 
@@ -33,7 +33,7 @@ class SpooledFile:
     count: int
 
 
-def request_line(request: JsonDict, index: int) -> bytes:
+def request_line(request: JsonDict, index: int, *, label_stamp: bool = False) -> bytes:
     """One input line ``{"key": ..., "request": {...}, "metadata": {...the user's..., "genai_batch_index": "3"}}``:
     the user's key (``metadata.key``, else the position), the request, and the user's whole metadata with the
     index stamp (``wire/stamp.py``). The user's ``request`` dict is not changed.
@@ -50,24 +50,27 @@ def request_line(request: JsonDict, index: int) -> bytes:
       text-bison JSONL line was dropped, and litellm (PR #25627) and bifrost (PR #4152) carry their id in the
       request's ``labels`` instead (Google advises against a unique label value per call).
 
-    So the stamp sits in ``metadata`` (one rule for inline and file results alike), and ``results.Attribution``
-    requires it on every row of a Vertex job that reads an object we staged: if Vertex drops the field, reading
-    fails with ``InvalidResponseError`` instead of attributing results by position.
+    So the stamp sits in ``metadata`` (one rule for inline and file results alike) and, on lines staged for
+    Vertex AI (``label_stamp``), also in the request's own ``labels`` (a field of Vertex's published
+    GenerateContentRequest), because every output row repeats ``request``: results stay attributed even if
+    Vertex drops the extra top-level fields (then the user's metadata is what is lost, and only it). Reading
+    fails with ``InvalidResponseError`` when neither stamp is there, instead of attributing by position.
     """
     user_metadata = request.get("metadata")
     key = (user_metadata or {}).get("key", str(index))
     metadata = stamp_metadata(user_metadata, index, f"src[{index}]")
-    return compact_json({"key": key, "request": request["request"], "metadata": metadata}) + b"\n"
+    body = stamp_request_labels(request["request"], index, f"src[{index}]") if label_stamp else request["request"]
+    return compact_json({"key": key, "request": body, "metadata": metadata}) + b"\n"
 
 
 @contextmanager
-def spool_requests(requests: Iterable[JsonDict]) -> Iterator[SpooledFile]:
+def spool_requests(requests: Iterable[JsonDict], *, label_stamp: bool = False) -> Iterator[SpooledFile]:
     """Write wire-form requests as JSONL lines stamped with their index (``request_line``) to a temporary file
     (in memory up to 16 MiB, then on disk)."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as buffer:
         size = count = 0
         for index, request in enumerate(requests):
-            size += buffer.write(request_line(request, index))
+            size += buffer.write(request_line(request, index, label_stamp=label_stamp))
             count += 1
         if count == 0:
             raise InvalidInputError("src", "holds no requests", "give at least one request")

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
-from airflow_provider_genai_batch.client.wire.stamp import STAMP_KEY, is_staged_input
+from airflow_provider_genai_batch.client.wire.stamp import STAMP_KEY, is_staged_input, stamp_from_request_labels
 
 __all__ = [
     "Attribution",
@@ -326,6 +326,11 @@ def _line_fields(
     if not isinstance(data, dict):
         raise InvalidResponseError(f"result line {position + 1} is not a JSON object")
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else None
+    if metadata is None or STAMP_KEY not in metadata:
+        # A Vertex row whose extra fields were not echoed: the stamp in the echoed request's labels.
+        label_stamp = stamp_from_request_labels(data)
+        if label_stamp is not None:
+            metadata = {**(metadata or {}), STAMP_KEY: label_stamp}
     error = data.get("error")
     try:
         parsed_error = JobError.model_validate(error) if isinstance(error, dict) else _vertex_error(data.get("status"))

@@ -122,12 +122,28 @@ INDEX_KEY = "genai_batch_index"  # another change stamps each request's position
 PROJECT, LOCATION = "p", "us-central1"
 
 
+def vertex_request_as_sent(ours: dict[str, Any], sdk_body: dict[str, Any]) -> dict[str, Any]:
+    """Our staged ``request`` (stamp already stripped) without the ``labels`` object the stamp brought, when the
+    user gave no labels (the SDK's body has none): the second half of docs/SDK_PARITY.md row 1 on Vertex AI."""
+    if ours.get("labels") == {} and "labels" not in sdk_body:
+        return {k: v for k, v in ours.items() if k != "labels"}
+    return ours
+
+
 def strip_allowed(requests: list[Any]) -> list[Any]:
     """Remove exactly the allowed differences of docs/SDK_PARITY.md: the index stamp in ``metadata`` (and a
-    ``metadata`` left empty by removing it)."""
+    ``metadata`` left empty by removing it), and on staged Vertex lines its copy in ``request.labels``."""
     out = []
     for item in requests:
         item = dict(item)
+        request = item.get("request")
+        labels = request.get("labels") if isinstance(request, dict) else None
+        if isinstance(labels, dict) and INDEX_KEY in labels:
+            request = {k: v for k, v in request.items() if k != "labels"}
+            # Kept even when empty: whether the user gave ``labels`` is only known beside the SDK's body
+            # (``vertex_request_as_sent``).
+            request["labels"] = {k: v for k, v in labels.items() if k != INDEX_KEY}
+            item["request"] = request
         metadata = item.get("metadata")
         if isinstance(metadata, dict) and INDEX_KEY in metadata:
             metadata = {k: v for k, v in metadata.items() if k != INDEX_KEY}

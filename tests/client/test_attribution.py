@@ -297,6 +297,25 @@ def test_vertex_staged_input_whose_rows_lost_the_stamp_fails_loudly(emu: Any) ->
             list(client.batches.iter_results(done))
 
 
+def test_vertex_rows_without_their_extra_fields_are_attributed_by_the_request_labels(emu: Any) -> None:
+    """As if Vertex dropped the line's extra fields (``metadata``) but, as documented, repeated the ``request``:
+    the stamp's copy in ``request.labels`` attributes every row; only the user's metadata is lost."""
+    with vertex_client(emu, gcs_staging_prefix="gs://stage-bucket/genai") as client:
+        job = client.batches.create(model=MODEL, src=requests())
+        staged = job.src.gcs_uri[0] if job.src and job.src.gcs_uri else ""
+        bucket, _, name = staged.removeprefix("gs://").partition("/")
+        lines = [json.loads(line) for line in emu.get_object(bucket, name).splitlines()]
+        assert [line["request"]["labels"][STAMP_KEY] for line in lines] == [str(i) for i in range(len(lines))]
+        # The same staged object, its lines stripped of every top-level field but the request.
+        emu.put_object(bucket, name, b"".join(json.dumps({"request": ln["request"]}).encode() + b"\n" for ln in lines))
+        done = wait(client, client.batches.create(model=MODEL, src=staged).name)
+        results = list(client.batches.iter_results(done))
+    assert sorted(r.index for r in results) == list(range(len(lines)))
+    for result in results:
+        assert result.text == f"echo: prompt {result.index} "
+        assert result.metadata is None
+
+
 def test_reserved_metadata_key_is_rejected_before_any_request(emu: Any) -> None:
     src = [{"contents": "a"}, {"contents": "b", "metadata": {STAMP_KEY: "mine"}}]
     with gemini_client(emu) as client:

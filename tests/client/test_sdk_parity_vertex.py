@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
-from tests.client.recorder import Recorder, our_vertex_lines, sdk_vertex_body
+from tests.client.recorder import Recorder, our_vertex_lines, sdk_vertex_body, vertex_request_as_sent
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(200))
@@ -57,7 +57,8 @@ def assert_same(rec: Recorder, requests: list[dict[str, Any]]) -> None:
     lines = our_vertex_lines(rec, requests)
     assert len(lines) == len(requests)
     for line, request in zip(lines, requests, strict=True):
-        assert line["request"] == sdk_vertex_body(rec, request)
+        expected = sdk_vertex_body(rec, request)
+        assert vertex_request_as_sent(line["request"], expected) == expected
 
 
 def one(contents: Any = "hi", **config: Any) -> dict[str, Any]:

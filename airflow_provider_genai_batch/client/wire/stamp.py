@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 
-__all__ = ["STAMP_KEY", "is_staged_input", "stamp_metadata"]
+__all__ = ["STAMP_KEY", "is_staged_input", "stamp_from_request_labels", "stamp_metadata", "stamp_request_labels"]
 
 #: The metadata key holding a request's index (a decimal string).
 STAMP_KEY = "genai_batch_index"
@@ -43,6 +43,31 @@ def stamp_metadata(metadata: Any, index: int, field: str) -> dict[str, Any]:
             f"rename the {STAMP_KEY!r} metadata entry",
         )
     return {**metadata, STAMP_KEY: str(index)}
+
+
+def stamp_request_labels(request: dict[str, Any], index: int, field: str) -> dict[str, Any]:
+    """A copy of a Vertex ``request`` whose ``labels`` also carry the stamp (the user's labels kept).
+
+    Vertex output rows repeat the request, so this copy of the stamp survives even where top-level fields of the
+    input line are not echoed (see ``jsonl.request_line``).
+    """
+    labels = request.get("labels")
+    if labels is not None and not isinstance(labels, dict):
+        raise InvalidInputError(f"{field}.request.labels", f"is a {type(labels).__name__}", "give a dict of strings")
+    if labels and STAMP_KEY in labels:
+        raise InvalidInputError(
+            f"{field}.request.labels.{STAMP_KEY}",
+            "is reserved: the client stamps each request's index there to attribute its result",
+            f"rename the {STAMP_KEY!r} label",
+        )
+    return {**request, "labels": {**(labels or {}), STAMP_KEY: str(index)}}
+
+
+def stamp_from_request_labels(row: dict[str, Any]) -> Any:
+    """The stamp a Vertex output row carries in its echoed ``request.labels`` (None when absent)."""
+    request = row.get("request")
+    labels = request.get("labels") if isinstance(request, dict) else None
+    return labels.get(STAMP_KEY) if isinstance(labels, dict) else None
 
 
 def is_staged_input(uri: str) -> bool:
