@@ -144,7 +144,12 @@ async def test_triggers_under_faults(emulator: EmulatorHandle, close_async_clien
     fired = faulted["faults"]
     assert fired["total"] >= 0.15 * faulted["polls"], fired
     assert all(fired.get(kind, 0) > 0 for kind in ("status", "delay", "drop")), fired
-    assert faulted["polls"] <= TRIGGER_CALL_BOUND * clean["polls"], (clean, faulted)
+    # The fault-free poll count depends on the machine's load: jobs created slowly may be finished by a trigger's
+    # first poll (67 polls for 40 jobs was seen on a loaded machine, 372 on an idle one). So the baseline is at
+    # least 3 polls a job, and each fault fired may cost one more request (a retry): that, not a multiplication
+    # of polling, is what faults may add.
+    baseline = max(clean["polls"], 3 * clean["jobs"])
+    assert faulted["polls"] <= TRIGGER_CALL_BOUND * baseline + fired["total"], (clean, faulted)
 
 
 # --- operators in sync mode -------------------------------------------------------------------------------
