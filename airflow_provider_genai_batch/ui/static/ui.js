@@ -53,6 +53,15 @@ const GB = (() => {
     if (!r || r.kind === "none") return "–";
     return r.gcs_output_directory || r.bigquery_table || r.file_name || (r.inline_count + " inline responses");
   }
+  // Airflow's iframe sandbox forbids top navigation and popups; same-origin lets the page move Airflow's own
+  // router (history API + popstate), so owner links open the task in Airflow itself.
+  function navigate(event, href) {
+    try {
+      window.parent.history.pushState({}, "", href);
+      window.parent.dispatchEvent(new PopStateEvent("popstate"));
+      event.preventDefault();
+    } catch (e) { /* standalone page: let the link work normally */ }
+  }
   function state(s) { return el("span", { class: "state " + s, "data-state": s }, s); }
-  return { api, el, duration, bar, counts, results, state, csrf: "genai-batch-ui" };
+  return { api, el, duration, bar, counts, results, state, navigate, csrf: "genai-batch-ui" };
 })();
