@@ -7,6 +7,7 @@ screenshots (light and dark) there.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -19,7 +20,7 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorClient
 from scripts.local_airflow import LocalAirflow
-from tests.e2e.support import wait_until
+from tests.e2e.support import PROMPTS, VERTEX_SOURCE, find_secrets, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -73,9 +74,36 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
+def _scan_plugin_responses(page: Any, airflow: LocalAirflow, ti_query: str) -> None:
+    """Every plugin page, asset and endpoint, fetched with the browser's session: no secret in headers or body."""
+    paths = [
+        "jobs",
+        "card",
+        f"ti?{ti_query}",
+        "static/ui.js",
+        "static/ui.css",
+        "static/card.js",
+        "api/jobs",
+        "api/summary",
+        f"api/ti?{ti_query}",
+    ]
+    for path in paths:
+        response = page.request.get(f"{airflow.base_url}/genai-batch/{path}")
+        assert response.status == 200, (path, response.status)
+        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        assert not find_secrets(headers + response.text()), path
+    for frame in page.frames:
+        assert not find_secrets(frame.content()), frame.url
+
+
 def test_task_tab_shows_progress_until_succeeded_then_jobs_page_filters(
     airflow: LocalAirflow, emulators: dict[str, EmulatorClient], browser: Any
 ) -> None:
+    bucket, _, name = VERTEX_SOURCE.removeprefix("gs://").partition("/")
+    lines = "".join(
+        json.dumps({"key": p["metadata"]["key"], "request": {"contents": p["contents"]}}) + "\n" for p in PROMPTS
+    )
+    emulators["default"].put_object(bucket, name, lines.encode(), "application/jsonl")  # the run's Vertex AI task
     emulators["default"].configure(job_seconds=24.0, pending_seconds=1.0)
     try:
         run_id = airflow.trigger_dag("e2e_deferrable")
@@ -88,11 +116,13 @@ def test_task_tab_shows_progress_until_succeeded_then_jobs_page_filters(
     bar = frame.locator("[role=progressbar]")
     bar.wait_for(timeout=60_000)
     seen: list[int] = []
+    polls: set[str] = set()
     state = ""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         state = frame.locator("#state [data-state]").get_attribute("data-state") or ""
         done = int(bar.get_attribute("aria-valuenow") or 0)
+        polls.add(frame.locator("[data-field='Next poll']").inner_text())
         if not seen or seen[-1] != done:
             seen.append(done)
         if len(seen) == 2 and state == "RUNNING":
@@ -102,6 +132,7 @@ def test_task_tab_shows_progress_until_succeeded_then_jobs_page_filters(
         page.wait_for_timeout(500)
     assert state == "SUCCEEDED", f"state {state}, progress seen {seen}"
     assert seen == sorted(seen) and len(seen) >= 2 and seen[0] < seen[-1] == 2, seen
+    assert any(text.startswith("in ") for text in polls), polls  # the wait until the trigger's next poll
     assert "Next poll" in frame.locator("#details").inner_text()
     assert frame.locator("[data-field='Idempotency key']").inner_text().strip() not in ("", "–")
 
@@ -123,6 +154,7 @@ def test_task_tab_shows_progress_until_succeeded_then_jobs_page_filters(
     jobs.locator("#dag_id").select_option("")
     page.wait_for_timeout(500)
     _shot(page, "ui-jobs-page")
+    _scan_plugin_responses(page, airflow, f"dag_id=e2e_deferrable&run_id={quote(run_id)}&task_id=gemini_job")
     if SHOTS:
         page.goto(airflow.base_url + "/")
         page.frame_locator("iframe[src*='/genai-batch/card']").locator("[data-count=running]").wait_for()
@@ -153,3 +185,4 @@ def test_cancel_button_cancels_the_job_in_the_emulator(
     job = emulator.stats()["jobs"][before]
     assert job["state"] == "JOB_STATE_CANCELLED"
     airflow.wait_for_task_state("e2e_on_kill", run_id, "job", {"failed"}, timeout=120)
+    _scan_plugin_responses(page, airflow, f"dag_id=e2e_on_kill&run_id={quote(run_id)}&task_id=job")
