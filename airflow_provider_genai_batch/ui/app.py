@@ -42,6 +42,8 @@ WINDOW = dt.timedelta(days=1)
 CSRF_HEADER = "genai-batch-ui"
 _PAGES = {"jobs": "jobs.html", "ti": "ti.html", "card": "card.html"}
 _ASSETS = {"ui.js": "text/javascript", "ui.css": "text/css", "card.js": "text/javascript"}
+#: Live reads of single jobs in flight at once for one page load.
+READS_AT_ONCE = 8
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -65,8 +67,8 @@ class JobsService:
         self.reader = reader
 
     async def records(self, *, ti: tuple[str, str, str, int] | None = None) -> list[JobRecord]:
-        since = None if ti is not None else dt.datetime.now(dt.UTC) - WINDOW
-        return await asyncio.to_thread(read_records, since=since, ti=ti)
+        """One task instance's job, or the newest ``MAX_RECORDS`` jobs tasks recorded (whatever their age)."""
+        return await asyncio.to_thread(read_records, ti=ti)
 
     async def row(self, record: JobRecord) -> dict[str, Any]:
         try:
@@ -95,10 +97,16 @@ class JobsService:
                 errors.append(f"{conn_id}: {_error_text(exc)}")
         by_name = {(c, job.name): job for c, jobs in listed.items() for job in jobs}
         now = time.time()
-        rows = []
-        for record in readable:
+        limit = asyncio.Semaphore(READS_AT_ONCE)
+
+        async def one(record: JobRecord) -> dict[str, Any]:
             job = by_name.get((record.conn_id, record.job_name))
-            rows.append(job_row(record, job, now=now) if job is not None else await self.row(record))
+            if job is not None:
+                return job_row(record, job, now=now)
+            async with limit:  # a job the list did not return (older, or another page): read it alone
+                return await self.row(record)
+
+        rows = list(await asyncio.gather(*(one(record) for record in readable)))
         for conn_id, jobs in listed.items():
             if not can_read_connection(user, conn_id):
                 continue
@@ -152,7 +160,7 @@ def create_app(reader: JobReader | None = None) -> FastAPI:
     async def card(user: UserDep) -> dict[str, Any]:
         rows, _ = await service.visible_rows(user)
         since = (dt.datetime.now(dt.UTC) - WINDOW).isoformat()
-        recent = [r for r in rows if r["owner"] or (r["created"] or "") >= since]
+        recent = [r for r in rows if (r["created"] or (r["owner"] or {}).get("recorded_at") or "") >= since]
         return {"window_hours": 24, "counts": summary(recent)}
 
     @app.post("/api/cancel")

@@ -111,6 +111,7 @@ def job_row(record: JobRecord | None, job: BatchJob | None, *, now: float, error
             "task_id": record.task_id,
             "map_index": record.map_index,
             "task_state": record.ti_state,
+            "recorded_at": _iso(record.created),
         },
     }
 

@@ -47,7 +47,14 @@ def test_row_of_a_running_deferred_job() -> None:
     interval = PollingSchedule(min_interval=5.0, max_interval=30.0).interval(100.0)  # 5 s at 100 s elapsed
     assert row["next_poll_seconds"] == round(interval - (100.0 % interval), 1)
     assert 0 < row["next_poll_seconds"] <= interval
-    assert row["owner"] == {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": -1, "task_state": "deferred"}
+    assert row["owner"] == {
+        "dag_id": "d",
+        "run_id": "r",
+        "task_id": "t",
+        "map_index": -1,
+        "task_state": "deferred",
+        "recorded_at": None,
+    }
 
 
 def test_no_next_poll_when_nothing_polls() -> None:
