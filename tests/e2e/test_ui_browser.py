@@ -155,10 +155,12 @@ def test_task_tab_shows_progress_until_succeeded_then_jobs_page_filters(
     page.wait_for_timeout(500)
     _shot(page, "ui-jobs-page")
     _scan_plugin_responses(page, airflow, f"dag_id=e2e_deferrable&run_id={quote(run_id)}&task_id=gemini_job")
+    page.goto(airflow.base_url + "/")  # the dashboard card (a React plugin) with the day's counts
+    card = page.frame_locator("iframe[src*='/genai-batch/card']")
+    card.locator("[data-count=succeeded]").wait_for(timeout=60_000)
+    assert int(card.locator("[data-count=succeeded] b").inner_text()) >= 1
+    _shot(page, "ui-dashboard-card")
     if SHOTS:
-        page.goto(airflow.base_url + "/")
-        page.frame_locator("iframe[src*='/genai-batch/card']").locator("[data-count=running]").wait_for()
-        _shot(page, "ui-dashboard-card")
         dark = _page(browser, airflow, dark=True)
         dark.goto(airflow.base_url + "/plugin/genai-batch-jobs")
         _frame(dark).locator("#rows tr").first.wait_for(timeout=60_000)
