@@ -11,7 +11,7 @@ LOWEST_VENV := $(CURDIR)/.venv-airflow-lowest
 # The provider's tests that must also pass on the lowest supported Airflow.
 LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/utils tests/provider tests/links
 
-.PHONY: help install test lint typecheck unit e2e test-lowest demo demo-ui bench emulator clean
+.PHONY: help install test lint typecheck unit e2e chromium test-lowest demo demo-ui bench emulator clean
 
 help:
 	@echo "make demo   - run the inline example DAG through Airflow against the local emulator"
@@ -40,7 +40,11 @@ typecheck: install
 unit: install
 	$(VENV)/bin/python -m pytest -m "not e2e" -q -n 2
 
-e2e: install
+# The UI browser test drives Debian's chromium (never a downloaded browser); installed once, quietly.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+e2e: install chromium
 	$(VENV)/bin/python -m pytest -m e2e -q
 
 $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
@@ -56,6 +60,7 @@ test-lowest: $(LOWEST_VENV)/.synced
 # Everything but the real-Airflow tests runs on two workers; the real deployments (e2e) run alone after.
 test: lint typecheck
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not e2e"
+	$(MAKE) --no-print-directory chromium
 	$(VENV)/bin/python -m pytest -q -m e2e
 	$(MAKE) --no-print-directory test-lowest
 

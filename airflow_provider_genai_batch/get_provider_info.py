@@ -68,7 +68,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 
 def get_provider_info() -> dict[str, Any]:
-    """The provider's description for Airflow: hooks, operators, triggers, links and the connection form."""
+    """The provider's description for Airflow: hooks, operators, triggers, links, UI plugin, connection form."""
     return {
         "package-name": "airflow-provider-genai-batch",
         "name": "Google Gen AI batch",
@@ -95,6 +95,7 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.sensors.genai_batch"]}],
         "triggers": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.triggers.genai_batch"]}],
         "extra-links": [f"{_PACKAGE}.links.genai_batch.GenAIBatchJobLink"],
+        "plugins": [{"name": "genai_batch_ui", "plugin-class": f"{_PACKAGE}.ui.plugin.GenAIBatchUIPlugin"}],
         "connection-types": [
             {
                 "connection-type": "genai_batch",

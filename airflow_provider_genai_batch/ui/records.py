@@ -1,0 +1,180 @@
+"""Which jobs the provider's tasks created, read from Airflow's metadata DB (XCom, rendered fields, triggers).
+
+Synchronous ORM reads: the app runs them in a worker thread, never on the api-server's loop.
+
+Example::
+
+    records = read_records(since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
+    records[0].job_name   # 'batches/abc'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
+
+DEFAULT_CONN_ID = "genai_batch_default"
+REATTACHED_XCOM_KEY = "genai_batch_reattached"
+_KEYS = (JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY, "return_value")
+MAX_RECORDS = 500
+
+
+@dataclass
+class JobRecord:
+    """One task instance's job: who owns it and what the task stored about it."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    job_name: str
+    conn_id: str = DEFAULT_CONN_ID
+    console_url: str | None = None
+    reattached: bool | None = None
+    manifest: dict[str, Any] | None = None
+    ti_state: str | None = None
+    ti_start: dt.datetime | None = None
+    poll_interval: float | None = None
+    min_poll_interval: float | None = None
+    started_at: float | None = None
+    created: dt.datetime | None = None
+
+    @property
+    def ti_key(self) -> tuple[str, str, str, int]:
+        """(dag_id, run_id, task_id, map_index)."""
+        return (self.dag_id, self.run_id, self.task_id, self.map_index)
+
+
+def _value(row: Any) -> Any:
+    from airflow.models.xcom import XComModel
+
+    try:
+        return XComModel.deserialize_value(row)
+    except (ValueError, TypeError):
+        return None
+
+
+def read_records(*, since: dt.datetime | None = None, ti: tuple[str, str, str, int] | None = None) -> list[JobRecord]:
+    """The jobs recorded in XCom since ``since`` (or of one task instance ``ti``), newest first."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    query = select(XComModel).where(XComModel.key.in_(_KEYS))
+    if ti is not None:
+        query = query.where(
+            XComModel.dag_id == ti[0],
+            XComModel.run_id == ti[1],
+            XComModel.task_id == ti[2],
+            XComModel.map_index == ti[3],
+        )
+    if since is not None:
+        query = query.where(XComModel.timestamp >= since)
+    query = query.order_by(XComModel.timestamp.desc()).limit(MAX_RECORDS * len(_KEYS))
+    with create_session() as session:
+        by_ti: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        stamps: dict[tuple[str, str, str, int], dt.datetime] = {}
+        for row in session.scalars(query):
+            key = (row.dag_id, row.run_id, row.task_id, row.map_index)
+            by_ti.setdefault(key, {})[row.key] = _value(row)
+            stamps.setdefault(key, row.timestamp)
+        records: list[JobRecord] = []
+        for key, values in by_ti.items():
+            manifest = values.get("return_value")
+            manifest = manifest if isinstance(manifest, dict) and isinstance(manifest.get("job_name"), str) else None
+            name = values.get(JOB_NAME_XCOM_KEY) or (manifest or {}).get("job_name")
+            if not isinstance(name, str):
+                continue
+            record = JobRecord(*key, job_name=name, manifest=manifest, created=stamps.get(key))
+            url = values.get(JOB_URL_XCOM_KEY)
+            record.console_url = url if isinstance(url, str) else None
+            reattached = values.get(REATTACHED_XCOM_KEY)
+            record.reattached = bool(reattached) if reattached is not None else None
+            _add_task_details(session, record, TaskInstance, RTIF, Trigger)
+            records.append(record)
+    records.sort(key=lambda r: r.created or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+    return records[:MAX_RECORDS]
+
+
+def _add_task_details(session: Any, record: JobRecord, ti_model: Any, rtif_model: Any, trigger_model: Any) -> None:
+    """The connection (rendered field), the task's state and start, and the trigger's polling numbers."""
+    from sqlalchemy import select
+
+    dag_id, run_id, task_id, map_index = record.ti_key
+    rtif = session.scalar(
+        select(rtif_model).where(
+            rtif_model.dag_id == dag_id,
+            rtif_model.run_id == run_id,
+            rtif_model.task_id == task_id,
+            rtif_model.map_index == map_index,
+        )
+    )
+    fields = getattr(rtif, "rendered_fields", None) or {}
+    conn_id = fields.get("genai_batch_conn_id")
+    if isinstance(conn_id, str) and conn_id:
+        record.conn_id = conn_id
+    ti = session.scalar(
+        select(ti_model).where(
+            ti_model.dag_id == dag_id,
+            ti_model.run_id == run_id,
+            ti_model.task_id == task_id,
+            ti_model.map_index == map_index,
+        )
+    )
+    if ti is None:
+        return
+    record.ti_state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti.state else None
+    record.ti_start = ti.start_date
+    if ti.trigger_id is not None:
+        trigger = session.get(trigger_model, ti.trigger_id)
+        kwargs = getattr(trigger, "kwargs", None) or {}
+        if isinstance(kwargs, dict) and kwargs.get("job_name") == record.job_name:
+            record.poll_interval = _number(kwargs.get("poll_interval"))
+            record.min_poll_interval = _number(kwargs.get("min_poll_interval"))
+            record.started_at = _number(kwargs.get("started_at"))
+            conn = kwargs.get("genai_batch_conn_id")
+            if isinstance(conn, str) and conn:
+                record.conn_id = conn
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def genai_connection_ids() -> list[str]:
+    """Connection ids of type ``genai_batch`` stored in the metadata DB."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(session.scalars(select(Connection.conn_id).where(Connection.conn_type == "genai_batch")))
+
+
+def env_connection_ids(environ: dict[str, str]) -> list[str]:
+    """Ids of ``genai_batch`` connections given as ``AIRFLOW_CONN_<ID>`` (JSON or URI); only ids are kept."""
+    import json
+
+    found: list[str] = []
+    for name, value in environ.items():
+        if not name.startswith("AIRFLOW_CONN_"):
+            continue
+        text = value.strip()
+        kind = ""
+        if text.startswith("{"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                continue
+            kind = str(parsed.get("conn_type", "")) if isinstance(parsed, dict) else ""
+        else:
+            kind = text.partition("://")[0]
+        if kind.replace("-", "_") == "genai_batch":
+            found.append(name.removeprefix("AIRFLOW_CONN_").lower())
+    return found

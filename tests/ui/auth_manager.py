@@ -1,0 +1,25 @@
+"""An auth manager with per-DAG read rules, plugged into Airflow's ``[core] auth_manager`` for the UI tests.
+
+Airflow's SimpleAuthManager has roles (viewer: read only; user and up: edit) but no per-DAG permissions (those
+need FAB, which this project does not install). This subclass keeps every SimpleAuthManager rule and also
+denies the DAGs listed in ``DENIED`` for a user, so "no read access to this DAG" is testable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+#: DAG ids each user may not see at all.
+DENIED: dict[str, set[str]] = {"outsider": {"ui_secret_dag"}}
+
+
+class PerDagAuthManager(SimpleAuthManager):
+    """SimpleAuthManager plus a per-user list of DAGs without any access."""
+
+    def is_authorized_dag(self, *, method: Any, user: Any, access_entity: Any = None, details: Any = None) -> bool:
+        dag_id = getattr(details, "id", None)
+        if dag_id is not None and dag_id in DENIED.get(user.username, set()):
+            return False
+        return bool(super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details))

@@ -1,0 +1,112 @@
+"""The rows the pages show, from real models: progress, next poll from the shared policy, summary counts;
+and the TTL cache that keeps page refreshes from multiplying API reads."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from airflow_provider_genai_batch.client.models import BatchJob
+from airflow_provider_genai_batch.ui.records import JobRecord, env_connection_ids
+from airflow_provider_genai_batch.ui.service import TTLCache
+from airflow_provider_genai_batch.ui.views import job_row, summary
+from airflow_provider_genai_batch.utils.polling import PollingSchedule
+
+NOW = 1_800_000_000.0
+
+
+def running_job() -> BatchJob:
+    return BatchJob.model_validate(
+        {
+            "name": "batches/abc",
+            "state": "JOB_STATE_RUNNING",
+            "display_name": "t--gbk-0123456789abcdef01234567",
+            "create_time": dt.datetime.fromtimestamp(NOW - 90, dt.UTC),
+            "batch_stats": {"request_count": 4, "successful_request_count": 1, "failed_request_count": 1},
+        }
+    )
+
+
+def deferred_record(**extra: object) -> JobRecord:
+    fields: dict[str, object] = {
+        "ti_state": "deferred",
+        "started_at": NOW - 100,
+        "poll_interval": 30.0,
+        "min_poll_interval": 5.0,
+    }
+    fields.update(extra)
+    return JobRecord("d", "r", "t", -1, job_name="batches/abc", **fields)  # type: ignore[arg-type]
+
+
+def test_row_of_a_running_deferred_job() -> None:
+    row = job_row(deferred_record(), running_job(), now=NOW)
+    assert row["state"] == "RUNNING"
+    assert row["progress"] == {"total": 4, "succeeded": 1, "failed": 1, "pending": 2, "done_ratio": 0.5}
+    assert row["idempotency_key"] == "0123456789abcdef01234567"
+    assert row["elapsed_seconds"] == 90.0
+    interval = PollingSchedule(min_interval=5.0, max_interval=30.0).interval(100.0)  # 5 s at 100 s elapsed
+    assert row["next_poll_seconds"] == round(interval - (100.0 % interval), 1)
+    assert 0 < row["next_poll_seconds"] <= interval
+    assert row["owner"] == {
+        "dag_id": "d",
+        "run_id": "r",
+        "task_id": "t",
+        "map_index": -1,
+        "task_state": "deferred",
+        "recorded_at": None,
+    }
+
+
+def test_no_next_poll_when_nothing_polls() -> None:
+    assert job_row(deferred_record(ti_state="success"), running_job(), now=NOW)["next_poll_seconds"] is None
+    assert job_row(None, running_job(), now=NOW)["next_poll_seconds"] is None
+
+
+def test_row_from_the_manifest_when_the_live_read_failed() -> None:
+    manifest = {
+        "job_name": "batches/abc",
+        "state": "JOB_STATE_EXPIRED",
+        "request_counts": {"total": 2, "succeeded": 0, "failed": 0, "pending": 2},
+        "idempotency_key": "k" * 24,
+        "error": "expired after 48 h",
+        "results": {"kind": "none"},
+    }
+    row = job_row(deferred_record(manifest=manifest, ti_state="failed"), None, now=NOW, error="HTTPError: 503")
+    assert (row["state"], row["error"], row["read_error"]) == ("EXPIRED", "expired after 48 h", "HTTPError: 503")
+    assert row["progress"]["done_ratio"] == 0.0 and row["idempotency_key"] == "k" * 24
+
+
+def test_summary_counts_each_kind() -> None:
+    rows = [{"state": s} for s in ("RUNNING", "PENDING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "EXPIRED")]
+    assert summary(rows) == {"running": 2, "succeeded": 2, "failed": 1, "expired": 1, "cancelled": 0, "other": 0}
+
+
+def test_env_connections_keep_only_genai_batch_ids() -> None:
+    environ = {
+        "AIRFLOW_CONN_GENAI_BATCH_X": '{"conn_type": "genai_batch", "password": "k"}',
+        "AIRFLOW_CONN_OTHER": "postgres://u:p@h/db",
+        "AIRFLOW_CONN_URI_ONE": "genai-batch://:key@host",
+        "AIRFLOW_CONN_BROKEN": "{not json",
+        "PATH": "/bin",
+    }
+    assert sorted(env_connection_ids(environ)) == ["genai_batch_x", "uri_one"]
+
+
+async def test_concurrent_refreshes_share_one_load_until_the_ttl_passes() -> None:
+    now = [0.0]
+    cache: TTLCache[int] = TTLCache(ttl=5.0, clock=lambda: now[0])
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await asyncio.sleep(0.01)
+        return loads
+
+    assert await asyncio.gather(*(cache.get("k", load) for _ in range(20))) == [1] * 20
+    now[0] = 4.9
+    assert await cache.get("k", load) == 1
+    now[0] = 5.1
+    assert await cache.get("k", load) == 2
+    cache.forget("k")
+    assert await cache.get("k", load) == 3
