@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators.jobs import job_name_from
+from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -46,7 +47,7 @@ def write_results(
     return counts
 
 
-class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
+class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
     """Stream a finished job's results, one JSON object per line in request order, to ``destination``.
 
     Each line is ``{"index", "key", "metadata", "response" | "error"}``, sorted by ``index`` whatever order
@@ -104,11 +105,13 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
         from airflow_provider_genai_batch.client.usage import UsageTotals, check_prices, estimate_cost
         from airflow_provider_genai_batch.operators._assets import emit_asset_extra
         from airflow_provider_genai_batch.operators._destinations import TempNaming, resolve_destination
+        from airflow_provider_genai_batch.operators.lineage import results_uris
 
         prices = check_prices(self.prices)
         name = job_name_from(self.name)
         destination = resolve_destination(self.destination, self.destination_conn_id)
         job = self.hook.get_job(name)  # fails clearly (not found, not finished) before the target is touched
+        self._genai_batch_inputs = results_uris([job])
         destination.prepare(TempNaming.for_context(context))  # bad destinations fail here, before any download
         usage = UsageTotals(default_model=job.model)
         counts = write_results(destination, self.hook.iter_results(job), usage)

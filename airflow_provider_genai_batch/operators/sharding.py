@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError, decode_json_source
 from airflow_provider_genai_batch.operators.jobs import job_name_from
+from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -255,7 +256,7 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
         return sources
 
 
-class GenAIBatchCombineResultsOperator(GenAIBatchBaseOperator):
+class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
     """Write the results of every shard's job to one JSONL file in input order; return one manifest.
 
     Lines are those of :class:`GenAIBatchWriteResultsOperator` with ``index`` made global (the shard's first
@@ -312,6 +313,7 @@ class GenAIBatchCombineResultsOperator(GenAIBatchBaseOperator):
         from airflow_provider_genai_batch.client.usage import UsageTotals, check_prices, estimate_cost, merge_usage
         from airflow_provider_genai_batch.operators._assets import emit_asset_extra
         from airflow_provider_genai_batch.operators._destinations import TempNaming, resolve_destination
+        from airflow_provider_genai_batch.operators.lineage import results_uris
         from airflow_provider_genai_batch.operators.results import write_results
 
         prices = check_prices(self.prices)
@@ -324,6 +326,7 @@ class GenAIBatchCombineResultsOperator(GenAIBatchBaseOperator):
         names = [job_name_from(manifest) for manifest in manifests]
         destination = resolve_destination(self.destination, self.destination_conn_id)
         jobs = [self.hook.get_job(name) for name in names]  # every job readable before the target is touched
+        self._genai_batch_inputs = results_uris(jobs)
         destination.prepare(TempNaming.for_context(context))
         rows: list[dict[str, Any]] = []
         counts = write_results(destination, self._combined(jobs, specs, rows, UsageTotals))

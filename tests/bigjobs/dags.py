@@ -29,10 +29,13 @@ def create_then_save(dag_id: str, params_json: str) -> DAG:
             src=params["src"],
             config=params.get("config"),
             max_failure_ratio=params.get("max_failure_ratio", 0.0),
+            outlets=[Asset(params["create_asset"])] if params.get("create_asset") else [],
             genai_batch_conn_id=params["conn_id"],
             deferrable=False,
             **FAST,
         )
+        if params.get("save") is False:
+            return dag
         save = GenAIBatchWriteResultsOperator(
             task_id="save",
             name="{{ ti.xcom_pull(task_ids='create') }}",
