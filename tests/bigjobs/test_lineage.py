@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,35 @@ def test_dataset_naming(uri: Any, expected: tuple[str, str] | None) -> None:
 
 
 @pytest.fixture
-def lineage_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def lineage_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A file transport for the OpenLineage listener; its client (made once per process) is rebuilt around
+    the test, so it reads this transport whatever ran in the worker before."""
+    from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
+
     path = tmp_path / "lineage.jsonl"
     transport = {"type": "file", "log_file_path": str(path), "append": True}
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "test")
-    return path
+    listener = get_openlineage_listener()
+    listener.adapter._client = None
+    # The provider's plugin registers its listener only when a transport was configured as Airflow's plugins
+    # loaded, which may have been before this test in this worker: register it for the test if it is not.
+    added = []
+    for manager in _listener_managers():
+        if not manager.pm.is_registered(listener):
+            manager.add_listener(listener)
+            added.append(manager)
+    yield path
+    for manager in added:
+        manager.pm.unregister(listener)
+    listener.adapter._client = None
+
+
+def _listener_managers() -> list[Any]:
+    from airflow.listeners.listener import get_listener_manager as core_manager
+    from airflow.sdk.listener import get_listener_manager as task_manager
+
+    return [core_manager(), task_manager()]
 
 
 def complete_events(path: Path) -> dict[str, dict[str, Any]]:
