@@ -51,6 +51,15 @@ def main() -> None:
             usage = UsageTotals()
             timings["on"].append(_write_seconds(results, Path(folder) / "on.jsonl", usage))
             assert usage.to_dict()["total"]["requests"] == args.lines
+        add_only: list[float] = []
+        for _ in range(args.rounds):
+            usage = UsageTotals()
+            started = time.perf_counter()
+            for result in results:
+                usage.add(result.response)
+            add_only.append(time.perf_counter() - started)
+    per_line = statistics.median(add_only) / args.lines * 1e9
+    print(f"UsageTotals.add alone: median {statistics.median(add_only):.3f} s ({per_line:.0f} ns a result)")
     for variant, seconds in timings.items():
         median = statistics.median(seconds)
         best = min(seconds)
