@@ -15,13 +15,16 @@ from airflow_provider_genai_batch.operators.jobs import (
     GenAIBatchListJobsOperator,
 )
 from airflow_provider_genai_batch.operators.results import GenAIBatchWriteResultsOperator
+from airflow_provider_genai_batch.operators.sharding import GenAIBatchCombineResultsOperator, GenAIBatchSplitOperator
 
 __all__ = [
     "GenAIBatchCancelJobOperator",
+    "GenAIBatchCombineResultsOperator",
     "GenAIBatchCreateEmbeddingsJobOperator",
     "GenAIBatchCreateJobOperator",
     "GenAIBatchDeleteJobOperator",
     "GenAIBatchGetJobOperator",
     "GenAIBatchListJobsOperator",
+    "GenAIBatchSplitOperator",
     "GenAIBatchWriteResultsOperator",
 ]

@@ -22,6 +22,7 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_ratio,
     decode_json_source,
 )
+from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 from airflow_provider_genai_batch.utils.compat import default_deferrable
 from airflow_provider_genai_batch.utils.idempotency import display_name_with_key, idempotency_key, labels_with_key
 from airflow_provider_genai_batch.utils.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
@@ -46,7 +47,7 @@ DEFER_TIMEOUT_MARGIN = 300.0
 DEFAULT_LOOKUP_MAX_JOBS = 10_000
 
 
-class GenAIBatchCreateJobOperator(GenAIBatchBaseOperator):
+class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
     """Create a Gemini or Vertex AI batch job once per task instance and wait for it.
 
     A retry, a restarted worker or a cleared task reattaches to the job the task instance already created

@@ -8,26 +8,36 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators.jobs import job_name_from
+from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_genai_batch.client.results import BatchResult
+    from airflow_provider_genai_batch.client.usage import UsageTotals
     from airflow_provider_genai_batch.operators._destinations import LocalDestination, ObjectDestination
 
 __all__ = ["GenAIBatchWriteResultsOperator", "write_results"]
 
 
-def write_results(destination: LocalDestination | ObjectDestination, results: Iterable[BatchResult]) -> dict[str, int]:
-    """Write ``results`` as JSONL lines in index order to a prepared destination; return the counts.
+def write_results(
+    destination: LocalDestination | ObjectDestination,
+    results: Iterable[BatchResult],
+    usage: UsageTotals | None = None,
+) -> dict[str, int]:
+    """Write ``results`` as JSONL lines in index order to a prepared destination; return the counts. Each
+    response's token usage is added to ``usage`` on the way, when given.
 
     Example::
 
         counts = write_results(destination, hook.iter_results(job))   # {"results", "succeeded", "failed", ...}
     """
     counts = {"results": 0, "succeeded": 0, "failed": 0, "bytes": 0, "reordered": 0}
+    add_usage = usage.add if usage is not None else None
     with destination.write() as spool:
         for result in results:
+            if add_usage is not None:
+                add_usage(result.response)
             line = json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
             spool.add(result.index, line)
             counts["results"] += 1
@@ -37,25 +47,31 @@ def write_results(destination: LocalDestination | ObjectDestination, results: It
     return counts
 
 
-class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
+class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
     """Stream a finished job's results, one JSON object per line in request order, to ``destination``.
 
     Each line is ``{"index", "key", "metadata", "response" | "error"}``, sorted by ``index`` whatever order
     the API returned them in (results of a file input keep the file's order). Memory stays bounded whatever
     the size of the job: lines are spooled to disk with a 24-byte record each, and reordered from there.
+    Token usage is summed per model while the results stream (``usageMetadata``: prompt, candidates,
+    thoughts, cached and total tokens; ``client/usage.py``), logged and returned under ``usage``; with
+    ``prices`` (per model, per million tokens, your currency: no price is built in) an ``estimated_cost`` too.
     The destination is replaced whole or not at all: a failed download or a malformed result leaves the
     previous file or object byte for byte. A local path is written to a temporary file beside it, fsynced and
     renamed (atomic). An object-store URL is spooled to a local temporary file (``TMPDIR``) first, then written
     to a temporary object beside the target and moved: a rename for ``file://``, a server-side copy (atomic at
     the destination) plus a delete for S3 and GCS. Temporary names embed the task instance, so a retry removes
     only its own earlier leftovers. Returns ``{"job_name", "destination", "results", "succeeded", "failed",
-    "bytes"}``.
+    "bytes", "usage"[, "estimated_cost"]}``. With ``outlets``, each asset event's extra carries the job name,
+    state, counts and token totals.
 
     :param name: the job name, or a create operator's manifest (templated).
     :param destination: a local path (``~`` expanded) or an object-storage URL (``s3://``, ``gs://``,
         ``file://``..., written through ``airflow.sdk.ObjectStoragePath``) (templated). A trailing ``/`` or an
         existing directory means ``results.jsonl`` inside it; missing local parent directories are created.
     :param destination_conn_id: the connection for the object store, if it needs one.
+    :param prices: optional ``{model: {"input": n, "output": n[, "cached": n]}}``, per million tokens, for
+        ``estimated_cost`` (checked before any call).
 
     Example::
 
@@ -65,7 +81,7 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
         )
     """
 
-    template_fields: Sequence[str] = ("name", "destination", "genai_batch_conn_id", "destination_conn_id")
+    template_fields: Sequence[str] = ("name", "destination", "genai_batch_conn_id", "destination_conn_id", "prices")
 
     def __init__(
         self,
@@ -73,6 +89,7 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
         name: Any,
         destination: str,
         destination_conn_id: str | None = None,
+        prices: dict[str, dict[str, float]] | None = None,
         genai_batch_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -80,19 +97,44 @@ class GenAIBatchWriteResultsOperator(GenAIBatchBaseOperator):
         self.name = name
         self.destination = destination
         self.destination_conn_id = destination_conn_id
+        self.prices = prices
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Write every result; return ``{"job_name", "destination", "results", "succeeded", "failed", "bytes"}``."""
+        """Write every result; return ``{"job_name", "destination", "results", "succeeded", "failed", "bytes",
+        "usage"[, "estimated_cost"]}``."""
+        from airflow_provider_genai_batch.client.usage import UsageTotals, check_prices, estimate_cost
+        from airflow_provider_genai_batch.operators._assets import emit_asset_extra
         from airflow_provider_genai_batch.operators._destinations import TempNaming, resolve_destination
+        from airflow_provider_genai_batch.operators.lineage import results_uris
 
+        prices = check_prices(self.prices)
         name = job_name_from(self.name)
         destination = resolve_destination(self.destination, self.destination_conn_id)
         job = self.hook.get_job(name)  # fails clearly (not found, not finished) before the target is touched
+        self._genai_batch_inputs = results_uris([job])
         destination.prepare(TempNaming.for_context(context))  # bad destinations fail here, before any download
-        counts = write_results(destination, self.hook.iter_results(job))
+        usage = UsageTotals(default_model=job.model)
+        counts = write_results(destination, self.hook.iter_results(job), usage)
         if counts.pop("reordered"):
             self.log.info("Results of %s arrived out of order; they were written in request order", name)
         self.log.info(
             "Wrote %d results of %s to %s (%d failed)", counts["results"], name, destination.display, counts["failed"]
         )
-        return {"job_name": job.name, "destination": destination.display, **counts}
+        out: dict[str, Any] = {"job_name": job.name, "destination": destination.display, **counts}
+        out["usage"] = usage.to_dict()
+        total = out["usage"]["total"]
+        self.log.info(
+            "Token usage of %s: %d prompt (%d cached), %d candidates, %d thoughts, %d total",
+            name,
+            total["prompt_tokens"],
+            total["cached_tokens"],
+            total["candidates_tokens"],
+            total["thoughts_tokens"],
+            total["total_tokens"],
+        )
+        if prices is not None:
+            out["estimated_cost"] = estimate_cost(out["usage"], prices)
+            self.log.info("Estimated cost of %s: %s", name, out["estimated_cost"])
+        extra = {k: v for k, v in out.items() if k != "usage"}
+        emit_asset_extra(self, context, {**extra, "state": job.state.value, "usage": total})
+        return out

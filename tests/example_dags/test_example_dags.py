@@ -78,6 +78,8 @@ def test_every_example_imports_without_errors(example_bag: Any) -> None:
         "genai_batch_dynamic_mapping",
         "genai_batch_housekeeping",
         "genai_batch_common_ai",
+        "genai_batch_big_job",
+        "genai_batch_big_job_report",
     }
     assert expected <= set(example_bag.dags)
 
@@ -179,3 +181,24 @@ def test_housekeeping(example_bag: Any, emulator: Any) -> None:
     assert job.name in json.dumps(listed)
     stats = emulator.stats()
     assert stats["cancels"]["gemini"] == 1 and stats["deletes"]["gemini"] == 1
+
+
+def test_big_job_in_shards(example_bag: Any, emulator: Any) -> None:
+    dag_run = run(example_bag, "genai_batch_big_job")
+    assert set(states(dag_run).values()) == {"success"}
+    manifest = xcom(dag_run, "combine")
+    assert [shard["requests"] for shard in manifest["shards"]] == [4, 4, 2]
+    lines = [json.loads(line) for line in Path(manifest["destination"]).read_text().splitlines()]
+    assert [line["key"] for line in lines] == [f"r{n}" for n in range(10)]
+    assert manifest["estimated_cost"]["total"] > 0
+    assert emulator.stats()["jobs_created"] == 3
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:  # the event, with its extra, and the consumer queued for the scheduler
+        asset = session.query(AssetModel).filter_by(uri="genai-batch://results/nightly-summaries").one()
+        [event] = session.query(AssetEvent).filter_by(asset_id=asset.id).all()
+        queued = {row.target_dag_id for row in session.query(AssetDagRunQueue).filter_by(asset_id=asset.id)}
+    assert event.extra["job_names"] == [shard["job_name"] for shard in manifest["shards"]]
+    assert event.extra["usage"] == manifest["usage"]["total"]
+    assert queued == {"genai_batch_big_job_report"}

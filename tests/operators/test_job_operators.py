@@ -14,6 +14,7 @@ from tests.conftest import VERTEX_CONN_ID
 
 FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 MANIFEST = "{{ ti.xcom_pull(task_ids='create') }}"
+USAGE_ZERO = {"cached_tokens": 0, "thoughts_tokens": 0}
 PROMPTS = [{"contents": "alpha", "metadata": {"key": "a"}}, {"contents": "beta", "metadata": {"key": "b"}}]
 
 
@@ -76,6 +77,18 @@ def test_submit_then_sensor_then_write_results(
         "succeeded": 2,
         "failed": 0,
         "bytes": out.stat().st_size,
+        "usage": {  # the emulator's usageMetadata: one prompt word, "echo: <word>" answered, per request
+            "by_model": {
+                "gemini-2.5-flash": {
+                    **USAGE_ZERO,
+                    "requests": 2,
+                    "prompt_tokens": 2,
+                    "candidates_tokens": 4,
+                    "total_tokens": 6,
+                }
+            },
+            "total": {**USAGE_ZERO, "requests": 2, "prompt_tokens": 2, "candidates_tokens": 4, "total_tokens": 6},
+        },
     }
     assert result.value("get")["job_name"] == name
     assert result.value("delete") == name

@@ -1,0 +1,389 @@
+"""Inputs beyond one job's limits: split into shards, one mapped create per shard, combine the results.
+
+The Airflow way: a split task produces one ``src`` per shard; the create operator is mapped over them
+(``.partial(...).expand(src=split.output)``), so each shard is its own task instance with its own idempotency
+key (the key covers the map index) and a retry of one shard never resubmits another; the mapped task's
+``max_active_tis_per_dagrun`` caps the jobs running at once; a combine task writes one results file in input
+order and returns one manifest (per-shard job names and counts, totals, token usage).
+
+Shard limits (``docs/BIG_JOBS.md`` cites the sources): ``limits="gemini"`` is 20 MB per shard for a list of
+requests (inline bytes per create) and 2 GB for a JSONL file (input file size); ``limits="vertex"`` is 200,000
+requests and 1 GB per shard. ``max_shard_requests`` / ``max_shard_bytes`` lower them (tests use a few requests
+per shard). Bytes are counted as compact UTF-8 JSON of each request (list) or line (file): keep a margin, the
+wire form adds a little.
+
+Example::
+
+    split = GenAIBatchSplitOperator(task_id="split", src="/data/prompts.jsonl", limits="gemini")
+    create = GenAIBatchCreateJobOperator.partial(
+        task_id="create", model="gemini-2.5-flash", max_active_tis_per_dagrun=4
+    ).expand(src=split.output)
+    combine = GenAIBatchCombineResultsOperator(
+        task_id="combine", jobs=create.output, shards=split.output_shards, destination="/data/results.jsonl"
+    )
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
+from airflow_provider_genai_batch.operators._inputs import OperatorInputError, decode_json_source
+from airflow_provider_genai_batch.operators.jobs import job_name_from
+from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_genai_batch.client.models import BatchJob
+    from airflow_provider_genai_batch.client.results import BatchResult
+
+__all__ = ["LIMITS", "SHARDS_XCOM_KEY", "GenAIBatchCombineResultsOperator", "GenAIBatchSplitOperator", "ShardLimits"]
+
+SHARDS_XCOM_KEY = "shards"
+#: Per-job limits by backend: (requests, bytes of a list of requests, bytes of a JSONL file). None: no limit.
+LIMITS: dict[str, tuple[int | None, int, int]] = {
+    "gemini": (None, 20_000_000, 2_000_000_000),
+    "vertex": (200_000, 1_000_000_000, 1_000_000_000),
+}
+
+
+class ShardLimits:
+    """The requests and bytes one shard may hold.
+
+    Example::
+
+        ShardLimits.of("gemini", max_requests=4).requests    # 4
+    """
+
+    def __init__(self, requests: int | None, list_bytes: int, file_bytes: int, name: str) -> None:
+        self.requests = requests
+        self.list_bytes = list_bytes
+        self.file_bytes = file_bytes
+        self.name = name
+
+    @classmethod
+    def of(cls, limits: Any, max_requests: Any = None, max_bytes: Any = None) -> ShardLimits:
+        """The limits of ``limits`` ("gemini" or "vertex"), lowered by the two settings when given."""
+        if limits not in LIMITS:
+            raise OperatorInputError("limits", f"is {limits!r}", "use 'gemini' or 'vertex' (the backend's limits)")
+        requests, list_bytes, file_bytes = LIMITS[limits]
+        for field, value in (("max_shard_requests", max_requests), ("max_shard_bytes", max_bytes)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise OperatorInputError(field, f"must be a whole number >= 1, got {value!r:.80}", "e.g. 1000")
+        if max_requests is not None:
+            requests = max_requests if requests is None else min(requests, max_requests)
+        if max_bytes is not None:
+            list_bytes, file_bytes = min(list_bytes, max_bytes), min(file_bytes, max_bytes)
+        return cls(requests, list_bytes, file_bytes, str(limits))
+
+
+def _size(request: Any, index: int) -> int:
+    try:
+        return len(json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError) as exc:
+        raise OperatorInputError(f"src[{index}]", f"is not JSON-serialisable ({exc})", "pass JSON values") from None
+
+
+def _too_big(field: str, size: int, limit: int, limits: ShardLimits) -> OperatorInputError:
+    return OperatorInputError(
+        field,
+        f"is {size} bytes, more than one {limits.name} job takes ({limit} bytes per shard)",
+        "make the request smaller (upload large media and refer to it by URI), or raise max_shard_bytes if the "
+        "backend allows it",
+    )
+
+
+def split_requests(requests: Sequence[Any], limits: ShardLimits) -> list[list[Any]]:
+    """Consecutive shards of a list of requests, each within ``limits`` (a too big request is an error)."""
+    shards: list[list[Any]] = []
+    current: list[Any] = []
+    current_bytes = 0
+    for index, request in enumerate(requests):
+        size = _size(request, index)
+        if size > limits.list_bytes:
+            raise _too_big(f"src[{index}]", size, limits.list_bytes, limits)
+        full = limits.requests is not None and len(current) >= limits.requests
+        if current and (full or current_bytes + size > limits.list_bytes):
+            shards.append(current)
+            current, current_bytes = [], 0
+        current.append(request)
+        current_bytes += size
+    if current:
+        shards.append(current)
+    return shards
+
+
+def _stamped_line(raw: bytes, number: int, index: int) -> bytes:
+    """A JSONL input line with ``metadata.genai_batch_index`` = its index in its shard, so each shard's results
+    are attributed by stamp whatever order the service returns them in (``client/wire/stamp.py``)."""
+    from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
+
+    field = f"src line {number + 1}"
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise OperatorInputError(field, f"is not JSON ({exc})", "write one JSON object per line") from None
+    if not isinstance(data, dict):
+        raise OperatorInputError(field, f"is a {type(data).__name__}", "write one JSON object per line")
+    data["metadata"] = stamp_metadata(data.get("metadata"), index, field)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def split_jsonl(path: Path, folder: Path, limits: ShardLimits) -> list[tuple[Path, int]]:
+    """Write ``path``'s lines into consecutive shard files in ``folder``; return (file, lines) per shard.
+
+    Each line gets its index in its shard as ``metadata.genai_batch_index`` (the stamp the client puts on the
+    requests it serialises), so results are attributed by stamp on both backends.
+
+    Files are named ``<stem>.shard-00000.jsonl`` and written to a temporary name, then renamed: a retry
+    rewrites the same bytes under the same names (so the shards' idempotency keys do not change).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[Path, int]] = []
+    out: Any = None
+    lines = size = 0
+
+    def close() -> None:
+        nonlocal out
+        if out is not None:
+            out.close()
+            final = folder / f"{path.stem}.shard-{len(written):05d}.jsonl"
+            os.replace(out.name, final)
+            written.append((final, lines))
+            out = None
+
+    with path.open("rb") as source:
+        for number, raw in enumerate(source):
+            if not raw.strip():
+                continue
+            line = _stamped_line(raw, number, lines if out is not None else 0)
+            if len(line) > limits.file_bytes:
+                raise _too_big(f"src line {number + 1}", len(line), limits.file_bytes, limits)
+            full = limits.requests is not None and lines >= limits.requests
+            if out is not None and (full or size + len(line) > limits.file_bytes):
+                close()
+                line = _stamped_line(raw, number, 0)  # the first line of the next shard
+            if out is None:
+                out = (folder / f".{path.stem}.shard-{len(written):05d}.jsonl.part").open("wb")
+                lines = size = 0
+            out.write(line)
+            lines += 1
+            size += len(line)
+    close()
+    return written
+
+
+class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
+    """Split requests into shards that each fit one batch job; return one ``src`` per shard.
+
+    ``src`` is a list of requests (or an XCom of one), or a local ``.jsonl`` path (its shards are written to
+    ``shard_folder``, default ``<file>.shards/`` beside it; give a folder every worker sees). The shard specs
+    (``{"shard", "first_index", "requests"}``) are pushed under the XCom key ``shards`` for
+    :class:`GenAIBatchCombineResultsOperator`. Limits are checked before any call (see the module docstring).
+
+    :param src: the requests (templated).
+    :param limits: ``"gemini"`` or ``"vertex"``: whose documented per-job limits apply.
+    :param max_shard_requests: at most this many requests per shard (lowers the backend's limit).
+    :param max_shard_bytes: at most this many bytes per shard (lowers the backend's limit).
+    :param shard_folder: where a ``.jsonl`` input's shard files go (templated).
+
+    Example::
+
+        split = GenAIBatchSplitOperator(task_id="split", src=requests, limits="vertex", max_shard_requests=50_000)
+        GenAIBatchCreateJobOperator.partial(task_id="create", model="gemini-2.5-flash",
+                                            max_active_tis_per_dagrun=8).expand(src=split.output)
+    """
+
+    template_fields: Sequence[str] = ("src", "shard_folder")
+
+    def __init__(
+        self,
+        *,
+        src: Any,
+        limits: str = "gemini",
+        max_shard_requests: int | None = None,
+        max_shard_bytes: int | None = None,
+        shard_folder: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.src = src
+        self.limits = ShardLimits.of(limits, max_shard_requests, max_shard_bytes)
+        self.shard_folder = shard_folder
+
+    @property
+    def output_shards(self) -> Any:
+        """The XCom of the shard specs, for the combine operator's ``shards``."""
+        from airflow.sdk.definitions.xcom_arg import XComArg
+
+        return XComArg(self, key=SHARDS_XCOM_KEY)
+
+    def execute(self, context: Context) -> list[Any]:
+        """Split; push the shard specs under ``shards``; return the shards' ``src`` values."""
+        src = decode_json_source(self.src)
+        sources: list[Any]
+        counts: list[int]
+        if isinstance(src, str) and src.endswith(".jsonl") and "://" not in src:
+            path = Path(os.path.expanduser(src))
+            if not path.is_file():
+                raise OperatorInputError("src", f"{path} is not a file", "pass an existing local .jsonl path")
+            folder = Path(os.path.expanduser(self.shard_folder)) if self.shard_folder else path.with_suffix(".shards")
+            files = split_jsonl(path, folder, self.limits)
+            sources, counts = [str(file) for file, _ in files], [lines for _, lines in files]
+        elif isinstance(src, list | tuple):
+            shards = split_requests(list(src), self.limits)
+            sources, counts = list(shards), [len(shard) for shard in shards]
+        else:
+            raise OperatorInputError(
+                "src",
+                f"cannot be split: {type(src).__name__} {str(src)[:80]!r}",
+                "pass a list of requests or a local .jsonl path; gs://, files/ and bq:// inputs are sharded "
+                "upstream (a BigQuery table is one Vertex job)",
+            )
+        if not sources:
+            raise OperatorInputError("src", "holds no requests", "pass at least one request")
+        specs, first = [], 0
+        for number, count in enumerate(counts):
+            specs.append({"shard": number, "first_index": first, "requests": count})
+            first += count
+        context["ti"].xcom_push(key=SHARDS_XCOM_KEY, value=specs)
+        self.log.info("Split %d requests into %d shards (%s limits)", first, len(specs), self.limits.name)
+        return sources
+
+
+class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
+    """Write the results of every shard's job to one JSONL file in input order; return one manifest.
+
+    Lines are those of :class:`GenAIBatchWriteResultsOperator` with ``index`` made global (the shard's first
+    index plus the index within it); a key the client generated from a shard's local index (a request without
+    a key of its own) is renumbered the same way. Every shard must have exactly as many results as requests,
+    or the task fails before the destination is replaced. The manifest: ``{"destination", "results",
+    "succeeded", "failed", "bytes", "shards": [{"shard", "job_name", "state", "first_index", "requests",
+    "results", "succeeded", "failed", "usage"}], "usage"[, "estimated_cost"]}``.
+
+    :param jobs: the mapped create task's manifests (``create.output``), in shard order (templated).
+    :param shards: the split task's shard specs (``split.output_shards``) (templated).
+    :param destination: as for ``GenAIBatchWriteResultsOperator`` (templated).
+    :param destination_conn_id: the object store's connection, if it needs one.
+    :param prices: optional price map for ``estimated_cost`` (see ``client/usage.py``).
+
+    Example::
+
+        GenAIBatchCombineResultsOperator(task_id="combine", jobs=create.output, shards=split.output_shards,
+                                         destination="gs://bucket/results/{{ ds }}.jsonl")
+    """
+
+    template_fields: Sequence[str] = ("jobs", "shards", "destination", "destination_conn_id", "prices")
+
+    def __init__(
+        self,
+        *,
+        jobs: Any,
+        shards: Any,
+        destination: str,
+        destination_conn_id: str | None = None,
+        prices: dict[str, dict[str, float]] | None = None,
+        genai_batch_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(genai_batch_conn_id=genai_batch_conn_id, **kwargs)
+        self.jobs = jobs
+        self.shards = shards
+        self.destination = destination
+        self.destination_conn_id = destination_conn_id
+        self.prices = prices
+
+    def _specs(self) -> list[dict[str, int]]:
+        shards = decode_json_source(self.shards)
+        if not isinstance(shards, list) or not shards:
+            raise OperatorInputError("shards", "must be the split task's shard specs", "pass split.output_shards")
+        for number, spec in enumerate(shards):
+            ok = isinstance(spec, dict) and all(isinstance(spec.get(k), int) for k in ("first_index", "requests"))
+            if not ok:
+                raise OperatorInputError(f"shards[{number}]", f"is {spec!r:.80}", "pass split.output_shards")
+        return shards
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check every shard's job, write the combined file, return the manifest."""
+        from airflow_provider_genai_batch.client.usage import UsageTotals, check_prices, estimate_cost, merge_usage
+        from airflow_provider_genai_batch.operators._assets import emit_asset_extra
+        from airflow_provider_genai_batch.operators._destinations import TempNaming, resolve_destination
+        from airflow_provider_genai_batch.operators.lineage import results_uris
+        from airflow_provider_genai_batch.operators.results import write_results
+
+        prices = check_prices(self.prices)
+        specs = self._specs()
+        manifests = list(self.jobs) if not isinstance(self.jobs, str | dict) else [self.jobs]
+        if len(manifests) != len(specs):
+            raise OperatorInputError(
+                "jobs", f"has {len(manifests)} jobs for {len(specs)} shards", "pass the mapped create's output"
+            )
+        names = [job_name_from(manifest) for manifest in manifests]
+        destination = resolve_destination(self.destination, self.destination_conn_id)
+        jobs = [self.hook.get_job(name) for name in names]  # every job readable before the target is touched
+        self._genai_batch_inputs = results_uris(jobs)
+        destination.prepare(TempNaming.for_context(context))
+        rows: list[dict[str, Any]] = []
+        counts = write_results(destination, self._combined(jobs, specs, rows, UsageTotals))
+        counts.pop("reordered")
+        usage = merge_usage(row["usage"] for row in rows)
+        for row in rows:
+            row["usage"] = row["usage"]["total"]
+        manifest: dict[str, Any] = {"destination": destination.display, **counts, "shards": rows, "usage": usage}
+        if prices is not None:
+            manifest["estimated_cost"] = estimate_cost(usage, prices)
+        self.log.info(
+            "Combined %d results of %d jobs into %s (%d failed; %d tokens)",
+            counts["results"],
+            len(rows),
+            destination.display,
+            counts["failed"],
+            usage["total"]["total_tokens"],
+        )
+        extra = {k: v for k, v in manifest.items() if k not in ("shards", "usage")}
+        extra.update(job_names=names, state="JOB_STATE_SUCCEEDED", usage=usage["total"])
+        emit_asset_extra(self, context, extra)
+        return manifest
+
+    def _combined(
+        self, jobs: list[BatchJob], specs: list[dict[str, int]], rows: list[dict[str, Any]], totals: Any
+    ) -> Iterator[BatchResult]:
+        from airflow_provider_genai_batch.client.errors import InvalidResponseError
+        from airflow_provider_genai_batch.client.results import BatchResult
+
+        for job, spec in zip(jobs, specs, strict=True):
+            first, expected = spec["first_index"], spec["requests"]
+            usage = totals(default_model=job.model)
+            row: dict[str, Any] = {
+                "shard": spec.get("shard", len(rows)),
+                "job_name": job.name,
+                "state": job.state.value,
+                "first_index": first,
+                "requests": expected,
+                "results": 0,
+                "succeeded": 0,
+                "failed": 0,
+            }
+            for result in self.hook.iter_results(job):
+                if result.index >= expected:
+                    raise InvalidResponseError(f"{job.name}: result {result.index} is beyond its {expected} requests")
+                usage.add(result.response)
+                row["results"] += 1
+                row["succeeded" if result.ok else "failed"] += 1
+                key = result.key
+                generated = key == str(result.index) and not (result.metadata and "key" in result.metadata)
+                yield BatchResult(
+                    first + result.index, str(first + result.index) if generated else key, result.metadata,
+                    result.response, result.error,
+                )  # fmt: skip
+            if row["results"] != expected:
+                raise InvalidResponseError(
+                    f"{job.name} has {row['results']} results for its {expected} requests; nothing was written"
+                )
+            row["usage"] = usage.to_dict()
+            rows.append(row)

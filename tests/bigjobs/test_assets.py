@@ -1,0 +1,76 @@
+"""Asset events of the create, results and combine operators carry the job's bookkeeping as their extra."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_genai_batch.emulator import EmulatorHandle
+from tests.bigjobs.test_usage import expected_usage
+from tests.conftest import GEMINI_CONN_ID
+
+
+def asset_extras(uri: str) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == uri)
+            .order_by(AssetEvent.id)
+        )
+        return [dict(row.extra or {}) for row in rows]
+
+
+def test_create_and_results_asset_extras(run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    prompts = ["one two", "three"]
+    params = {"model": "gemini-2.5-flash", "src": prompts, "conn_id": GEMINI_CONN_ID, "destination": str(tmp_path)}
+    result = run_built_dag(
+        "create_then_save",
+        "assets_create_save",
+        **params,
+        create_asset="genai-batch://jobs/assets_create_save",
+        asset="file:///results/assets_create_save.jsonl",
+    )
+    assert result.state == "success", result.output[-3000:]
+    name = result.value("create")["job_name"]
+    [created] = asset_extras("genai-batch://jobs/assets_create_save")
+    assert created["job_name"] == name and created["state"] == "JOB_STATE_SUCCEEDED"
+    assert created["request_counts"]["succeeded"] == 2
+    [saved] = asset_extras("file:///results/assets_create_save.jsonl")
+    assert saved["job_name"] == name and saved["state"] == "JOB_STATE_SUCCEEDED"
+    assert (saved["results"], saved["succeeded"], saved["failed"]) == (2, 2, 0)
+    assert saved["usage"] == expected_usage(prompts)
+    assert saved["destination"] == str(tmp_path / "results.jsonl")
+
+
+def test_combine_asset_extra(run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    prompts = [f"p {i}" for i in range(5)]
+    result = run_built_dag(
+        "sharded",
+        "assets_combine",
+        src=prompts,
+        conn_id=GEMINI_CONN_ID,
+        destination=str(tmp_path / "all.jsonl"),
+        max_shard_requests=2,
+        asset="file:///results/assets_combine.jsonl",
+    )
+    assert result.state == "success", result.output[-3000:]
+    [extra] = asset_extras("file:///results/assets_combine.jsonl")
+    assert len(extra["job_names"]) == 3
+    assert extra["results"] == 5 and extra["usage"] == expected_usage(prompts)
+
+
+def test_importing_operators_imports_no_openlineage() -> None:
+    # Airflow's provider manager reads every installed provider's get_provider_info; nothing else may load
+    allowed = {"airflow.providers.openlineage", "airflow.providers.openlineage.get_provider_info"}
+    code = (
+        "import sys, airflow_provider_genai_batch.operators\n"
+        f"print(sorted(m for m in sys.modules if 'openlineage' in m and m not in {allowed!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
