@@ -276,14 +276,20 @@ def _inline_size(input_config: JsonDict) -> int:
     return len(compact_json(input_config))
 
 
-def staging_uri(settings: ClientSettings, data: IO[bytes]) -> str:
-    """A deterministic staging object for an input: the same input maps to the same object (safe to re-stage)."""
+def staging_uri(settings: ClientSettings, data: IO[bytes], *, stamped: bool = True) -> str:
+    """A deterministic staging object for an input: the same input maps to the same object (safe to re-stage).
+
+    Lines this client wrote carry the index stamp and go to ``inputs/<sha256[:32]>.jsonl``, the name the results
+    reader recognises (``wire/stamp.is_staged_input``); a user's own JSONL file is staged as it is, unstamped, to
+    ``inputs/file-<sha256[:32]>.jsonl``, so its results keep the user's keys in the order they are read.
+    """
     digest = hashlib.sha256()
     data.seek(0)
     while block := data.read(1024 * 1024):
         digest.update(block)
     data.seek(0)
-    return f"{settings.gcs_staging_prefix}/inputs/{digest.hexdigest()[:32]}.jsonl"
+    kind = "" if stamped else "file-"
+    return f"{settings.gcs_staging_prefix}/inputs/{kind}{digest.hexdigest()[:32]}.jsonl"
 
 
 def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[BatchJob]:
@@ -315,7 +321,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             input_config = vertex.bigquery_input(source.uri)
         else:
             data, size = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
-            uri = staging_uri(settings, data)
+            uri = staging_uri(settings, data, stamped=not isinstance(source, LocalFileSource))
             yield from upload_gcs_object(settings, uri, data, size, "application/jsonl")
             input_config = vertex.gcs_input([uri])
         response = yield vertex.build_create(

@@ -243,6 +243,17 @@ def test_vertex_user_supplied_gcs_objects_keep_their_keys(emu: Any) -> None:
     _assert_user_file_results(results, N)
 
 
+def test_vertex_user_supplied_local_jsonl_file_keeps_its_keys(emu: Any, tmp_path: Path) -> None:
+    """A user's local file is staged as it is (no stamp), under a name the reader does not take for stamped input."""
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(_user_lines(N))
+    with vertex_client(emu, gcs_staging_prefix="gs://stage-bucket/genai") as client:
+        job = client.batches.create(model=MODEL, src=path)
+        assert job.src is not None and job.src.gcs_uri and "/inputs/file-" in job.src.gcs_uri[0]
+        results = list(client.batches.iter_results(wait(client, job.name)))
+    _assert_user_file_results(results, N)
+
+
 def _stamped_lines(stamps: list[str | None]) -> bytes:
     lines = []
     for i, stamp in enumerate(stamps):
