@@ -197,7 +197,8 @@ def test_big_job_in_shards(example_bag: Any, emulator: Any) -> None:
 
     with create_session() as session:  # the event, with its extra, and the consumer queued for the scheduler
         asset = session.query(AssetModel).filter_by(uri="genai-batch://results/nightly-summaries").one()
-        [event] = session.query(AssetEvent).filter_by(asset_id=asset.id).all()
+        # This run's event only: other tests in this process (the secret scan) run the same DAG.
+        [event] = session.query(AssetEvent).filter_by(asset_id=asset.id, source_run_id=dag_run.run_id).all()
         queued = {row.target_dag_id for row in session.query(AssetDagRunQueue).filter_by(asset_id=asset.id)}
     assert event.extra["job_names"] == [shard["job_name"] for shard in manifest["shards"]]
     assert event.extra["usage"] == manifest["usage"]["total"]

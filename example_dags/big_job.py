@@ -55,8 +55,13 @@ with DAG("genai_batch_big_job_report", schedule=[RESULTS], start_date=START, cat
 
     @task
     def report(triggering_asset_events: Any = None) -> dict[str, Any]:
-        """What the producer's asset event says: job names, counts and token totals."""
-        event = triggering_asset_events[RESULTS][-1]
+        """What the producer's asset event says: job names, counts and token totals (nothing when the run was
+        triggered by hand rather than by the asset)."""
+        events = list((triggering_asset_events or {}).get(RESULTS, []))
+        if not events:
+            print("no asset event: this run was not triggered by genai_batch_big_job's results")
+            return {}
+        event = events[-1]
         extra = dict(event.extra)
         print(f"{len(extra['job_names'])} jobs, {extra['results']} results, {extra['usage']['total_tokens']} tokens")
         return {k: extra[k] for k in ("job_names", "results", "failed", "usage", "estimated_cost")}
