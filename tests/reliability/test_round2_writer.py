@@ -51,6 +51,7 @@ def vertex_job(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> str
         "location": "us-central1",
         "access_token": "emulator-token",
         "gcs_staging_prefix": "gs://staging-bucket/staging",
+        "storage_base_url": emulator.base_url,
         "max_retries": 0,
     }
     set_connection(monkeypatch, NO_RETRY_VERTEX, vertex)
