@@ -32,3 +32,19 @@ def test_operator_packages_import_no_client_google_auth_or_genai() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     heavy = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
     assert heavy == ["HEAVY="], heavy
+
+
+def test_the_hook_is_importable_from_its_package_lazily() -> None:
+    probe = (
+        "import sys\n"
+        "import airflow_provider_genai_batch.hooks as hooks\n"
+        "assert 'airflow_provider_genai_batch.hooks.genai_batch' not in sys.modules\n"
+        "from airflow_provider_genai_batch.hooks import GenAIBatchHook\n"
+        "from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook as Direct\n"
+        "assert GenAIBatchHook is Direct and 'GenAIBatchHook' in dir(hooks)\n"
+        "print('OK')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120, check=False
+    )
+    assert result.stdout.strip().endswith("OK"), result.stderr[-2000:]
