@@ -179,7 +179,7 @@ def _op(case_id: str, cls: str, field_name: str, error: str = "InvalidInputError
     return RunCase(case_id, {"class": cls, **task}, field_name, error)
 
 
-OPERATOR_ERROR = "OperatorInputError"
+OPERATOR_ERROR = "InvalidInputError"  # the one input error (OperatorInputError is its alias)
 # Placeholders replaced by files written when the DAG runs.
 MALFORMED_JSONL = "@malformed.jsonl"
 NO_REQUEST_JSONL = "@no_request.jsonl"
