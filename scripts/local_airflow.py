@@ -927,6 +927,7 @@ def _demo_connections(api_key: str) -> Callable[[Mapping[str, str]], dict[str, d
                     "project": "demo-project",
                     "location": "us-central1",
                     "access_token": "local-demo-token",
+                    "storage_base_url": emulator_url,
                 },
             },
         }

@@ -86,6 +86,7 @@ def vertex_connection(emulator: EmulatorHandle) -> dict[str, Any]:
             "location": VERTEX_LOCATION,
             "access_token": "emulator-token",
             "gcs_staging_prefix": f"gs://{STAGING_BUCKET}/staging",
+            "storage_base_url": emulator.base_url,
         },
     }
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "FAILURE_STATES",
+    "SUCCESS_STATES",
     "TERMINAL_STATES",
     "BatchJob",
     "BatchJobDestination",
@@ -88,15 +90,38 @@ class JobState(StrEnum):
         """Whether the job can no longer change (note: PARTIALLY_SUCCEEDED is terminal, unlike the SDK's done)."""
         return self in TERMINAL_STATES
 
+    @classmethod
+    def coerce(cls, state: object) -> JobState:
+        """``state`` itself when it is a JobState, else :meth:`parse` of its text (``None`` is UNSPECIFIED)."""
+        if isinstance(state, JobState):
+            return state
+        raw = getattr(state, "value", state)
+        return cls.parse(raw if isinstance(raw, str) else None)
+
     @property
     def short(self) -> str:
         """``SUCCEEDED`` for ``JOB_STATE_SUCCEEDED``."""
         return self.value.removeprefix("JOB_STATE_")
 
+    @property
+    def is_success(self) -> bool:
+        """SUCCEEDED or PARTIALLY_SUCCEEDED: the job ended with results (how many failed is the policy's call)."""
+        return self in SUCCESS_STATES
 
-TERMINAL_STATES = frozenset(
-    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED, JobState.PARTIALLY_SUCCEEDED}
-)
+    @property
+    def is_failure(self) -> bool:
+        """FAILED, CANCELLED or EXPIRED: the job ended without results and will never change."""
+        return self in FAILURE_STATES
+
+    @property
+    def is_reattachable(self) -> bool:
+        """Whether a retried task may adopt a job in this state (not failed, not on its way to CANCELLED)."""
+        return not self.is_failure and self is not JobState.CANCELLING
+
+
+SUCCESS_STATES = frozenset({JobState.SUCCEEDED, JobState.PARTIALLY_SUCCEEDED})
+FAILURE_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+TERMINAL_STATES = SUCCESS_STATES | FAILURE_STATES
 
 
 class JobError(ApiModel):

@@ -188,9 +188,8 @@ class ClientSettings(BaseModel):
 
     @property
     def effective_storage_base_url(self) -> str:
-        """The base URL of the GCS JSON API (the emulator serves it on its own port)."""
-        if self.storage_base_url:
-            return self.storage_base_url
-        if self.base_url and self.base_url.startswith("http://"):
-            return self.base_url  # a local emulator serves GCS beside the batch API
-        return STORAGE_DEFAULT_BASE_URL
+        """The base URL of the GCS JSON API: ``storage_base_url``, else Google's (never derived from ``base_url``).
+
+        An emulator that serves GCS beside the batch API is named explicitly (``storage_base_url=emulator_url``).
+        """
+        return self.storage_base_url or STORAGE_DEFAULT_BASE_URL

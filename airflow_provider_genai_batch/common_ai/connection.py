@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GEMINI_KEY_ENV",
     "STAGING_ENV",
+    "STORAGE_URL_ENV",
     "VERTEX_LOCATION_ENV",
     "VERTEX_PROJECT_ENV",
     "adapter_settings",
@@ -48,6 +49,8 @@ GEMINI_KEY_ENV = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 VERTEX_PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 VERTEX_LOCATION_ENV = "GOOGLE_CLOUD_LOCATION"
 STAGING_ENV = "GENAI_BATCH_GCS_STAGING_PREFIX"
+# Where GCS traffic goes when not to Google (an emulator serving GCS): never guessed from the connection's host.
+STORAGE_URL_ENV = "GENAI_BATCH_STORAGE_BASE_URL"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
@@ -73,7 +76,10 @@ def settings_fingerprint(backend: str, api_key: str | None, base_url: str | None
         backend,
         api_key,
         base_url,
-        *(environ.get(name) for name in (*GEMINI_KEY_ENV, VERTEX_PROJECT_ENV, VERTEX_LOCATION_ENV, STAGING_ENV)),
+        *(
+            environ.get(name)
+            for name in (*GEMINI_KEY_ENV, VERTEX_PROJECT_ENV, VERTEX_LOCATION_ENV, STAGING_ENV, STORAGE_URL_ENV)
+        ),
     ]
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
@@ -104,6 +110,7 @@ def _build(backend: str, api_key: str | None, base_url: str | None, environ: Map
         use_application_default_credentials=not api_key,
         base_url=url,
         gcs_staging_prefix=_env(environ, STAGING_ENV),
+        storage_base_url=_env(environ, STORAGE_URL_ENV),
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.settings import ClientSettings
+from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID
 
 __all__ = [
     "CONN_TYPE",
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 CONN_TYPE = "genai_batch"
-DEFAULT_CONN_ID = "genai_batch_default"
 GCP_CONN_TYPE = "google_cloud_platform"
 
 # Extras of a ``genai_batch`` connection and what each becomes.

@@ -36,24 +36,20 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from airflow_provider_genai_batch.utils.defaults import DEFAULT_MAX_SCANNED
 from airflow_provider_genai_batch.utils.idempotency import job_carries_key
-from airflow_provider_genai_batch.utils.polling import short_state
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
 
 __all__ = [
     "DEFAULT_MAX_SCANNED",
-    "NOT_REATTACHABLE_STATES",
     "KeyLookupIncompleteError",
     "KeyedJobScan",
     "find_keyed_job",
     "is_reattachable",
 ]
 
-NOT_REATTACHABLE_STATES = frozenset({"FAILED", "CANCELLED", "EXPIRED", "CANCELLING"})
-# Jobs read before a Gemini scan gives up as incomplete (100 list calls of 100 jobs).
-DEFAULT_MAX_SCANNED = 10_000
 # Jobs older than the bound, in a row and in newest-first order, before the scan may stop (one full page).
 DEFAULT_STOP_AFTER_OLD = 100
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -78,7 +74,7 @@ class KeyLookupIncompleteError(Exception):
 
 def is_reattachable(job: BatchJob) -> bool:
     """Whether a job may stand for this task instance's job (it is running or ended with results)."""
-    return short_state(job.state) not in NOT_REATTACHABLE_STATES
+    return job.state.is_reattachable
 
 
 def _created(job: BatchJob) -> dt.datetime:

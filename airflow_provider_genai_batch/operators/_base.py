@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
+from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CONN_ID", "REATTACHED_XCOM_KEY", "GenAIBatchBaseOperator"]
 
-# Same value as hooks.connection.DEFAULT_CONN_ID (kept here so importing operators stays cheap).
-DEFAULT_CONN_ID = "genai_batch_default"
 REATTACHED_XCOM_KEY = "genai_batch_reattached"
 
 

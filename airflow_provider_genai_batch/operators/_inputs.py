@@ -9,7 +9,10 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from airflow_provider_genai_batch.client.errors import InvalidInputError
+
 __all__ = [
+    "OperatorInputError",
     "check_choice",
     "check_config",
     "check_count",
@@ -31,14 +34,9 @@ MAX_LITERAL_CHARS = 256 * 1024
 MAX_NESTING = 100
 
 
-class OperatorInputError(ValueError):
-    """A bad operator argument: ``<parameter>: <problem>. <fix>``."""
-
-    def __init__(self, parameter: str, problem: str, fix: str) -> None:
-        self.parameter = parameter
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{parameter}: {problem}. {fix}")
+# The one input error, from the client to the operators: ``field``, ``problem`` and ``fix``. The operators' older
+# name stays importable (other modules and users' ``except`` clauses use it).
+OperatorInputError = InvalidInputError
 
 
 def check_positive_seconds(name: str, value: Any, *, allow_none: bool = False) -> float | None:

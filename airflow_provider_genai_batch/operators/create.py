@@ -24,9 +24,9 @@ from airflow_provider_genai_batch.operators._inputs import (
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 from airflow_provider_genai_batch.utils.compat import default_deferrable
+from airflow_provider_genai_batch.utils.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
 from airflow_provider_genai_batch.utils.idempotency import display_name_with_key, idempotency_key, labels_with_key
 from airflow_provider_genai_batch.utils.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,12 +39,6 @@ __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator
 
 DEFAULT_TIMEOUT = 48 * 3600.0  # batch jobs expire after 48 hours on both backends
 DEFAULT_POLL_INTERVAL = 600.0
-# The deferral's own timeout exceeds the trigger's deadline by this much, so the trigger's clean "timeout"
-# event (which cancels the job) arrives before Airflow's generic TaskDeferralTimeout.
-DEFER_TIMEOUT_MARGIN = 300.0
-# Jobs a Gemini look-up may read before it is incomplete (hooks.lookup.DEFAULT_MAX_SCANNED; kept here so
-# importing the operator stays cheap).
-DEFAULT_LOOKUP_MAX_JOBS = 10_000
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
@@ -140,7 +134,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         max_consecutive_poll_errors: int = 5,
         force_rerun: bool = False,
         on_incomplete_lookup: str = "fail",
-        lookup_max_jobs: int = DEFAULT_LOOKUP_MAX_JOBS,
+        lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
         **kwargs: Any,
     ) -> None:
         super().__init__(genai_batch_conn_id=genai_batch_conn_id, **kwargs)
@@ -292,6 +286,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
+        from airflow_provider_genai_batch.utils.waiting import JobWatch
 
         hook, job = self.hook, submission.job
         if not self.wait_for_completion:
@@ -308,16 +303,16 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             )
         if self.deferrable:
             self._defer(job.name, started_at=started_at, deadline=deadline)
-        decision, job = wait_for_job(
-            hook,
+        watch = JobWatch(
             job.name,
             started_at=started_at,
             deadline=deadline,
             schedule=self._schedule,
             partial=self._partial,
-            budget=PollErrorBudget.for_schedule(self._schedule, self.max_consecutive_poll_errors),
+            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
             log=self.log,
         )
+        decision, job = wait_for_job(hook, watch)
         return conclude(
             hook,
             decision,

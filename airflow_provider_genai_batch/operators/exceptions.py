@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-__all__ = ["GenAIBatchJobFailedError", "GenAIBatchJobTimeoutError", "GenAIBatchPollingError"]
+__all__ = [
+    "GenAIBatchJobEndedError",
+    "GenAIBatchJobFailedError",
+    "GenAIBatchJobTimeoutError",
+    "GenAIBatchPollingError",
+]
 
 
 class GenAIBatchJobFailedError(AirflowException):
@@ -17,3 +22,7 @@ class GenAIBatchJobTimeoutError(AirflowException):
 
 class GenAIBatchPollingError(AirflowException):
     """Reading the job's state kept failing; the job itself may still be running (a retry reattaches)."""
+
+
+class GenAIBatchJobEndedError(AirflowFailException, GenAIBatchJobFailedError):
+    """The sensor's job ended without passing: the task fails without retries (they would re-read the same job)."""

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, GenAIBatchJobLink
-from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID
 from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.utils.compat import default_deferrable
-from airflow_provider_genai_batch.utils.polling import DecisionKind, PartialFailurePolicy, decide_for_job
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget, progress_line
+from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
+from airflow_provider_genai_batch.utils.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from airflow_provider_genai_batch.utils.waiting import JobWatch
 
 __all__ = ["GenAIBatchJobSensor"]
-
-DEFER_TIMEOUT_MARGIN = 300.0
 
 
 class GenAIBatchJobSensor(BaseSensorOperator):
@@ -35,15 +34,20 @@ class GenAIBatchJobSensor(BaseSensorOperator):
     The job's state is mapped by the same policy as the create operators. Returns the manifest (XCom).
 
     :param name: the job name, or a create operator's manifest (templated).
-    :param deferrable: wait in the triggerer (``poll_interval`` is then the longest wait between polls).
-    :param poll_interval: deferrable mode: the longest wait between two polls, seconds.
+    :param deferrable: wait in the triggerer.
+    :param poll_interval: the longest wait between two polls, seconds, in every mode (waits grow from
+        ``min_poll_interval`` with the elapsed time, as in the create operators; ``poke_interval`` is not used).
+    :param min_poll_interval: the first (shortest) wait between two polls, seconds.
     :param max_failure_ratio: failed/total requests tolerated in a finished job.
     :param max_consecutive_poll_errors: transient poll errors (429, 5xx, connection) in a row before the task
-        fails, in poke mode and in the check made before deferring (a permanent error, 404 or 403, fails at once).
-        In ``mode="reschedule"`` the count starts again at each reschedule.
+        fails, in every mode (a permanent error, 404 or 403, fails at once). In ``mode="reschedule"`` the count
+        starts again at each reschedule.
+
+    A FAILED, CANCELLED or EXPIRED job (or one with more failed requests than ``max_failure_ratio``) fails the
+    task for good (``GenAIBatchJobEndedError``, an ``AirflowFailException``): retries would re-read the same job.
     :param cancel_on_kill: deferrable mode on Airflow 3.3+: cancel the job when the task is killed.
 
-    ``poke_interval``, ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments.
+    ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments.
 
     Example::
 
@@ -75,8 +79,8 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
         self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.cancel_on_kill = cancel_on_kill
-        self._started_at: float | None = None
-        self._poll_errors = PollErrorBudget(max_consecutive=self.max_consecutive_poll_errors)
+        self._job_watch: JobWatch | None = None
+        self._next_wait: float | None = None
 
     @cached_property
     def hook(self) -> GenAIBatchHook:
@@ -84,6 +88,11 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
         return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
+
+    @property
+    def _schedule(self) -> PollingSchedule:
+        assert self.poll_interval is not None and self.min_poll_interval is not None
+        return PollingSchedule(min_interval=self.min_poll_interval, max_interval=self.poll_interval)
 
     @property
     def _partial(self) -> PartialFailurePolicy:
@@ -94,53 +103,57 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         ti.xcom_push(key=JOB_NAME_XCOM_KEY, value=job_name)
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.console_url(job_name))
 
+    def _watch(self, name: str, started_at: float) -> JobWatch:
+        from airflow_provider_genai_batch.utils.waiting import JobWatch
+
+        return JobWatch(
+            name,
+            started_at=started_at,
+            deadline=None,  # Airflow enforces the sensor's timeout
+            schedule=self._schedule,
+            partial=self._partial,
+            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
+            log=self.log,
+        )
+
     def poke(self, context: Context) -> PokeReturnValue:
-        """One read of the job: done (with the manifest), not yet, or a failure."""
+        """One read of the job, decided by the same ``JobWatch`` as the worker loop and the trigger."""
+        from airflow_provider_genai_batch.client.errors import InvalidInputError
         from airflow_provider_genai_batch.operators._outcome import conclude
+        from airflow_provider_genai_batch.operators._waiting import polling_error
 
         name = job_name_from(self.name)
         now = time.time()
-        if self._started_at is None:
-            self._started_at = now
+        if self._job_watch is None:
+            self._job_watch = self._watch(name, now)
             self._push_link(context, name)
-        job = self._read(name)
-        if job is None:
-            return PokeReturnValue(is_done=False)
-        self.log.info(progress_line(job.name, job.state, job.request_counts, elapsed_seconds=now - self._started_at))
-        decision = decide_for_job(job, started_at=self._started_at, deadline=None, now=now, partial=self._partial)
-        if decision.kind is DecisionKind.WAIT:
-            return PokeReturnValue(is_done=False)
-        manifest = conclude(self.hook, decision, job, reattached=False, cancel_on_timeout=False, log=self.log)
-        return PokeReturnValue(is_done=True, xcom_value=manifest)
-
-    def _read(self, name: str) -> BatchJob | None:
-        """The job, or None after a poll error the budget tolerates (the trigger's and the operators' policy)."""
-        from airflow_provider_genai_batch.client.errors import InvalidInputError, is_transient
-        from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
-
         try:
-            job = self.hook.get_job(name)
+            result: BatchJob | BaseException = self.hook.get_job(name)
         except InvalidInputError:
             raise  # a bad name: refused before any call, nothing to retry
         except Exception as exc:
-            transient = is_transient(exc)
-            if not self._poll_errors.record(transient=transient):
-                kind = "transient" if transient else "permanent"
-                raise GenAIBatchPollingError(
-                    f"{name}: polling failed ({kind}, {self._poll_errors.consecutive} in a row): "
-                    f"{type(exc).__name__}: {exc}. The job may still be running; a retry of the task reattaches."
-                ) from exc
-            self.log.warning(
-                "%s: poll failed (%s, %d of %d tolerated in a row), trying again: %s",
-                name,
-                type(exc).__name__,
-                self._poll_errors.consecutive,
-                self.max_consecutive_poll_errors - 1,
-                exc,
+            result = exc
+        decision = self._job_watch.observe(result, now)
+        self._next_wait = decision.wait_seconds
+        if decision.kind is DecisionKind.WAIT:
+            return PokeReturnValue(is_done=False)
+        if decision.poll_error or self._job_watch.job is None:
+            raise polling_error(name, decision) from (result if isinstance(result, Exception) else None)
+        with _dead_job_fails_for_good():
+            manifest = conclude(
+                self.hook, decision, self._job_watch.job, reattached=False, cancel_on_timeout=False, log=self.log
             )
-            return None
-        self._poll_errors.reset()
-        return job
+        return PokeReturnValue(is_done=True, xcom_value=manifest)
+
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Callable[[], float], poke_count: int) -> float:
+        """Poke and reschedule modes wait as the trigger does: the watch's last wait, else the adaptive schedule.
+
+        Overrides ``BaseSensorOperator``'s hook for the wait between pokes (``poke_interval`` and
+        ``exponential_backoff`` are not used); never past the sensor's ``timeout``.
+        """
+        elapsed = run_duration()
+        wait = self._next_wait if self._next_wait is not None else self._schedule.interval(elapsed)
+        return max(min(wait, float(self.timeout) - elapsed), 0.0)
 
     def execute(self, context: Context) -> Any:
         """Poke in the worker, or check once and defer to the trigger."""
@@ -152,7 +165,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
 
         assert self.poll_interval is not None and self.min_poll_interval is not None
-        started_at = self._started_at or time.time()
+        started_at = self._job_watch.started_at if self._job_watch is not None else time.time()
         timeout = float(self.timeout)
         self.defer(
             trigger=GenAIBatchJobTrigger(
@@ -175,6 +188,21 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         """Resume after the trigger: the manifest, or a failure naming the job's error."""
         from airflow_provider_genai_batch.operators._outcome import resume_from_event
 
-        return resume_from_event(
-            self.hook, event, reattached=False, partial=self._partial, cancel_on_timeout=False, log=self.log
-        )
+        with _dead_job_fails_for_good():
+            return resume_from_event(
+                self.hook, event, reattached=False, partial=self._partial, cancel_on_timeout=False, log=self.log
+            )
+
+
+@contextmanager
+def _dead_job_fails_for_good() -> Iterator[None]:
+    """A FAILED / CANCELLED / EXPIRED job (or too many failed requests) fails the sensor without Airflow retries:
+    a retry would only re-read the same dead job."""
+    from airflow_provider_genai_batch.operators.exceptions import GenAIBatchJobEndedError, GenAIBatchJobFailedError
+
+    try:
+        yield
+    except GenAIBatchJobFailedError as exc:
+        if isinstance(exc, GenAIBatchJobEndedError):
+            raise
+        raise GenAIBatchJobEndedError(str(exc)) from exc

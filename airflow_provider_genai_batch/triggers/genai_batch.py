@@ -1,8 +1,8 @@
 """The trigger: a read-only poller of one batch job, safe to re-run from the start on any triggerer.
 
 It never creates anything remote. Its kwargs are a connection id, a job name, a wall-clock deadline and policy
-settings: never a secret. Polls follow the shared policy (``utils.polling``); transient errors (429, 5xx,
-connection) are retried with back-off, and the trigger gives up only on a permanent error or after
+settings: never a secret. Every decision after a read is ``utils.waiting.JobWatch``'s, as in the worker: transient
+errors (429, 5xx, connection) are retried with back-off, and the trigger gives up only on a permanent error or after
 ``max_consecutive_poll_errors`` failures in a row. It yields exactly one terminal event (``utils.events``).
 
 Example::
@@ -24,14 +24,9 @@ from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.utils.events import JobEvent, event_for_decision
 from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
 from airflow_provider_genai_batch.utils.manifest import manifest_from_job
-from airflow_provider_genai_batch.utils.polling import (
-    Decision,
-    DecisionKind,
-    PartialFailurePolicy,
-    PollingSchedule,
-    decide_for_job,
-)
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget, progress_line
+from airflow_provider_genai_batch.utils.polling import Decision, DecisionKind, PartialFailurePolicy, PollingSchedule
+from airflow_provider_genai_batch.utils.progress import PollErrorBudget
+from airflow_provider_genai_batch.utils.waiting import JobWatch
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -119,51 +114,39 @@ class GenAIBatchJobTrigger(BaseTrigger):
         return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until the job ends or the deadline passes, then yield one event."""
-        from airflow_provider_genai_batch.client.errors import is_transient
-
+        """Poll until the job ends or the deadline passes, then yield one event (the worker's loop, awaited)."""
         hook = self._hook()
-        budget = PollErrorBudget.for_schedule(self._schedule, self.max_consecutive_poll_errors)
+        watch = JobWatch(
+            self.job_name,
+            started_at=self.started_at,
+            deadline=self.deadline,
+            schedule=self._schedule,
+            partial=self._partial,
+            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
+            log=self.log,
+        )
         while True:
             now = time.time()
             try:
-                job = await hook.aget_job(self.job_name)
+                result: BatchJob | BaseException = await hook.aget_job(self.job_name)
             except Exception as exc:
-                transient = is_transient(exc)
-                if not budget.record(transient=transient) or now >= self.deadline:
-                    kind = "transient" if transient else "permanent"
-                    reason = f"polling failed ({kind}, {budget.consecutive} in a row): {type(exc).__name__}: {exc}"
-                    self.log.error("%s: %s", self.job_name, reason)
-                    yield TriggerEvent(JobEvent(status="error", job_name=self.job_name, reason=reason).to_payload())  # type: ignore[no-untyped-call]
-                    return
-                wait = budget.backoff_seconds(cap=max(self.deadline - now, self._schedule.floor))
-                self.log.warning(
-                    "%s: poll failed (%s), retrying in %.1f s: %s", self.job_name, type(exc).__name__, wait, exc
-                )
-                await asyncio.sleep(wait)
-                continue
-            budget.reset()
-            self.log.info(progress_line(job.name, job.state, job.request_counts, elapsed_seconds=now - self.started_at))
-            decision = self._decide(job, now)
+                result = exc
+            decision = watch.observe(result, now)
             if decision.kind is DecisionKind.WAIT:
                 await asyncio.sleep(decision.wait_seconds)
                 continue
-            event = event_for_decision(
-                decision, job_name=job.name, state=job.state.value, manifest=self._manifest(job, hook)
-            )
-            self.log.info("%s: %s (%s)", self.job_name, event.status, event.reason)
-            yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+            yield TriggerEvent(self._event(decision, watch.job, hook).to_payload())  # type: ignore[no-untyped-call]
             return
 
-    def _decide(self, job: BatchJob, now: float) -> Decision:
-        return decide_for_job(
-            job,
-            started_at=self.started_at,
-            deadline=self.deadline,
-            now=now,
-            schedule=self._schedule,
-            partial=self._partial,
+    def _event(self, decision: Decision, job: BatchJob | None, hook: GenAIBatchHook) -> JobEvent:
+        if decision.poll_error or job is None:
+            self.log.error("%s: %s", self.job_name, decision.reason)
+            return JobEvent(status="error", job_name=self.job_name, reason=decision.reason)
+        event = event_for_decision(
+            decision, job_name=job.name, state=job.state.value, manifest=self._manifest(job, hook)
         )
+        self.log.info("%s: %s (%s)", self.job_name, event.status, event.reason)
+        return event
 
     @staticmethod
     def _manifest(job: BatchJob, hook: GenAIBatchHook) -> dict[str, Any]:

@@ -24,8 +24,6 @@ from typing import Protocol
 
 __all__ = [
     "DEFAULT_SCHEDULE",
-    "FAILED_STATES",
-    "SUCCESS_STATES",
     "Decision",
     "DecisionKind",
     "PartialFailurePolicy",
@@ -34,11 +32,7 @@ __all__ = [
     "decide",
     "decide_for_job",
     "failure_ratio",
-    "short_state",
 ]
-
-SUCCESS_STATES = frozenset({"SUCCEEDED", "PARTIALLY_SUCCEEDED"})
-FAILED_STATES = frozenset({"FAILED", "CANCELLED", "EXPIRED"})
 
 _FAILED_HINTS = {
     "FAILED": "the job failed",
@@ -91,13 +85,15 @@ class DecisionKind(StrEnum):
 class Decision:
     """The policy's answer: ``kind``, how long to wait before the next poll, and why.
 
-    ``timed_out`` is true when the job was still unfinished at the deadline (``kind`` is then FAILED).
+    ``timed_out`` is true when the job was still unfinished at the deadline (``kind`` is then FAILED);
+    ``poll_error`` is true when reading the job kept failing (``kind`` is then FAILED, the job may still run).
     """
 
     kind: DecisionKind
     wait_seconds: float = 0.0
     reason: str = ""
     timed_out: bool = False
+    poll_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +174,9 @@ class PartialFailurePolicy:
         )
 
 
+_NO_PARTIAL_FAILURES = PartialFailurePolicy()
+
+
 def _total(counts: RequestCountsLike) -> int:
     if counts.total:
         return max(counts.total, counts.succeeded + counts.failed)
@@ -194,17 +193,6 @@ def failure_ratio(counts: RequestCountsLike | None) -> float | None:
     return counts.failed / total
 
 
-def short_state(state: object) -> str:
-    """``RUNNING`` for ``JOB_STATE_RUNNING``, ``BATCH_STATE_RUNNING``, ``JobState.RUNNING`` or ``running``."""
-    raw = getattr(state, "value", state)
-    text = str(raw or "").strip().upper()
-    for prefix in ("JOB_STATE_", "BATCH_STATE_"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]  # one prefix only: JOB_STATE_BATCH_STATE_X is not a state
-            break
-    return text or "UNSPECIFIED"
-
-
 def decide(
     state: object,
     elapsed_seconds: float,
@@ -218,22 +206,24 @@ def decide(
 ) -> Decision:
     """Decide what to do after reading a job in ``state``, ``elapsed_seconds`` after the wait started.
 
-    A terminal state wins over the deadline. An unknown or UNSPECIFIED state never becomes success: it waits
-    while under the deadline. ``seconds_to_deadline`` shortens the wait (never below the schedule's floor)
-    so the deadline is not overslept.
+    ``state`` is a ``JobState`` or its wire text (``JOB_STATE_X``/``BATCH_STATE_X``). A terminal state wins over
+    the deadline. An unknown or UNSPECIFIED state never becomes success: it waits while under the deadline.
+    ``seconds_to_deadline`` shortens the wait (never below the schedule's floor) so the deadline is not overslept.
 
     Example::
 
         decide("JOB_STATE_EXPIRED", 100.0, False).reason   # 'job ended in EXPIRED: the job expired ...'
     """
-    name = short_state(state)
-    policy = partial or PartialFailurePolicy()
-    if name in SUCCESS_STATES:
-        problem = policy.check(name, counts)
+    from airflow_provider_genai_batch.client.models import JobState  # lazy: DAG parsing imports no client code
+
+    job_state = JobState.coerce(state)
+    name = job_state.short
+    if job_state.is_success:
+        problem = (partial or _NO_PARTIAL_FAILURES).check(name, counts)
         if problem is None:
             return Decision(DecisionKind.DONE, reason=f"job ended in {name}")
         return Decision(DecisionKind.FAILED, reason=f"job ended in {name}, but {problem}")
-    if name in FAILED_STATES:
+    if job_state.is_failure:
         detail = job_error or _FAILED_HINTS[name]
         return Decision(DecisionKind.FAILED, reason=f"job ended in {name}: {detail}")
     if deadline_reached:

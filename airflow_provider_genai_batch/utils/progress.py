@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airflow_provider_genai_batch.utils.polling import PollingSchedule, RequestCountsLike, short_state
+from airflow_provider_genai_batch.utils.polling import PollingSchedule, RequestCountsLike
 
 __all__ = ["PollErrorBudget", "progress_line"]
 
 
 def progress_line(job_name: str, state: object, counts: RequestCountsLike | None, *, elapsed_seconds: float) -> str:
     """One log line: state, done/failed/total requests, percentage and elapsed time."""
-    parts = [f"{job_name}: {short_state(state)}"]
+    from airflow_provider_genai_batch.client.models import JobState  # lazy: DAG parsing imports no client code
+
+    parts = [f"{job_name}: {JobState.coerce(state).short}"]
     if counts is not None and (counts.total or counts.succeeded or counts.failed):
         done = counts.succeeded + counts.failed
         if counts.total:

@@ -217,6 +217,7 @@ def our_vertex_lines(rec: Recorder, src: list[Any]) -> list[Any]:
         location=LOCATION,
         access_token="token",
         base_url=rec.base_url,
+        storage_base_url=rec.base_url,
         gcs_staging_prefix="gs://staging-bucket/stage",
         max_retries=0,
     )

@@ -53,6 +53,7 @@ def vertex_client(emu: Any, **overrides: Any) -> GenAIBatchClient:
         location="us-central1",
         access_token="emulator-token",
         base_url=emu.base_url,
+        storage_base_url=emu.base_url,
         **overrides,
     )
     return GenAIBatchClient(settings)

@@ -65,6 +65,7 @@ def cai(genai_batch_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", VERTEX_PROJECT)
     monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", VERTEX_LOCATION)
     monkeypatch.setenv("GENAI_BATCH_GCS_STAGING_PREFIX", STAGING_PREFIX)
+    monkeypatch.setenv("GENAI_BATCH_STORAGE_BASE_URL", base)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc_key_file))
     for name in ("GOOGLE_API_KEY", "GEMINI_API_KEY"):
         monkeypatch.delenv(name, raising=False)

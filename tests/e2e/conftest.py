@@ -68,6 +68,7 @@ def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
             "project": VERTEX_PROJECT,
             "location": VERTEX_LOCATION,
             "access_token": VERTEX_TOKEN,
+            "storage_base_url": urls["default"],
         },
     }
     return connections

@@ -158,7 +158,10 @@ def test_jobs_without_a_creation_time_disable_the_early_stop() -> None:
 
 
 def test_the_operators_default_budget_is_the_scans() -> None:
-    from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED
-    from airflow_provider_genai_batch.operators.create import DEFAULT_LOOKUP_MAX_JOBS
+    import inspect
 
-    assert DEFAULT_LOOKUP_MAX_JOBS == DEFAULT_MAX_SCANNED
+    from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED
+    from airflow_provider_genai_batch.operators.create import GenAIBatchCreateJobOperator
+
+    default = inspect.signature(GenAIBatchCreateJobOperator.__init__).parameters["lookup_max_jobs"].default
+    assert default == DEFAULT_MAX_SCANNED

@@ -24,7 +24,7 @@ from airflow_provider_genai_batch.operators.jobs import job_name_from
 def test_seconds(value: Any) -> None:
     with pytest.raises(OperatorInputError) as info:
         check_positive_seconds("poll_interval", value)
-    assert info.value.parameter == "poll_interval"
+    assert info.value.field == "poll_interval"
     assert "poll_interval=60" in info.value.fix
 
 
@@ -92,7 +92,7 @@ def test_rendered_sources_are_decoded() -> None:
 def test_create_operator_checks_cheap_arguments_at_once(kwargs: dict[str, Any], parameter: str) -> None:
     with pytest.raises(OperatorInputError) as info:
         GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"], **kwargs)
-    assert info.value.parameter == parameter
+    assert info.value.field == parameter
 
 
 @pytest.mark.parametrize(("kwargs", "parameter"), [({"max_jobs": 0}, "max_jobs"), ({"page_size": -1}, "page_size")])

@@ -33,6 +33,7 @@ def vertex_settings(emulator: EmulatorHandle, *, staging: bool = True, **overrid
         location=VERTEX_LOCATION,
         access_token="emulator-token",
         base_url=emulator.base_url,
+        storage_base_url=emulator.base_url,
         gcs_staging_prefix=f"gs://{STAGING_BUCKET}/staging" if staging else None,
         **overrides,
     )

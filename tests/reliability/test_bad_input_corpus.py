@@ -179,7 +179,7 @@ def _op(case_id: str, cls: str, field_name: str, error: str = "InvalidInputError
     return RunCase(case_id, {"class": cls, **task}, field_name, error)
 
 
-OPERATOR_ERROR = "OperatorInputError"
+OPERATOR_ERROR = "InvalidInputError"  # the one input error (OperatorInputError is its alias)
 # Placeholders replaced by files written when the DAG runs.
 MALFORMED_JSONL = "@malformed.jsonl"
 NO_REQUEST_JSONL = "@no_request.jsonl"
@@ -619,7 +619,12 @@ def _gemini_conn(extra: Any = None, **overrides: Any) -> Callable[[EmulatorHandl
 
 def _vertex_conn(**extra: Any) -> Callable[[EmulatorHandle], dict[str, Any]]:
     def build(emulator: EmulatorHandle) -> dict[str, Any]:
-        base = {"backend": "vertex", "project": VERTEX_PROJECT, "gcs_staging_prefix": f"gs://{STAGING_BUCKET}/s"}
+        base = {
+            "backend": "vertex",
+            "project": VERTEX_PROJECT,
+            "gcs_staging_prefix": f"gs://{STAGING_BUCKET}/s",
+            "storage_base_url": emulator.base_url,
+        }
         return {"conn_type": "genai_batch", "host": emulator.base_url, "extra": {**base, **extra}}
 
     return build

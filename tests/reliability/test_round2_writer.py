@@ -51,6 +51,7 @@ def vertex_job(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> str
         "location": "us-central1",
         "access_token": "emulator-token",
         "gcs_staging_prefix": "gs://staging-bucket/staging",
+        "storage_base_url": emulator.base_url,
         "max_retries": 0,
     }
     set_connection(monkeypatch, NO_RETRY_VERTEX, vertex)
@@ -187,7 +188,7 @@ def test_bad_destinations_fail_clearly_before_any_download(
     for destination, problem in bad.items():
         with pytest.raises(OperatorInputError, match=problem) as caught:
             writer(destination, name=vertex_job).execute(task_context())  # type: ignore[arg-type]
-        assert caught.value.parameter == "destination" and caught.value.fix
+        assert caught.value.field == "destination" and caught.value.fix
     for destination in ["", "   ", None]:
         with pytest.raises(OperatorInputError, match="must be a path or URL"):
             writer(destination, name=vertex_job).execute(task_context())  # type: ignore[arg-type]
@@ -320,15 +321,15 @@ def test_deeply_nested_src_is_refused_naming_the_field() -> None:
 
     with pytest.raises(OperatorInputError, match="nested more than 100 levels") as caught:
         decode_json_source(nested(5000))  # what the create operators call first on src
-    assert caught.value.parameter.startswith("src[1].contents[0].parts[0].parts[0]")
+    assert caught.value.field.startswith("src[1].contents[0].parts[0].parts[0]")
     with pytest.raises(OperatorInputError, match="nested more than") as caught:
         decode_json_source("[" * 100_000 + "]" * 100_000)  # deeper than json.loads can recurse
-    assert caught.value.parameter == "src"
+    assert caught.value.field == "src"
     # A templated src renders to a string at run time: the operator refuses it before any call.
     operator = GenAIBatchCreateJobOperator(task_id="t", model="gemini-2.5-flash", src=json.dumps(nested(150)))
     with pytest.raises(OperatorInputError, match=r"nested more than 100 levels") as caught:
         operator.execute(task_context())  # type: ignore[arg-type]
-    assert caught.value.parameter.startswith("src[1].contents[0].parts[0]")
+    assert caught.value.field.startswith("src[1].contents[0].parts[0]")
     schema: dict[str, Any] = {"type": "string"}
     for _ in range(150):
         schema = {"type": "object", "properties": {"x": schema}}
@@ -336,7 +337,7 @@ def test_deeply_nested_src_is_refused_naming_the_field() -> None:
     operator = GenAIBatchCreateJobOperator(task_id="t", model="gemini-2.5-flash", src=["hi"], config=config)
     with pytest.raises(OperatorInputError, match="nested more than") as caught:
         operator.execute(task_context())  # type: ignore[arg-type]
-    assert caught.value.parameter.startswith("config.response_schema.properties.x.properties.x")
+    assert caught.value.field.startswith("config.response_schema.properties.x.properties.x")
 
 
 def test_a_big_python_literal_src_is_refused_with_a_bounded_cost_and_json_stays_fast() -> None:
@@ -350,7 +351,7 @@ def test_a_big_python_literal_src_is_refused_with_a_bounded_cost_and_json_stays_
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert caught.value.parameter == "src"
+    assert caught.value.field == "src"
     assert (peak - baseline) < 2**20  # refused before parsing: nothing near the 135x of literal_eval
     assert decode_json_source(as_json) == requests
     small = str(requests[:100])

@@ -246,6 +246,7 @@ def _connections(emulator: EmulatorHandle, keys: Secrets) -> dict[str, dict[str,
         "project": VERTEX_PROJECT,
         "location": VERTEX_LOCATION,
         "gcs_staging_prefix": f"gs://{STAGING_BUCKET}/staging",
+        "storage_base_url": emulator.base_url,
     }
     truncated = keys.service_account_json[: keys.service_account_json.index("PRIVATE KEY-----") + 200]
     return {

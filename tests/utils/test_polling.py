@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from airflow_provider_genai_batch.client.models import JobState
 from airflow_provider_genai_batch.utils.polling import (
     Decision,
     DecisionKind,
@@ -15,7 +16,6 @@ from airflow_provider_genai_batch.utils.polling import (
     PollingSchedule,
     decide,
     failure_ratio,
-    short_state,
 )
 
 ALL_STATES = [
@@ -65,7 +65,7 @@ class TestTerminalMapping:
     def test_failed_states_fail_with_reason(self, state: str) -> None:
         decision = decide(state, 10, False)
         assert decision.kind is DecisionKind.FAILED
-        assert short_state(state) in decision.reason
+        assert JobState.parse(state).short in decision.reason
         assert not decision.timed_out
 
     def test_job_error_is_in_reason(self) -> None:
@@ -229,7 +229,7 @@ class TestProperties:
     ) -> None:
         decision = decide(state, elapsed, deadline, counts=counts, partial=PartialFailurePolicy(ratio))
         if decision.kind is DecisionKind.DONE:
-            assert short_state(state) in ("SUCCEEDED", "PARTIALLY_SUCCEEDED")
+            assert JobState.parse(state).is_success
 
     @given(
         state=state_strategy,
