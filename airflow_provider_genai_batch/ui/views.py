@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_genai_batch.client.models import JobState
 from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.utils.polling import PollingSchedule, short_state
+from airflow_provider_genai_batch.utils.polling import PollingSchedule
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -69,12 +70,12 @@ def job_row(record: JobRecord | None, job: BatchJob | None, *, now: float, error
             "failed": counts.failed,
             "pending": counts.pending,
         }
-        state = short_state(job.state.value)
+        state = job.state.short
         key = key_from_display_name(job.display_name) or key_from_labels(job.labels)
         job_error = job.error.describe() if job.error is not None else None
     else:
         count_map = dict((manifest or {}).get("request_counts") or {})
-        state = short_state((manifest or {}).get("state"))
+        state = JobState.coerce((manifest or {}).get("state")).short
         key = None
         job_error = (manifest or {}).get("error")
     created = job.create_time if job is not None else None

@@ -30,7 +30,7 @@ def test_split_requests_respects_count_and_bytes() -> None:
     assert [len(s) for s in by_bytes] == [2, 2, 2, 1]
     with pytest.raises(OperatorInputError) as caught:
         split_requests([{"contents": "small"}, {"contents": "y" * 100}], ShardLimits.of("gemini", max_bytes=50))
-    assert caught.value.parameter == "src[1]"
+    assert caught.value.field == "src[1]"
     assert "more than one gemini job takes (50 bytes per shard)" in str(caught.value)
     assert "max_shard_bytes" in caught.value.fix
 
@@ -61,7 +61,7 @@ def test_split_jsonl_writes_stable_shard_files(tmp_path: Path) -> None:
 def test_bad_limits_name_the_setting(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(OperatorInputError) as caught:
         ShardLimits.of(kwargs.pop("limits", "gemini"), kwargs.get("max_requests"), kwargs.get("max_bytes"))
-    assert caught.value.parameter == field
+    assert caught.value.field == field
 
 
 def check_combined(out: Path, manifest: dict[str, Any], prompts: list[str]) -> list[dict[str, Any]]:
