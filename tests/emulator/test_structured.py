@@ -95,6 +95,7 @@ def test_a_structured_batch_through_the_client(genai_batch_emulator: EmulatorHan
             access_token="t",
             base_url=emulator.base_url,
             gcs_staging_prefix="gs://stage-bucket/s",
+            storage_base_url=emulator.base_url,
         )
     config = {"response_mime_type": "application/json", "response_schema": Item}
     prompts = ["one", "two words", "three more words"]
