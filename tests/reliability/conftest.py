@@ -71,7 +71,13 @@ def _crash_connections(
     for cell in CELLS:
         host = proxies[cell.id].base_url if cell.id in proxies else emulators[cell.id].base_url
         if cell.vertex:
-            extra = {"backend": "vertex", "project": VERTEX_PROJECT, "access_token": "crash-token"}
+            # GCS goes where storage_base_url says (never derived from the host): the cell's emulator.
+            extra = {
+                "backend": "vertex",
+                "project": VERTEX_PROJECT,
+                "access_token": "crash-token",
+                "storage_base_url": emulators[cell.id].base_url,
+            }
             connections[cell.conn_id] = {"conn_type": "genai_batch", "host": host, "extra": extra}
         else:
             connections[cell.conn_id] = {"conn_type": "genai_batch", "host": host, "password": CRASH_API_KEY}
