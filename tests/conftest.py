@@ -129,27 +129,39 @@ class DagRunResult:
 
 
 @pytest.fixture
-def run_dag(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    """``run_dag(spec, logical_date=None) -> DagRunResult``: write the DAG file, ``dag.test()`` it, read back."""
+def run_dag_file(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """``run_dag_file(dag_id, source, **test_kwargs) -> DagRunResult``: write ``source`` as a DAG file (removed
+    after the test), import it, ``dag.test()`` its ``dag`` and read the run back. The one runner the DAG-spec
+    fixtures (``run_dag`` here, and those of common_ai, bigjobs and reliability) build on."""
     import importlib.util
-
-    from tests.operators.dag_factory import dag_file_source
 
     written: list[Path] = []
 
-    def run(spec: dict[str, Any], logical_date: Any = None) -> DagRunResult:
-        path = dags_folder / f"{spec['dag_id']}.py"
-        path.write_text(dag_file_source(spec))
+    def run(dag_id: str, source: str, **test_kwargs: Any) -> DagRunResult:
+        path = dags_folder / f"{dag_id}.py"
+        path.write_text(source)
         written.append(path)
-        module_spec = importlib.util.spec_from_file_location(f"dag_{spec['dag_id']}", path)
+        module_spec = importlib.util.spec_from_file_location(f"dag_{dag_id}", path)
         assert module_spec is not None and module_spec.loader is not None
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
-        kwargs = {"logical_date": logical_date, "run_after": logical_date} if logical_date is not None else {}
-        dag_run = module.dag.test(**kwargs)
+        dag_run = module.dag.test(**test_kwargs)
         captured = capfd.readouterr()
         return DagRunResult(dag_run, captured.out + captured.err)
 
     yield run
     for path in written:
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def run_dag(run_dag_file: Any) -> Any:
+    """``run_dag(spec, logical_date=None) -> DagRunResult``: write the DAG file, ``dag.test()`` it, read back."""
+    from tests.operators.dag_factory import dag_file_source
+
+    def run(spec: dict[str, Any], logical_date: Any = None) -> DagRunResult:
+        kwargs = {"logical_date": logical_date, "run_after": logical_date} if logical_date is not None else {}
+        result: DagRunResult = run_dag_file(spec["dag_id"], dag_file_source(spec), **kwargs)
+        return result
+
+    return run

@@ -9,7 +9,6 @@ local) in the environment.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,22 +72,11 @@ def cai(genai_batch_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 @pytest.fixture
-def run_cai_dag(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
+def run_cai_dag(run_dag_file: Any) -> Any:
     """``run_cai_dag(spec) -> DagRunResult``: write the DAG file, ``dag.test()`` it, read back."""
-    written: list[Path] = []
 
     def run(spec: dict[str, Any]) -> DagRunResult:
-        path = dags_folder / f"{spec['dag_id']}.py"
-        path.write_text(dag_file_source(spec))
-        written.append(path)
-        module_spec = importlib.util.spec_from_file_location(f"dag_{spec['dag_id']}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        dag_run = module.dag.test()
-        captured = capfd.readouterr()
-        return DagRunResult(dag_run, captured.out + captured.err)
+        result: DagRunResult = run_dag_file(spec["dag_id"], dag_file_source(spec))
+        return result
 
-    yield run
-    for path in written:
-        path.unlink(missing_ok=True)
+    return run

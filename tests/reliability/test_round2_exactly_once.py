@@ -220,35 +220,22 @@ class TestRewrittenInput:
 
 
 @pytest.fixture
-def run_with_timeout(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
+def run_with_timeout(run_dag_file: Any) -> Any:
     """``run(spec, seconds) -> DagRunResult``: like ``run_dag``, with ``execution_timeout`` on the task "create"
     (a timedelta, which the JSON spec cannot carry)."""
-    import importlib.util
-
     from tests.conftest import DagRunResult
     from tests.operators.dag_factory import dag_file_source
 
-    written: list[Path] = []
-
     def run(dag_spec: dict[str, Any], seconds: float) -> DagRunResult:
-        path = dags_folder / f"{dag_spec['dag_id']}.py"
-        path.write_text(
+        source = (
             dag_file_source(dag_spec)
             + "import datetime\n"
             + f"dag.task_dict['create'].execution_timeout = datetime.timedelta(seconds={seconds!r})\n"
         )
-        written.append(path)
-        module_spec = importlib.util.spec_from_file_location(f"dag_{dag_spec['dag_id']}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        dag_run = module.dag.test()
-        captured = capfd.readouterr()
-        return DagRunResult(dag_run, captured.out + captured.err)
+        result: DagRunResult = run_dag_file(dag_spec["dag_id"], source)
+        return result
 
-    yield run
-    for path in written:
-        path.unlink(missing_ok=True)
+    return run
 
 
 class TestExecutionTimeout:
