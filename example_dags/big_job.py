@@ -5,6 +5,10 @@ three shards; in production leave ``max_shard_requests`` unset and the backend's
 creates one job per shard with at most two running at once, combines the results into one file in input
 order, and updates the asset ``RESULTS`` with the job names, counts and token totals as the event's extra.
 ``genai_batch_big_job_report`` runs whenever that asset is updated and reads the extra.
+
+Settings from the environment: ``GENAI_BATCH_CONN_ID`` (default ``genai_batch_default``),
+``GENAI_BATCH_RESULTS_DIR``, ``GENAI_BATCH_SHARD_REQUESTS`` and ``GENAI_BATCH_FIRST_POLL_SECONDS``. The e2e test
+``tests/e2e/test_big_job_assets.py`` runs this file on a real scheduler.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from airflow_provider_genai_batch.operators import (
 
 FIRST_POLL_SECONDS = float(os.environ.get("GENAI_BATCH_FIRST_POLL_SECONDS", "5"))
 RESULTS_DIR = os.environ.get("GENAI_BATCH_RESULTS_DIR", "/tmp/genai-batch-results")
+CONN_ID = os.environ.get("GENAI_BATCH_CONN_ID", "genai_batch_default")
 SHARD_REQUESTS = int(os.environ.get("GENAI_BATCH_SHARD_REQUESTS", "4"))
 RESULTS = Asset("genai-batch://results/nightly-summaries")
 # Prices you pay per million tokens (batch prices; none is built in): estimated_cost in the manifest.
@@ -39,6 +44,7 @@ with DAG("genai_batch_big_job", schedule=None, start_date=START, catchup=False, 
     create = GenAIBatchCreateJobOperator.partial(
         task_id="summarise",
         model="gemini-2.5-flash",
+        genai_batch_conn_id=CONN_ID,
         min_poll_interval=FIRST_POLL_SECONDS,
         max_active_tis_per_dagrun=2,  # the cap on jobs running at once
     ).expand(src=split.output)
@@ -48,6 +54,7 @@ with DAG("genai_batch_big_job", schedule=None, start_date=START, catchup=False, 
         shards=split.output_shards,
         destination=f"{RESULTS_DIR}/nightly-summaries.jsonl",
         prices=PRICES,
+        genai_batch_conn_id=CONN_ID,
         outlets=[RESULTS],
     )
 
