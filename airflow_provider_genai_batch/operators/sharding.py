@@ -6,11 +6,11 @@ key (the key covers the map index) and a retry of one shard never resubmits anot
 ``max_active_tis_per_dagrun`` caps the jobs running at once; a combine task writes one results file in input
 order and returns one manifest (per-shard job names and counts, totals, token usage).
 
-Shard limits (``docs/BIG_JOBS.md`` cites the sources): ``limits="gemini"`` is 20 MB per shard for a list of
-requests (inline bytes per create) and 2 GB for a JSONL file (input file size); ``limits="vertex"`` is 200,000
-requests and 1 GB per shard. ``max_shard_requests`` / ``max_shard_bytes`` lower them (tests use a few requests
-per shard). Bytes are counted as compact UTF-8 JSON of each request (list) or line (file): keep a margin, the
-wire form adds a little.
+Shard limits (``docs/BIG_JOBS.md`` quotes the sources, and says which figure no source confirmed):
+``limits="gemini"`` is 20 MB per shard for a list of requests (inline bytes per create) and 2 GB for a JSONL
+file (input file size); ``limits="vertex"`` is 200,000 requests and 1 GB per shard. ``max_shard_requests`` /
+``max_shard_bytes`` lower them (tests use a few requests per shard). Bytes are counted as compact UTF-8 JSON of
+each request (list) or line (file): keep a margin, the wire form adds a little.
 
 Example::
 
@@ -46,6 +46,9 @@ __all__ = ["LIMITS", "SHARDS_XCOM_KEY", "GenAIBatchCombineResultsOperator", "Gen
 
 SHARDS_XCOM_KEY = "shards"
 #: Per-job limits by backend: (requests, bytes of a list of requests, bytes of a JSONL file). None: no limit.
+#: Decimal units, at or under Google's figures: Gemini API 20 MB inline, 2 GB input file; Vertex AI 1 GB input
+#: (documented for embedding batch jobs). Vertex's 200,000 requests is a conservative choice: no Google page text
+#: with a per-job request count for Gemini generate-content jobs was found (``docs/BIG_JOBS.md``, Per-job limits).
 LIMITS: dict[str, tuple[int | None, int, int]] = {
     "gemini": (None, 20_000_000, 2_000_000_000),
     "vertex": (200_000, 1_000_000_000, 1_000_000_000),
