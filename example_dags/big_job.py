@@ -1,10 +1,18 @@
 """A nightly job too big for one batch job, and a consumer DAG scheduled on its results asset.
 
 ``genai_batch_big_job`` splits the prompts into shards (``GENAI_BATCH_SHARD_REQUESTS`` per shard here, to show
-three shards; in production leave ``max_shard_requests`` unset and the backend's documented limits apply),
+three shards; in production leave ``max_shard_requests`` unset and the backend's default limits apply),
 creates one job per shard with at most two running at once, combines the results into one file in input
 order, and updates the asset ``RESULTS`` with the job names, counts and token totals as the event's extra.
 ``genai_batch_big_job_report`` runs whenever that asset is updated and reads the extra.
+
+The same split takes a local ``.jsonl`` path, or a ``gs://`` JSONL object with a Vertex AI connection (the
+shards become ``gs://`` objects under ``<object>.shards/``, each read by its own Vertex job)::
+
+    GenAIBatchSplitOperator(task_id="split", src="gs://bucket/nightly/requests.jsonl", limits="vertex",
+                            genai_batch_conn_id="genai_batch_vertex")
+
+``docs/BIG_JOBS.md`` has the per-job limits and their sources.
 
 Settings from the environment: ``GENAI_BATCH_CONN_ID`` (default ``genai_batch_default``),
 ``GENAI_BATCH_RESULTS_DIR``, ``GENAI_BATCH_SHARD_REQUESTS`` and ``GENAI_BATCH_FIRST_POLL_SECONDS``. The e2e test
