@@ -27,8 +27,8 @@ def put_source(emulator: EmulatorHandle, prompts: list[str] = PROMPTS) -> None:
     emulator.put_object(BUCKET, NAME, lines + b"\n", "application/jsonl")  # a trailing blank line is skipped
 
 
-def vertex_client(emulator: EmulatorHandle) -> GenAIBatchClient:
-    settings = ClientSettings(
+def vertex_settings(emulator: EmulatorHandle) -> ClientSettings:
+    return ClientSettings(
         backend="vertex",
         project=VERTEX_PROJECT,
         location=VERTEX_LOCATION,
@@ -36,7 +36,10 @@ def vertex_client(emulator: EmulatorHandle) -> GenAIBatchClient:
         base_url=emulator.base_url,
         storage_base_url=emulator.base_url,
     )
-    return GenAIBatchClient(settings)
+
+
+def vertex_client(emulator: EmulatorHandle) -> GenAIBatchClient:
+    return GenAIBatchClient(vertex_settings(emulator))
 
 
 def uploads(emulator: EmulatorHandle) -> int:
@@ -160,3 +163,34 @@ def test_gemini_connection_with_a_gcs_object_fails_before_any_call(
     assert result.task_states["split"] == "failed"
     assert "the Gemini API cannot read gs:// sources" in result.output and "Vertex AI connection" in result.output
     assert fast_emulator.stats()["requests"] == {}
+
+
+def test_a_dropped_download_resumes_and_the_split_is_unchanged(fast_emulator: EmulatorHandle) -> None:
+    put_source(fast_emulator)
+    limits = ShardLimits.of("vertex", max_requests=4)
+    with vertex_client(fast_emulator) as client:
+        expected = [
+            (uri, lines, fast_emulator.get_object(BUCKET, uri.removeprefix(f"gs://{BUCKET}/")))
+            for uri, lines in split_gcs_object(client, SOURCE, f"gs://{BUCKET}/a/", limits)
+        ]
+        fast_emulator.add_fault("drop", method="GET", path=r"/o/nightly%2Frequests\.jsonl$", count=1)
+        again = split_gcs_object(client, SOURCE, f"gs://{BUCKET}/b/", limits)
+    assert fast_emulator.stats()["faults_fired"]["total"] == 1
+    assert [lines for _, lines in again] == [lines for _, lines, _ in expected] == [4, 4, 2]
+    for (uri, _), (_, _, data) in zip(again, expected, strict=True):
+        assert fast_emulator.get_object(BUCKET, uri.removeprefix(f"gs://{BUCKET}/")) == data
+
+
+async def test_async_client_reads_and_writes_gcs_objects(fast_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    from airflow_provider_genai_batch.client import AsyncGenAIBatchClient
+
+    data = b"".join(request_line(p, f"k{i}") for i, p in enumerate(PROMPTS))
+    local = tmp_path / "in.jsonl"
+    local.write_bytes(data)
+    async with AsyncGenAIBatchClient(vertex_settings(fast_emulator)) as client:
+        with local.open("rb") as handle:
+            assert await client.gcs_upload(SOURCE, handle, len(data)) == SOURCE
+        read = b"".join([chunk async for chunk in client.gcs_download(SOURCE)])
+        meta = await client.gcs_object(SOURCE)
+    assert read == data == fast_emulator.get_object(BUCKET, NAME)
+    assert meta.size == len(data)
