@@ -45,7 +45,7 @@ def default_prefix(uri: str) -> str:
     return uri.removesuffix(".jsonl") + ".shards/"
 
 
-def validate_gcs_split(uri: str, prefix: str | None, backend: str) -> str:
+def validate_gcs_split(uri: str, prefix: str | None, backend: str, limits: str = "vertex") -> str:
     """Check a ``gs://`` split before any call; return the shard prefix (ending in ``/``)."""
     from airflow_provider_genai_batch.client.wire.common import parse_gcs_uri
 
@@ -57,6 +57,13 @@ def validate_gcs_split(uri: str, prefix: str | None, backend: str) -> str:
             "split it with a Vertex AI connection (genai_batch_conn_id) and limits='vertex', or copy the object "
             "to a local .jsonl file every worker sees and split that (the create uploads each shard through the "
             "Files API)",
+        )
+    if limits != "vertex":
+        raise OperatorInputError(
+            "limits",
+            f"is {limits!r}, but the shards of a gs:// object are read by Vertex AI jobs",
+            "use limits='vertex' (200,000 requests and 1 GB per shard; lower them with max_shard_requests / "
+            "max_shard_bytes)",
         )
     _bucket, name = parse_gcs_uri(uri, "src")
     if not name or name.endswith("/") or any(char in uri for char in _WILDCARDS):

@@ -272,7 +272,7 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
         if isinstance(src, str) and src.startswith("gs://"):
             from airflow_provider_genai_batch.operators._gcs_shards import split_gcs_object, validate_gcs_split
 
-            prefix = validate_gcs_split(src, self.shard_folder, self.hook.backend)
+            prefix = validate_gcs_split(src, self.shard_folder, self.hook.backend, self.limits.name)
             written = split_gcs_object(self.hook.get_conn(), src, prefix, self.limits)
             sources, counts = [uri for uri, _ in written], [lines for _, lines in written]
         elif isinstance(src, str) and src.endswith(".jsonl") and "://" not in src:

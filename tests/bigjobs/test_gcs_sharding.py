@@ -135,6 +135,7 @@ def test_a_too_long_line_fails_before_any_upload(fast_emulator: EmulatorHandle) 
     ("uri", "prefix", "backend", "field", "text"),
     [
         (SOURCE, None, "gemini", "src", "Gemini API cannot read gs:// sources"),
+        (SOURCE, None, "vertex-with-gemini-limits", "limits", "read by Vertex AI jobs"),
         ("gs://input-bucket/nightly/*.jsonl", None, "vertex", "src", "does not name one object"),
         ("gs://input-bucket/nightly/", None, "vertex", "src", "does not name one object"),
         ("gs://Bad_Bucket!/x.jsonl", None, "vertex", "src", "is not a valid bucket name"),
@@ -143,8 +144,9 @@ def test_a_too_long_line_fails_before_any_upload(fast_emulator: EmulatorHandle) 
     ],
 )
 def test_gcs_split_checks_before_any_call(uri: str, prefix: str | None, backend: str, field: str, text: str) -> None:
+    limits = "gemini" if backend == "vertex-with-gemini-limits" else "vertex"
     with pytest.raises(OperatorInputError) as caught:
-        validate_gcs_split(uri, prefix, backend)
+        validate_gcs_split(uri, prefix, backend.split("-")[0], limits)
     assert caught.value.field == field and text in str(caught.value)
 
 
