@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -40,6 +40,7 @@ from airflow_provider_genai_batch.client.plans import (
     run_async,
     run_sync,
     single,
+    upload_gcs_object,
 )
 from airflow_provider_genai_batch.client.results import (
     BatchResult,
@@ -49,7 +50,8 @@ from airflow_provider_genai_batch.client.results import (
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
-from airflow_provider_genai_batch.client.wire import gemini
+from airflow_provider_genai_batch.client.wire import gemini, storage
+from airflow_provider_genai_batch.client.wire.common import parse_gcs_uri
 from airflow_provider_genai_batch.client.wire.storage import ObjectMetadata
 
 __all__ = ["AsyncGenAIBatchClient", "GenAIBatchClient"]
@@ -312,6 +314,16 @@ class GenAIBatchClient(_Base):
         metadata: ObjectMetadata = run_sync(gcs_object_metadata(self.settings, uri), self._transport.send)
         return metadata
 
+    def gcs_download(self, uri: str) -> Iterator[bytes]:
+        """A GCS object's bytes in chunks (streamed; a dropped connection resumes with ``Range``)."""
+        bucket, name = parse_gcs_uri(uri, "uri")
+        return self._transport.stream(storage.build_download(self.settings, bucket, name))
+
+    def gcs_upload(self, uri: str, data: IO[bytes], size: int, content_type: str = "application/jsonl") -> str:
+        """Write ``size`` bytes of ``data`` (a seekable binary file) to ``uri`` with a resumable upload."""
+        written: str = run_sync(upload_gcs_object(self.settings, uri, data, size, content_type), self._transport.send)
+        return written
+
     def close(self) -> None:
         """Close the connection pool."""
         self._transport.close()
@@ -353,6 +365,17 @@ class AsyncGenAIBatchClient(_Base):
         """A GCS object's metadata (generation, md5/crc32c), one GET."""
         metadata: ObjectMetadata = await run_async(gcs_object_metadata(self.settings, uri), self._transport.send)
         return metadata
+
+    def gcs_download(self, uri: str) -> AsyncIterator[bytes]:
+        """A GCS object's bytes in chunks (streamed; a dropped connection resumes with ``Range``)."""
+        bucket, name = parse_gcs_uri(uri, "uri")
+        return self._transport.stream(storage.build_download(self.settings, bucket, name))
+
+    async def gcs_upload(self, uri: str, data: IO[bytes], size: int, content_type: str = "application/jsonl") -> str:
+        """Write ``size`` bytes of ``data`` (a seekable binary file, read in a worker thread) to ``uri``."""
+        plan = upload_gcs_object(self.settings, uri, data, size, content_type)
+        written: str = await run_async(plan, self._transport.send, offload=True)
+        return written
 
     async def aclose(self) -> None:
         """Close the connection pool."""

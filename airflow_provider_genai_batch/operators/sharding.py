@@ -6,11 +6,11 @@ key (the key covers the map index) and a retry of one shard never resubmits anot
 ``max_active_tis_per_dagrun`` caps the jobs running at once; a combine task writes one results file in input
 order and returns one manifest (per-shard job names and counts, totals, token usage).
 
-Shard limits (``docs/BIG_JOBS.md`` cites the sources): ``limits="gemini"`` is 20 MB per shard for a list of
-requests (inline bytes per create) and 2 GB for a JSONL file (input file size); ``limits="vertex"`` is 200,000
-requests and 1 GB per shard. ``max_shard_requests`` / ``max_shard_bytes`` lower them (tests use a few requests
-per shard). Bytes are counted as compact UTF-8 JSON of each request (list) or line (file): keep a margin, the
-wire form adds a little.
+Shard limits (``docs/BIG_JOBS.md`` quotes the sources, and says which figure no source confirmed):
+``limits="gemini"`` is 20 MB per shard for a list of requests (inline bytes per create) and 2 GB for a JSONL
+file (input file size); ``limits="vertex"`` is 200,000 requests and 1 GB per shard. ``max_shard_requests`` /
+``max_shard_bytes`` lower them (tests use a few requests per shard). Bytes are counted as compact UTF-8 JSON of
+each request (list) or line (file): keep a margin, the wire form adds a little.
 
 Example::
 
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError, decode_json_source
@@ -46,6 +46,9 @@ __all__ = ["LIMITS", "SHARDS_XCOM_KEY", "GenAIBatchCombineResultsOperator", "Gen
 
 SHARDS_XCOM_KEY = "shards"
 #: Per-job limits by backend: (requests, bytes of a list of requests, bytes of a JSONL file). None: no limit.
+#: Decimal units, at or under Google's figures: Gemini API 20 MB inline, 2 GB input file; Vertex AI 1 GB input
+#: (documented for embedding batch jobs). Vertex's 200,000 requests is a conservative choice: no Google page text
+#: with a per-job request count for Gemini generate-content jobs was found (``docs/BIG_JOBS.md``, Per-job limits).
 LIMITS: dict[str, tuple[int | None, int, int]] = {
     "gemini": (None, 20_000_000, 2_000_000_000),
     "vertex": (200_000, 1_000_000_000, 1_000_000_000),
@@ -118,10 +121,12 @@ def split_requests(requests: Sequence[Any], limits: ShardLimits) -> list[list[An
     return shards
 
 
-def _stamped_line(raw: bytes, number: int, index: int) -> bytes:
+def _stamped_line(raw: bytes, number: int, index: int, label_stamp: bool = False) -> bytes:
     """A JSONL input line with ``metadata.genai_batch_index`` = its index in its shard, so each shard's results
-    are attributed by stamp whatever order the service returns them in (``client/wire/stamp.py``)."""
-    from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
+    are attributed by stamp whatever order the service returns them in (``client/wire/stamp.py``). With
+    ``label_stamp`` (a shard Vertex AI reads as it is) the line's ``request.labels`` carry the stamp too, since
+    every Vertex output row repeats ``request``."""
+    from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata, stamp_request_labels
 
     field = f"src line {number + 1}"
     try:
@@ -131,7 +136,66 @@ def _stamped_line(raw: bytes, number: int, index: int) -> bytes:
     if not isinstance(data, dict):
         raise OperatorInputError(field, f"is a {type(data).__name__}", "write one JSON object per line")
     data["metadata"] = stamp_metadata(data.get("metadata"), index, field)
+    if label_stamp and isinstance(data.get("request"), dict):
+        data["request"] = stamp_request_labels(data["request"], index, field)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+class ShardSink(Protocol):
+    """Where :func:`cut_lines` writes shards: ``open`` a shard's file, ``close`` it once it is full."""
+
+    def open(self, number: int) -> IO[bytes]:
+        """A new binary file for shard ``number``."""
+
+    def close(self, number: int, out: IO[bytes], lines: int) -> None:
+        """Shard ``number`` is complete: ``lines`` lines were written to ``out``."""
+
+
+def cut_lines(lines: Iterable[bytes], limits: ShardLimits, sink: ShardSink, *, label_stamp: bool = False) -> int:
+    """Write JSONL ``lines`` into consecutive shards within ``limits``, stamping each line with its index in its
+    shard; blank lines are skipped (but counted, so errors name the line's number). Returns the shard count.
+
+    The bytes depend only on the input and the limits, so a second run writes the same shards.
+    """
+    out: IO[bytes] | None = None
+    shards = count = size = 0
+    for number, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        line = _stamped_line(raw, number, count if out is not None else 0, label_stamp)
+        if len(line) > limits.file_bytes:
+            raise _too_big(f"src line {number + 1}", len(line), limits.file_bytes, limits)
+        full = limits.requests is not None and count >= limits.requests
+        if out is not None and (full or size + len(line) > limits.file_bytes):
+            sink.close(shards, out, count)
+            shards, out = shards + 1, None
+            line = _stamped_line(raw, number, 0, label_stamp)  # the first line of the next shard
+        if out is None:
+            out, count, size = sink.open(shards), 0, 0
+        out.write(line)
+        count += 1
+        size += len(line)
+    if out is not None:
+        sink.close(shards, out, count)
+        shards += 1
+    return shards
+
+
+class _FolderSink:
+    """Shard files ``<stem>.shard-00000.jsonl`` in a folder, each written under a temporary name, then renamed."""
+
+    def __init__(self, folder: Path, stem: str) -> None:
+        self.folder, self.stem = folder, stem
+        self.written: list[tuple[Path, int]] = []
+
+    def open(self, number: int) -> IO[bytes]:
+        return (self.folder / f".{self.stem}.shard-{number:05d}.jsonl.part").open("wb")
+
+    def close(self, number: int, out: IO[bytes], lines: int) -> None:
+        out.close()
+        final = self.folder / f"{self.stem}.shard-{number:05d}.jsonl"
+        os.replace(out.name, final)
+        self.written.append((final, lines))
 
 
 def split_jsonl(path: Path, folder: Path, limits: ShardLimits) -> list[tuple[Path, int]]:
@@ -144,53 +208,30 @@ def split_jsonl(path: Path, folder: Path, limits: ShardLimits) -> list[tuple[Pat
     rewrites the same bytes under the same names (so the shards' idempotency keys do not change).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[tuple[Path, int]] = []
-    out: Any = None
-    lines = size = 0
-
-    def close() -> None:
-        nonlocal out
-        if out is not None:
-            out.close()
-            final = folder / f"{path.stem}.shard-{len(written):05d}.jsonl"
-            os.replace(out.name, final)
-            written.append((final, lines))
-            out = None
-
+    sink = _FolderSink(folder, path.stem)
     with path.open("rb") as source:
-        for number, raw in enumerate(source):
-            if not raw.strip():
-                continue
-            line = _stamped_line(raw, number, lines if out is not None else 0)
-            if len(line) > limits.file_bytes:
-                raise _too_big(f"src line {number + 1}", len(line), limits.file_bytes, limits)
-            full = limits.requests is not None and lines >= limits.requests
-            if out is not None and (full or size + len(line) > limits.file_bytes):
-                close()
-                line = _stamped_line(raw, number, 0)  # the first line of the next shard
-            if out is None:
-                out = (folder / f".{path.stem}.shard-{len(written):05d}.jsonl.part").open("wb")
-                lines = size = 0
-            out.write(line)
-            lines += 1
-            size += len(line)
-    close()
-    return written
+        cut_lines(source, limits, sink)
+    return sink.written
 
 
 class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
     """Split requests into shards that each fit one batch job; return one ``src`` per shard.
 
-    ``src`` is a list of requests (or an XCom of one), or a local ``.jsonl`` path (its shards are written to
-    ``shard_folder``, default ``<file>.shards/`` beside it; give a folder every worker sees). The shard specs
-    (``{"shard", "first_index", "requests"}``) are pushed under the XCom key ``shards`` for
-    :class:`GenAIBatchCombineResultsOperator`. Limits are checked before any call (see the module docstring).
+    ``src`` is a list of requests (or an XCom of one), a local ``.jsonl`` path (its shards are written to
+    ``shard_folder``, default ``<file>.shards/`` beside it; give a folder every worker sees), or a ``gs://``
+    JSONL object read through a Vertex AI connection (streamed; its shards are written as objects under
+    ``shard_folder``, default ``gs://bucket/<object without .jsonl>.shards/``, and each shard is a ``gs://``
+    source of the mapped create). The shard specs (``{"shard", "first_index", "requests"}``) are pushed under
+    the XCom key ``shards`` for :class:`GenAIBatchCombineResultsOperator`. Limits and the input's form are
+    checked before any call (see the module docstring); a BigQuery table is not split (one Vertex job reads it).
 
     :param src: the requests (templated).
     :param limits: ``"gemini"`` or ``"vertex"``: whose documented per-job limits apply.
     :param max_shard_requests: at most this many requests per shard (lowers the backend's limit).
     :param max_shard_bytes: at most this many bytes per shard (lowers the backend's limit).
-    :param shard_folder: where a ``.jsonl`` input's shard files go (templated).
+    :param shard_folder: where a ``.jsonl`` input's shard files go, or a ``gs://`` prefix for a ``gs://``
+        input's shard objects (templated).
+    :param genai_batch_conn_id: the connection that reads and writes a ``gs://`` input's objects (Vertex AI).
 
     Example::
 
@@ -228,7 +269,13 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
         src = decode_json_source(self.src)
         sources: list[Any]
         counts: list[int]
-        if isinstance(src, str) and src.endswith(".jsonl") and "://" not in src:
+        if isinstance(src, str) and src.startswith("gs://"):
+            from airflow_provider_genai_batch.operators._gcs_shards import split_gcs_object, validate_gcs_split
+
+            prefix = validate_gcs_split(src, self.shard_folder, self.hook.backend, self.limits.name)
+            written = split_gcs_object(self.hook.get_conn(), src, prefix, self.limits)
+            sources, counts = [uri for uri, _ in written], [lines for _, lines in written]
+        elif isinstance(src, str) and src.endswith(".jsonl") and "://" not in src:
             path = Path(os.path.expanduser(src))
             if not path.is_file():
                 raise OperatorInputError("src", f"{path} is not a file", "pass an existing local .jsonl path")
@@ -242,8 +289,8 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
             raise OperatorInputError(
                 "src",
                 f"cannot be split: {type(src).__name__} {str(src)[:80]!r}",
-                "pass a list of requests or a local .jsonl path; gs://, files/ and bq:// inputs are sharded "
-                "upstream (a BigQuery table is one Vertex job)",
+                "pass a list of requests, a local .jsonl path or a gs:// JSONL object (Vertex AI); files/ and "
+                "bq:// inputs are sharded upstream (a BigQuery table is one Vertex job)",
             )
         if not sources:
             raise OperatorInputError("src", "holds no requests", "pass at least one request")

@@ -67,10 +67,11 @@ def sharded(dag_id: str, params_json: str) -> DAG:
             limits=params.get("limits", "gemini"),
             max_shard_requests=params.get("max_shard_requests"),
             shard_folder=params.get("shard_folder"),
+            genai_batch_conn_id=params["conn_id"],
         )
         create = GenAIBatchCreateJobOperator.partial(
             task_id="create",
-            model="gemini-2.5-flash",
+            model=params.get("model", "gemini-2.5-flash"),
             genai_batch_conn_id=params["conn_id"],
             deferrable=False,
             max_active_tis_per_dagrun=params.get("max_active", 2),
