@@ -117,14 +117,17 @@ def test_sensor_checks_its_error_budget_at_once() -> None:
 
 def test_config_display_name_must_be_a_string() -> None:
     from airflow_provider_genai_batch.client.errors import InvalidInputError
+    from airflow_provider_genai_batch.operators._submission import job_config
 
-    operator = GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"], config={"display_name": 5})
     with pytest.raises(InvalidInputError) as info:
-        operator._job_config({"display_name": 5}, None, "0" * 24, "gemini")
+        job_config({"display_name": 5}, None, task_id="t", key="0" * 24, backend="gemini")
     assert info.value.field == "config.display_name"
 
 
 def test_config_display_name_is_used_and_keyed() -> None:
-    operator = GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"])
-    config = operator._job_config({"displayName": "nightly", "labels": {"a": "b"}}, None, "0" * 24, "vertex")
+    from airflow_provider_genai_batch.operators._submission import job_config
+
+    config = job_config(
+        {"displayName": "nightly", "labels": {"a": "b"}}, None, task_id="t", key="0" * 24, backend="vertex"
+    )
     assert config == {"display_name": f"nightly--gbk-{'0' * 24}", "labels": {"a": "b", "genai-batch-key": "0" * 24}}
