@@ -18,7 +18,6 @@ __all__ = [
     "check_count",
     "check_display_name",
     "check_job_name",
-    "check_model",
     "check_nesting",
     "check_positive_seconds",
     "check_ratio",
@@ -69,13 +68,6 @@ def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
     if value not in choices:
         raise OperatorInputError(name, f"{value!r} is not allowed", f"use one of {', '.join(map(repr, choices))}")
     return value
-
-
-def check_model(value: Any) -> str:
-    """A non-empty model name such as ``gemini-2.5-flash``."""
-    if not isinstance(value, str) or not value.strip():
-        raise OperatorInputError("model", f"must be a non-empty string, got {value!r}", "pass e.g. 'gemini-2.5-flash'")
-    return value.strip()
 
 
 def check_job_name(value: Any, parameter: str = "name") -> str:

@@ -17,7 +17,6 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_config,
     check_count,
     check_display_name,
-    check_model,
     check_positive_seconds,
     check_ratio,
     decode_json_source,
@@ -174,9 +173,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
     def _checked_inputs(self) -> CreateRequest:
         """The rendered template fields, checked (no network)."""
+        from airflow_provider_genai_batch.client.wire.common import check_model
         from airflow_provider_genai_batch.operators._submission import CreateRequest
 
-        model = check_model(self.model)
+        model = check_model(self.model.strip() if isinstance(self.model, str) else self.model)
         src = decode_json_source(self.src)
         if src is None or src == [] or src == "":
             raise OperatorInputError(

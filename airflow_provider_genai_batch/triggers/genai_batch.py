@@ -23,7 +23,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.utils.events import JobEvent, event_for_decision
 from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.utils.manifest import manifest_from_job
 from airflow_provider_genai_batch.utils.polling import Decision, DecisionKind, PartialFailurePolicy, PollingSchedule
 from airflow_provider_genai_batch.utils.progress import PollErrorBudget
 from airflow_provider_genai_batch.utils.waiting import JobWatch
@@ -150,6 +149,8 @@ class GenAIBatchJobTrigger(BaseTrigger):
 
     @staticmethod
     def _manifest(job: BatchJob, hook: GenAIBatchHook) -> dict[str, Any]:
+        from airflow_provider_genai_batch.utils.manifest import manifest_from_job  # client models: not at parse
+
         settings = hook.get_cached_settings()
         backend = job.backend or (settings.backend if settings is not None else "gemini")
         manifest = manifest_from_job(

@@ -39,7 +39,7 @@ def _results(job: BatchJob | None, manifest: dict[str, Any] | None) -> dict[str,
         return dict(manifest["results"])
     if job is None or not job.done:
         return None
-    from airflow_provider_genai_batch.utils.manifest import results_location
+    from airflow_provider_genai_batch.client.results import results_location
 
     try:
         return results_location(job).model_dump(mode="json")

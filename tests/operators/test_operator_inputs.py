@@ -12,7 +12,6 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_config,
     check_display_name,
     check_job_name,
-    check_model,
     check_positive_seconds,
     check_ratio,
     decode_json_source,
@@ -39,10 +38,17 @@ def test_ratio(value: Any) -> None:
         check_ratio("max_failure_ratio", value)
 
 
-@pytest.mark.parametrize("value", [None, "", "  ", 3])
+@pytest.mark.parametrize("value", [None, "", "  ", 3, "gemini 2.5"])
 def test_model(value: Any) -> None:
-    with pytest.raises(OperatorInputError, match="model"):
-        check_model(value)
+    operator = GenAIBatchCreateJobOperator(task_id="t", model=value, src=["x"])
+    with pytest.raises(OperatorInputError) as info:
+        operator._checked_inputs()
+    assert info.value.field == "model"
+
+
+def test_model_is_stripped_once_rendered() -> None:
+    operator = GenAIBatchCreateJobOperator(task_id="t", model=" gemini-2.5-flash\n", src=["x"])
+    assert operator._checked_inputs().model == "gemini-2.5-flash"
 
 
 def test_job_names() -> None:
