@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
-import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from airflow_provider_genai_batch.client.wire.common import (
     parse_gcs_uri,
 )
 from airflow_provider_genai_batch.client.wire.generation import Target
+from airflow_provider_genai_batch.client.wire.values import check_printable
 
 # CreateBatchJobConfig's fields; http_options (an SDK transport option) is accepted and ignored.
 _CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", "http_options"})
@@ -118,16 +118,7 @@ def _check_display_name(name: str | None) -> str | None:
         raise InvalidInputError(
             "config.display_name", f"must be 1 to {DISPLAY_NAME_MAX} characters", "shorten the display name"
         )
-    # Both APIs take any UTF-8 text; control characters (newlines, tabs, escape codes) break consoles, list
-    # filters and logs, and a lone surrogate cannot be encoded at all: refuse them here.
-    bad = next((i for i, char in enumerate(name) if unicodedata.category(char) in ("Cc", "Cs")), None)
-    if bad is not None:
-        raise InvalidInputError(
-            "config.display_name",
-            f"has a control character or lone surrogate {name[bad]!r} at position {bad}",
-            "use printable characters only (no newlines, tabs or escape codes)",
-        )
-    return name
+    return check_printable(name, "config.display_name")
 
 
 def _check_labels(labels: dict[str, str] | None) -> None:

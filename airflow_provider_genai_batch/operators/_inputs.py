@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -87,14 +86,9 @@ def check_display_name(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise OperatorInputError("display_name", f"must be a string, got {type(value).__name__}", "pass a string")
-    bad = next((i for i, char in enumerate(value) if unicodedata.category(char) in ("Cc", "Cs")), None)
-    if bad is not None:
-        raise OperatorInputError(
-            "display_name",
-            f"has a control character or lone surrogate {value[bad]!r} at position {bad}",
-            "use printable characters only (no newlines, tabs or escape codes)",
-        )
-    return value
+    from airflow_provider_genai_batch.client.wire.values import check_printable  # client code: not at DAG parse
+
+    return check_printable(value, "display_name")
 
 
 def check_config(value: Any) -> dict[str, Any] | None:

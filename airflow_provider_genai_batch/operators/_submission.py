@@ -29,7 +29,7 @@ A FAILED, CANCELLED or EXPIRED job is not reattached: a new one is submitted.
 Example::
 
     request = CreateRequest(model="gemini-2.5-flash", src=[...], config=None, display_name=None)
-    submission = submit_create(hook, context, request, log=self.log)   # Submission(job, reattached, how)
+    submission = submit_create(hook, context, request, log=self.log)   # Submission(job, reattached)
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
 __all__ = [
-    "INCOMPLETE_LOOKUP_POLICIES",
     "CreateRequest",
     "Submission",
     "TaskStateJobStore",
@@ -71,8 +70,6 @@ __all__ = [
 STORE_KEY = "genai_batch_job"
 # Margin subtracted from the DAG run's run_after when scanning Gemini jobs (clock skew between Airflow and Google).
 LOOKUP_MARGIN = dt.timedelta(minutes=30)
-# What to do when the look-up by key cannot be completed: fail the try (default) or create anyway.
-INCOMPLETE_LOOKUP_POLICIES = ("fail", "create")
 # Look-ups after an ambiguous create, and the pause before each (the list may lag the create slightly).
 AMBIGUOUS_LOOKUP_DELAYS = (0.0, 2.0, 5.0)
 # Creates per try: a failed create is sent again only after the look-ups above all answered and found no job.
@@ -96,7 +93,6 @@ class Submission:
 
     job: BatchJob
     reattached: bool
-    how: str
 
 
 class TaskStateJobStore:
@@ -253,12 +249,12 @@ def submit_once(
         job = _from_store(hook, key, store, log)
         if job is not None:
             log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
-            return Submission(job, reattached=True, how="task state store")
+            return Submission(job, reattached=True)
         job = _look_up(hook, key, created_after, log, on_incomplete_lookup, lookup_max_jobs)
         if job is not None:
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)
-            return Submission(job, reattached=True, how="remote look-up")
+            return Submission(job, reattached=True)
     job = None
     for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
         try:
@@ -272,7 +268,7 @@ def submit_once(
             if found is not None:
                 log.info("The create was applied: found %s by its key", found.name)
                 store.set(found.name, key)
-                return Submission(found, reattached=False, how="look-up after an ambiguous create")
+                return Submission(found, reattached=False)
             if attempt == MAX_CREATE_ATTEMPTS:
                 log.error(
                     "No job carries key %s after %d failed creates; the task's retry will try again", key, attempt
@@ -287,7 +283,7 @@ def submit_once(
     assert job is not None
     log.info("Created %s (%s)", job.name, job.state.short)
     store.set(job.name, key)
-    return Submission(job, reattached=False, how="created")
+    return Submission(job, reattached=False)
 
 
 # --- the one path of a create operator ---------------------------------------------------------------

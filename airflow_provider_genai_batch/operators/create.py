@@ -14,6 +14,7 @@ from airflow_provider_genai_batch.links.genai_batch import GenAIBatchJobLink
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, REATTACHED_XCOM_KEY, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import (
     OperatorInputError,
+    check_choice,
     check_config,
     check_count,
     check_display_name,
@@ -148,11 +149,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
         self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.force_rerun = force_rerun
-        if on_incomplete_lookup not in ("fail", "create"):
-            raise OperatorInputError(
-                "on_incomplete_lookup", f"is {on_incomplete_lookup!r}", "use 'fail' (the default) or 'create'"
-            )
-        self.on_incomplete_lookup = on_incomplete_lookup
+        self.on_incomplete_lookup = check_choice("on_incomplete_lookup", on_incomplete_lookup, ("fail", "create"))
         self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
         self._job_name: str | None = None
         self._timed_out = False
