@@ -64,7 +64,7 @@ _CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", 
 _LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 DISPLAY_NAME_MAX = 128
 LABELS_MAX = 64  # Vertex AI: at most 64 labels per resource
-KEY_LABEL = "genai-batch-key"  # utils.idempotency.VERTEX_KEY_LABEL (the client imports nothing from utils)
+KEY_LABEL = "genai-batch-key"  # policy.idempotency.VERTEX_KEY_LABEL (the client imports nothing from policy)
 
 
 @dataclass

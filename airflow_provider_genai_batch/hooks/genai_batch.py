@@ -44,7 +44,7 @@ from airflow_provider_genai_batch.hooks.connection import (
 )
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyedJobScan
 from airflow_provider_genai_batch.links.urls import console_url
-from airflow_provider_genai_batch.utils.idempotency import vertex_key_filter
+from airflow_provider_genai_batch.policy.idempotency import vertex_key_filter
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection

@@ -4,7 +4,7 @@
 
 0. Prepare once: the input is validated once (``GenAIBatchHook.prepare_create``; a local JSONL file is read
    once to validate and hash it), its content identified (``input_identity``: the hash above, or one metadata
-   call for ``gs://`` and ``files/...``), the idempotency key computed (``utils.idempotency``) and the job
+   call for ``gs://`` and ``files/...``), the idempotency key computed (``policy.idempotency``) and the job
    named with it (``PreparedCreate.rename``). That prepared create is what every create below sends: the input
    is not validated again, and the upload is the file's second and last read.
 
@@ -41,10 +41,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyLookupIncompleteError, is_reattachable
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
-from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
-from airflow_provider_genai_batch.utils.idempotency import (
+from airflow_provider_genai_batch.policy.idempotency import (
     KEY_LENGTH,
     display_name_with_key,
     idempotency_key,
@@ -309,7 +309,7 @@ def job_config(
 
 
 def task_key(context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool) -> str:
-    """The idempotency key of this task instance and input (``utils.idempotency.idempotency_key``)."""
+    """The idempotency key of this task instance and input (``policy.idempotency.idempotency_key``)."""
     ti = context["ti"]
     run_id = ti.run_id
     if force_rerun:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_genai_batch.compat import default_deferrable
 from airflow_provider_genai_batch.links.genai_batch import GenAIBatchJobLink
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, REATTACHED_XCOM_KEY, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import (
@@ -23,9 +24,8 @@ from airflow_provider_genai_batch.operators._inputs import (
     decode_json_source,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
-from airflow_provider_genai_batch.utils.compat import default_deferrable
-from airflow_provider_genai_batch.utils.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.utils.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
+from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -222,7 +222,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
-        from airflow_provider_genai_batch.utils.waiting import JobWatch
+        from airflow_provider_genai_batch.policy.waiting import JobWatch
 
         hook, job = self.hook, submission.job
         if not self.wait_for_completion:

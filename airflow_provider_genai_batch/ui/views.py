@@ -12,8 +12,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.client.models import JobState
-from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.utils.polling import PollingSchedule
+from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
+from airflow_provider_genai_batch.policy.polling import PollingSchedule
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
