@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 LOWEST_AIRFLOW := 3.1.8
 LOWEST_VENV := $(CURDIR)/.venv-airflow-lowest
 # The provider's tests that must also pass on the lowest supported Airflow.
-LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/utils tests/provider tests/links
+LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/policy tests/provider tests/links
 
 .PHONY: help install test lint typecheck unit e2e chromium test-lowest demo demo-ui bench emulator clean
 

@@ -1,6 +1,6 @@
 """6. Polling economy: API calls per job and detection delay under the shared polling policy.
 
-A simulated clock drives ``utils.polling.decide`` as the trigger and the worker loop do: poll at 0, then after each
+A simulated clock drives ``policy.polling.decide`` as the trigger and the worker loop do: poll at 0, then after each
 "wait N s" decision, until the first poll at or after the completion time. Completion times sweep from 10 s to
 24 h. The anchors are the fixed intervals the other providers' batch operators default to, read from their
 installed signatures.
@@ -23,7 +23,7 @@ DETECTION_FRACTION = 0.05
 
 def simulate(completes_at: float, max_interval: float, min_interval: float) -> tuple[int, float]:
     """(polls made, seconds from completion to the poll that saw it) for a job ending at ``completes_at``."""
-    from airflow_provider_genai_batch.utils.polling import DecisionKind, PollingSchedule, decide
+    from airflow_provider_genai_batch.policy.polling import DecisionKind, PollingSchedule, decide
 
     schedule = PollingSchedule(min_interval=min_interval, max_interval=max_interval)
     now, polls = 0.0, 0
@@ -142,7 +142,7 @@ def run(quick: bool) -> Section:
         key="polling_economy",
         title="6. Polling economy: a simulated 24 h job under the shared polling policy",
         method=(
-            "`utils.polling.decide` driven by a simulated clock with the operators' defaults (first wait "
+            "`policy.polling.decide` driven by a simulated clock with the operators' defaults (first wait "
             f"{min_interval:g} s, waits of 5 % of the elapsed time, at most {DEFAULT_POLL_INTERVAL:g} s): poll at 0, "
             f"wait as decided, until the first poll after completion; {len(times):,} completion times, log-spaced "
             "from 10 s to 24 h. Deterministic, so one run; the anchors poll at a fixed interval (their operators' "

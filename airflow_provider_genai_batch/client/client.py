@@ -22,6 +22,7 @@ import httpx
 
 from airflow_provider_genai_batch.client.auth import AuthProvider, build_auth_provider
 from airflow_provider_genai_batch.client.creation import (
+    PreparedCreate,
     create_plan,
     prepare_create,
     prepare_create_embeddings,
@@ -108,13 +109,15 @@ class Batches(_Base):
 
     def create(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create a generation batch job. Bad input raises InvalidInputError before any request."""
-        prepared = prepare_create(self.settings, model=model, src=src, config=config)
-        job: BatchJob = self._run(create_plan(self.settings, prepared))
-        return job
+        return self.create_prepared(prepare_create(self.settings, model=model, src=src, config=config))
 
     def create_embeddings(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create an embeddings batch job (Gemini)."""
-        prepared = prepare_create_embeddings(self.settings, model=model, src=src, config=config)
+        return self.create_prepared(prepare_create_embeddings(self.settings, model=model, src=src, config=config))
+
+    def create_prepared(self, prepared: PreparedCreate) -> BatchJob:
+        """Send a create validated earlier (``creation.prepare_create``): nothing is validated again, and a
+        second call sends the same request (same names) again."""
         job: BatchJob = self._run(create_plan(self.settings, prepared))
         return job
 
@@ -171,13 +174,15 @@ class AsyncBatches(_Base):
 
     async def create(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create a generation batch job. Input files are read off the event loop."""
-        prepared = prepare_create(self.settings, model=model, src=src, config=config)
-        job: BatchJob = await self._run(create_plan(self.settings, prepared), offload=True)
-        return job
+        return await self.create_prepared(prepare_create(self.settings, model=model, src=src, config=config))
 
     async def create_embeddings(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create an embeddings batch job (Gemini)."""
         prepared = prepare_create_embeddings(self.settings, model=model, src=src, config=config)
+        return await self.create_prepared(prepared)
+
+    async def create_prepared(self, prepared: PreparedCreate) -> BatchJob:
+        """Send a create validated earlier, as the sync client's ``create_prepared``."""
         job: BatchJob = await self._run(create_plan(self.settings, prepared), offload=True)
         return job
 

@@ -1,7 +1,11 @@
 """How a ``create`` call becomes requests: validate everything first, upload or stage inputs, then create.
 
-All checks that can fail on the caller's input run in ``prepare_*`` before any network call. The plan that
-follows uploads (Gemini Files API, or a GCS staging object for Vertex) and sends the create exactly once.
+All checks that can fail on the caller's input run in ``prepare_*`` before any network call, once: a local
+JSONL file is validated and hashed in one read, and that hash names its staging object too. A caller that
+names the job only later (the operators append an idempotency key) calls ``PreparedCreate.rename``; names
+that are derived (Vertex's output destination) are derived once, when the create is first sent, and kept,
+so a create sent again sends the very same request. The plan that follows uploads (Gemini Files API, or a
+GCS staging object for Vertex) and sends the create once.
 
 Example::
 
@@ -12,10 +16,8 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import secrets
-import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -55,13 +57,14 @@ from airflow_provider_genai_batch.client.wire.common import (
     parse_gcs_uri,
 )
 from airflow_provider_genai_batch.client.wire.generation import Target
+from airflow_provider_genai_batch.client.wire.values import check_printable
 
 # CreateBatchJobConfig's fields; http_options (an SDK transport option) is accepted and ignored.
 _CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", "http_options"})
 _LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 DISPLAY_NAME_MAX = 128
 LABELS_MAX = 64  # Vertex AI: at most 64 labels per resource
-KEY_LABEL = "genai-batch-key"  # utils.idempotency.VERTEX_KEY_LABEL (the client imports nothing from utils)
+KEY_LABEL = "genai-batch-key"  # policy.idempotency.VERTEX_KEY_LABEL (the client imports nothing from policy)
 
 
 @dataclass
@@ -77,6 +80,17 @@ class PreparedCreate:
     cleanup: ExitStack = field(default_factory=ExitStack)
     #: SHA-256 of a local JSONL source, computed while validating it (None for other sources).
     content_sha256: str | None = None
+
+    def rename(self, display_name: str, labels: dict[str, str] | None = None) -> None:
+        """Give the job its final display name (and Vertex labels), checked; nothing else is validated again.
+
+        Must come before the create is first sent: a derived output destination may name the job.
+        """
+        if self.output_config is not None and _derived_from_name(self):
+            raise RuntimeError("rename() after the output destination was derived from the old name")
+        self.display_name = _check_display_name(display_name)
+        _check_labels(labels)
+        self.config = self.config.model_copy(update={"display_name": display_name, "labels": labels or None})
 
 
 def parse_config(config: Any) -> CreateBatchJobConfig:
@@ -104,16 +118,7 @@ def _check_display_name(name: str | None) -> str | None:
         raise InvalidInputError(
             "config.display_name", f"must be 1 to {DISPLAY_NAME_MAX} characters", "shorten the display name"
         )
-    # Both APIs take any UTF-8 text; control characters (newlines, tabs, escape codes) break consoles, list
-    # filters and logs, and a lone surrogate cannot be encoded at all: refuse them here.
-    bad = next((i for i, char in enumerate(name) if unicodedata.category(char) in ("Cc", "Cs")), None)
-    if bad is not None:
-        raise InvalidInputError(
-            "config.display_name",
-            f"has a control character or lone surrogate {name[bad]!r} at position {bad}",
-            "use printable characters only (no newlines, tabs or escape codes)",
-        )
-    return name
+    return check_printable(name, "config.display_name")
 
 
 def _check_labels(labels: dict[str, str] | None) -> None:
@@ -145,6 +150,12 @@ def _validate_local(source: Source) -> str | None:
     if isinstance(source, LocalFileSource):
         return validate_jsonl_file(source.path).sha256
     return None
+
+
+def _derived_from_name(prepared: PreparedCreate) -> bool:
+    """Whether the output destination is derived from the display name (Vertex, staged input, no dest)."""
+    staged = isinstance(prepared.source, InlineSource | LocalFileSource | StreamSource)
+    return staged and _dest_uri(prepared.config.dest) is None
 
 
 def _target(settings: ClientSettings) -> Target:
@@ -193,9 +204,12 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             "set gcs_staging_prefix (connection extra) to a gs:// prefix, or pass gs:// or bq:// sources",
         )
     digest = _validate_local(source)
-    name = display_name or f"genai_batch_job_{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)[:5]}"
+    name = display_name or f"genai_batch_job_{_timestamp_and_token()}"
     prepared = PreparedCreate(model, source, parsed, display_name=name, content_sha256=digest)
-    prepared.output_config = vertex_output_config(settings, prepared)
+    if _dest_uri(parsed.dest) is not None:
+        prepared.output_config = vertex_output_config(settings, prepared)  # checks config.dest now
+    elif isinstance(source, GcsSource) and not (len(source.uris) == 1 and source.uris[0].endswith(".jsonl")):
+        raise _no_derivable_dest()
     return prepared
 
 
@@ -229,6 +243,31 @@ def _dest_uri(dest: BatchJobDestination | str | None) -> str | None:
     return dest.gcs_uri or dest.bigquery_uri
 
 
+def _timestamp_and_token() -> str:
+    """``<UTC timestamp>_<5 hex digits>``, as google-genai suffixes the names it derives."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)[:5]}"
+
+
+def bigquery_dest_name(source_uri: str) -> str:
+    """The output table derived for a BigQuery input without ``dest``, as google-genai derives it (random)."""
+    return f"{source_uri}_dest_{_timestamp_and_token()}"
+
+
+def _no_derivable_dest() -> InvalidInputError:
+    return InvalidInputError(
+        "config.dest",
+        "no destination is set and none can be derived from the source",
+        "set config.dest to a gs://bucket/prefix or bq://project.dataset[.table]",
+    )
+
+
+def output_config(settings: ClientSettings, prepared: PreparedCreate) -> JsonDict:
+    """The create's ``outputConfig`` (Vertex), derived on first use and kept on ``prepared``."""
+    if prepared.output_config is None:
+        prepared.output_config = vertex_output_config(settings, prepared)
+    return prepared.output_config
+
+
 def vertex_output_config(settings: ClientSettings, prepared: PreparedCreate) -> JsonDict:
     """``outputConfig`` from config.dest, or derived from the source as google-genai does."""
     uri = _dest_uri(prepared.config.dest)
@@ -237,15 +276,11 @@ def vertex_output_config(settings: ClientSettings, prepared: PreparedCreate) -> 
         if isinstance(source, GcsSource) and len(source.uris) == 1 and source.uris[0].endswith(".jsonl"):
             uri = source.uris[0][: -len(".jsonl")] + "/dest"
         elif isinstance(source, BigQuerySource):
-            uri = f"{source.uri}_dest_{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)[:5]}"
+            uri = bigquery_dest_name(source.uri)
         elif settings.gcs_staging_prefix and not isinstance(source, GcsSource | BigQuerySource):
             uri = f"{settings.gcs_staging_prefix}/{prepared.display_name}/output"
         else:
-            raise InvalidInputError(
-                "config.dest",
-                "no destination is set and none can be derived from the source",
-                "set config.dest to a gs://bucket/prefix or bq://project.dataset[.table]",
-            )
+            raise _no_derivable_dest()
     if uri.startswith("gs://"):
         parse_gcs_uri(uri, "config.dest")
         return vertex.gcs_output(uri)
@@ -254,12 +289,25 @@ def vertex_output_config(settings: ClientSettings, prepared: PreparedCreate) -> 
     raise InvalidInputError("config.dest", f"{uri!r} is not a gs:// or bq:// URI", "use gs://... or bq://...")
 
 
+@dataclass(frozen=True)
+class _JsonlData:
+    """The JSONL bytes to upload, their size and SHA-256 (hex)."""
+
+    file: IO[bytes]
+    size: int
+    sha256: str
+
+
 @contextmanager
-def _jsonl_data(source: Source, target: Target) -> Iterator[tuple[IO[bytes], int]]:
-    """The JSONL bytes to upload for a source, in bounded memory."""
+def _jsonl_data(source: Source, target: Target, content_sha256: str | None = None) -> Iterator[_JsonlData]:
+    """The JSONL bytes to upload for a source, in bounded memory; a local file is opened, never read here.
+
+    A local file's SHA-256 is the one its validation computed (``content_sha256``): hashing it again here
+    would be a third read of the file.
+    """
     if isinstance(source, LocalFileSource):
         with source.path.open("rb") as handle:
-            yield handle, source.path.stat().st_size
+            yield _JsonlData(handle, source.path.stat().st_size, content_sha256 or "")
         return
     requests = (
         source.requests
@@ -268,7 +316,7 @@ def _jsonl_data(source: Source, target: Target) -> Iterator[tuple[IO[bytes], int
     )
     spooled: SpooledFile
     with spool_requests(requests, label_stamp=target.backend == "vertex") as spooled:
-        yield spooled.file, spooled.size
+        yield _JsonlData(spooled.file, spooled.size, spooled.sha256)
 
 
 def _inline_size(input_config: JsonDict) -> int:
@@ -276,20 +324,15 @@ def _inline_size(input_config: JsonDict) -> int:
     return len(compact_json(input_config))
 
 
-def staging_uri(settings: ClientSettings, data: IO[bytes], *, stamped: bool = True) -> str:
+def staging_uri(settings: ClientSettings, sha256: str, *, stamped: bool = True) -> str:
     """A deterministic staging object for an input: the same input maps to the same object (safe to re-stage).
 
     Lines this client wrote carry the index stamp and go to ``inputs/<sha256[:32]>.jsonl``, the name the results
     reader recognises (``wire/stamp.is_staged_input``); a user's own JSONL file is staged as it is, unstamped, to
     ``inputs/file-<sha256[:32]>.jsonl``, so its results keep the user's keys in the order they are read.
     """
-    digest = hashlib.sha256()
-    data.seek(0)
-    while block := data.read(1024 * 1024):
-        digest.update(block)
-    data.seek(0)
     kind = "" if stamped else "file-"
-    return f"{settings.gcs_staging_prefix}/inputs/{kind}{digest.hexdigest()[:32]}.jsonl"
+    return f"{settings.gcs_staging_prefix}/inputs/{kind}{sha256[:32]}.jsonl"
 
 
 def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[BatchJob]:
@@ -303,8 +346,8 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             elif isinstance(source, FileSource):
                 input_config = gemini.file_input(source.file_name)
             else:
-                data, size = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
-                uploaded = yield from upload_file(settings, data, size, "jsonl", prepared.display_name)
+                data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
+                uploaded = yield from upload_file(settings, data.file, data.size, "jsonl", prepared.display_name)
                 input_config = gemini.file_input(uploaded.name or "")
             response = yield gemini.build_create(
                 settings,
@@ -320,15 +363,16 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
         elif isinstance(source, BigQuerySource):
             input_config = vertex.bigquery_input(source.uri)
         else:
-            data, size = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
-            uri = staging_uri(settings, data, stamped=not isinstance(source, LocalFileSource))
-            yield from upload_gcs_object(settings, uri, data, size, "application/jsonl")
+            data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings), prepared.content_sha256))
+            assert data.sha256, "a local file is hashed while prepare_create validates it"
+            uri = staging_uri(settings, data.sha256, stamped=not isinstance(source, LocalFileSource))
+            yield from upload_gcs_object(settings, uri, data.file, data.size, "application/jsonl")
             input_config = vertex.gcs_input([uri])
         response = yield vertex.build_create(
             settings,
             prepared.model,
             input_config,
-            prepared.output_config or {},
+            output_config(settings, prepared),
             display_name=prepared.display_name or "",
             labels=prepared.config.labels,
         )
@@ -347,13 +391,15 @@ def upload_source_plan(settings: ClientSettings, source: Any, mime_type: str, di
         with resolved.path.open("rb") as handle:
             size = resolved.path.stat().st_size
             return (yield from upload_file(settings, handle, size, mime_type, display_name))
-    with _jsonl_data(resolved, _target(settings)) as (data, size):
-        return (yield from upload_file(settings, data, size, mime_type, display_name))
+    with _jsonl_data(resolved, _target(settings)) as data:
+        return (yield from upload_file(settings, data.file, data.size, mime_type, display_name))
 
 
 __all__ = [
     "PreparedCreate",
+    "bigquery_dest_name",
     "create_plan",
+    "output_config",
     "prepare_create",
     "prepare_create_embeddings",
     "request_line",

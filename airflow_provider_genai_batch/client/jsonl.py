@@ -2,7 +2,7 @@
 
 Example::
 
-    with spool_requests(requests) as spooled:       # SpooledFile(file, size, count)
+    with spool_requests(requests) as spooled:       # SpooledFile(file, size, count, sha256)
         upload(spooled.file, spooled.size)
 """
 
@@ -26,11 +26,12 @@ SPOOL_MEMORY_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class SpooledFile:
-    """A readable, seekable file of JSONL, with its size in bytes and its number of lines."""
+    """A readable, seekable file of JSONL, with its size in bytes, its number of lines and its SHA-256 (hex)."""
 
     file: IO[bytes]
     size: int
     count: int
+    sha256: str
 
 
 def request_line(request: JsonDict, index: int, *, label_stamp: bool = False) -> bytes:
@@ -66,16 +67,19 @@ def request_line(request: JsonDict, index: int, *, label_stamp: bool = False) ->
 @contextmanager
 def spool_requests(requests: Iterable[JsonDict], *, label_stamp: bool = False) -> Iterator[SpooledFile]:
     """Write wire-form requests as JSONL lines stamped with their index (``request_line``) to a temporary file
-    (in memory up to 16 MiB, then on disk)."""
+    (in memory up to 16 MiB, then on disk), hashing them as they are written."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as buffer:
         size = count = 0
+        digest = hashlib.sha256()
         for index, request in enumerate(requests):
-            size += buffer.write(request_line(request, index, label_stamp=label_stamp))
+            line = request_line(request, index, label_stamp=label_stamp)
+            digest.update(line)
+            size += buffer.write(line)
             count += 1
         if count == 0:
             raise InvalidInputError("src", "holds no requests", "give at least one request")
         buffer.seek(0)
-        yield SpooledFile(buffer, size, count)
+        yield SpooledFile(buffer, size, count, digest.hexdigest())
 
 
 @dataclass(frozen=True)

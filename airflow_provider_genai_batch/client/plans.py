@@ -2,7 +2,9 @@
 
 A plan yields an ``ApiRequest`` (and receives the ``ApiResponse``, or has the client's exception thrown into it)
 or a ``Sleep``; it returns its result. The sync and async clients drive the very same plans and differ only in
-how they send and sleep, so request building, retries of resumable uploads and paging live in one place.
+how they send and sleep, so request building, retries of resumable uploads and the reading of a list page live
+in one place. The loop over pages (``Batches.list`` / ``AsyncBatches.list``, five lines each) is written twice:
+one is a sync generator, the other an async one, and a plan cannot yield to its caller's caller.
 
 Example::
 

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
 from airflow_provider_genai_batch.client.wire.stamp import STAMP_KEY, is_staged_input, stamp_from_request_labels
@@ -104,12 +106,33 @@ class BatchResult:
         return out
 
 
-@dataclass(frozen=True)
-class ResultsLocation:
-    """Where a job's results are: inline in the job, a Files API file, a GCS directory or a BigQuery table."""
+class ResultsLocation(BaseModel):
+    """Where a job's results are; ``kind`` says which field is set (and ``uri`` is that field). It is also the
+    ``results`` of the XCom manifest, so its JSON form is part of the provider's interface.
 
-    kind: Literal["inline", "file", "gcs", "bigquery", "none"]
-    uri: str | None = None
+    - ``inline``: inside the job (Gemini inlined responses); ``inline_count`` of them.
+    - ``file``: a Gemini Files API file, ``file_name`` (``files/...``).
+    - ``gcs``: a Vertex GCS output directory, ``gcs_output_directory``.
+    - ``bigquery``: a Vertex BigQuery table, ``bigquery_table`` (``bq://project.dataset.table``).
+    - ``none``: no results (yet).
+
+    Example::
+
+        ResultsLocation(kind="file", file_name="files/out-1").uri   # 'files/out-1'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["inline", "file", "gcs", "bigquery", "none"] = "none"
+    inline_count: int | None = None
+    file_name: str | None = None
+    gcs_output_directory: str | None = None
+    bigquery_table: str | None = None
+
+    @property
+    def uri(self) -> str | None:
+        """The file, directory or table the results are in (None when inline or none)."""
+        return self.file_name or self.gcs_output_directory or self.bigquery_table
 
 
 def bigquery_table_uri(dataset: str | None, table: str) -> str:
@@ -125,19 +148,21 @@ def results_location(job: BatchJob) -> ResultsLocation:
     """Where the results of a job are (or will be)."""
     dest = job.dest
     if dest is not None and (dest.inlined_responses or dest.inlined_embed_content_responses):
-        return ResultsLocation("inline")
+        inlined = dest.inlined_responses or dest.inlined_embed_content_responses or []
+        return ResultsLocation(kind="inline", inline_count=len(inlined))
     if dest is not None and dest.file_name:
-        return ResultsLocation("file", dest.file_name)
+        return ResultsLocation(kind="file", file_name=dest.file_name)
     info = job.output_info
     if info is not None and info.gcs_output_directory:
-        return ResultsLocation("gcs", info.gcs_output_directory)
+        return ResultsLocation(kind="gcs", gcs_output_directory=info.gcs_output_directory)
     if info is not None and info.bigquery_output_table:
-        return ResultsLocation("bigquery", bigquery_table_uri(info.bigquery_output_dataset, info.bigquery_output_table))
+        table = bigquery_table_uri(info.bigquery_output_dataset, info.bigquery_output_table)
+        return ResultsLocation(kind="bigquery", bigquery_table=table)
     if dest is not None and dest.bigquery_uri:
-        return ResultsLocation("bigquery", dest.bigquery_uri)
+        return ResultsLocation(kind="bigquery", bigquery_table=dest.bigquery_uri)
     if dest is not None and dest.gcs_uri:
-        return ResultsLocation("gcs", dest.gcs_uri)
-    return ResultsLocation("none")
+        return ResultsLocation(kind="gcs", gcs_output_directory=dest.gcs_uri)
+    return ResultsLocation()
 
 
 def check_readable(job: BatchJob) -> ResultsLocation:

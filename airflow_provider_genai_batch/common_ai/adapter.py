@@ -38,7 +38,7 @@ from airflow_provider_genai_batch.common_ai.connection import STAGING_ENV, adapt
 from airflow_provider_genai_batch.common_ai.errors import BatchLimitError, BatchModelError, as_batch_input_error
 from airflow_provider_genai_batch.common_ai.items import batch_key, build_items, job_config
 from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan
-from airflow_provider_genai_batch.utils.idempotency import DISPLAY_NAME_MARKER, vertex_key_filter
+from airflow_provider_genai_batch.policy.idempotency import DISPLAY_NAME_MARKER, vertex_key_filter
 
 if TYPE_CHECKING:
     from airflow.providers.common.ai.batch.output_schema import OutputSpec

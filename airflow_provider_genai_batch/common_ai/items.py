@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from airflow_provider_genai_batch.utils.idempotency import display_name_with_key, labels_with_key
+from airflow_provider_genai_batch.policy.idempotency import display_name_with_key, labels_with_key
 
 __all__ = [
     "CUSTOM_ID_SEPARATOR",

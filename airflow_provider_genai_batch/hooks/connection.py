@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.settings import ClientSettings
-from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
 __all__ = [
     "CONN_TYPE",

@@ -44,7 +44,7 @@ from airflow_provider_genai_batch.hooks.connection import (
 )
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyedJobScan
 from airflow_provider_genai_batch.links.urls import console_url
-from airflow_provider_genai_batch.utils.idempotency import vertex_key_filter
+from airflow_provider_genai_batch.policy.idempotency import vertex_key_filter
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -183,24 +183,23 @@ class GenAIBatchHook(BaseHook):
 
     # --- validation (no network) ----------------------------------------------------------------
 
+    def prepare_create(self, *, model: str, src: Any, config: Any = None, embeddings: bool = False) -> PreparedCreate:
+        """A create checked as the client will check it, without any network call (raises InvalidInputError).
+
+        Send it with :meth:`create_prepared`; nothing is validated twice and a local JSONL file is read once here
+        (validated and hashed) and once more when it is uploaded.
+        """
+        prepare = prepare_create_embeddings if embeddings else prepare_create
+        return prepare(self.get_settings(), model=model, src=src, config=config)
+
     def validate_create(self, *, model: str, src: Any, config: Any = None, embeddings: bool = False) -> None:
         """Check a create's input as the client will, without any network call (raises InvalidInputError)."""
-        self._prepare(model=model, src=src, config=config, embeddings=embeddings)
+        self.prepare_create(model=model, src=src, config=config, embeddings=embeddings).cleanup.close()
 
-    def _prepare(self, *, model: str, src: Any, config: Any, embeddings: bool) -> PreparedCreate:
-        prepare = prepare_create_embeddings if embeddings else prepare_create
-        prepared = prepare(self.get_settings(), model=model, src=src, config=config)
-        prepared.cleanup.close()
-        return prepared
+    def input_identity(self, prepared: PreparedCreate) -> dict[str, Any] | None:
+        """Which version of its content a prepared create names, so the idempotency key can follow it.
 
-    def input_identity(
-        self, *, model: str, src: Any, config: Any = None, embeddings: bool = False
-    ) -> dict[str, Any] | None:
-        """Validate a create's input (as ``validate_create``) and say which version of its content it names.
-
-        What changes when the content does, so the idempotency key can follow it:
-
-        - a local JSONL file: the SHA-256 of its bytes, computed in the validation's single read;
+        - a local JSONL file: the SHA-256 of its bytes, computed while ``prepare_create`` validated it;
         - ``gs://`` objects (Vertex AI): each object's ``generation`` and ``md5Hash``/``crc32c``, one metadata
           GET per object (no bytes); a wildcard URI cannot be read this way and is keyed by its text only;
         - ``files/...`` (Gemini Files API): the file's ``sha256Hash`` and ``createTime``, one files.get;
@@ -210,10 +209,9 @@ class GenAIBatchHook(BaseHook):
 
         Example::
 
-            identity = hook.input_identity(model="gemini-2.5-flash", src="gs://b/in.jsonl")
+            identity = hook.input_identity(hook.prepare_create(model="gemini-2.5-flash", src="gs://b/in.jsonl"))
             # {"gcs": [["gs://b/in.jsonl", "1733050000000000", "md5:...", "crc32c:..."]]}
         """
-        prepared = self._prepare(model=model, src=src, config=config, embeddings=embeddings)
         source = prepared.source
         if prepared.content_sha256 is not None:
             return {"sha256": prepared.content_sha256}
@@ -241,6 +239,10 @@ class GenAIBatchHook(BaseHook):
     def create_embeddings_job(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create an embeddings batch job (Gemini)."""
         return self.get_conn().batches.create_embeddings(model=model, src=src, config=config)
+
+    def create_prepared(self, prepared: PreparedCreate) -> BatchJob:
+        """Send a create from :meth:`prepare_create` (again, after an ambiguous failure: the same request)."""
+        return self.get_conn().batches.create_prepared(prepared)
 
     def get_job(self, name: str) -> BatchJob:
         """Read a job."""

@@ -36,8 +36,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from airflow_provider_genai_batch.utils.defaults import DEFAULT_MAX_SCANNED
-from airflow_provider_genai_batch.utils.idempotency import job_carries_key
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
+from airflow_provider_genai_batch.policy.idempotency import job_carries_key
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
-__all__ = ["JOB_NAME_XCOM_KEY", "JOB_URL_XCOM_KEY", "GenAIBatchJobLink"]
+__all__ = ["JOB_NAME_XCOM_KEY", "JOB_URL_XCOM_KEY", "REATTACHED_XCOM_KEY", "GenAIBatchJobLink"]
 
 JOB_NAME_XCOM_KEY = "genai_batch_job_name"
 JOB_URL_XCOM_KEY = "genai_batch_job_url"
+# Whether the task reattached to a job an earlier try created (read by execute_complete and the UI).
+REATTACHED_XCOM_KEY = "genai_batch_reattached"
 
 
 class GenAIBatchJobLink(BaseOperatorLink):

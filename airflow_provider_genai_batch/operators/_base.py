@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
-from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID
+from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
 __all__ = ["DEFAULT_CONN_ID", "REATTACHED_XCOM_KEY", "GenAIBatchBaseOperator"]
-
-REATTACHED_XCOM_KEY = "genai_batch_reattached"
 
 
 class GenAIBatchBaseOperator(BaseOperator):

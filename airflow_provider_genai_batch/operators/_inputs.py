@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,7 +17,6 @@ __all__ = [
     "check_count",
     "check_display_name",
     "check_job_name",
-    "check_model",
     "check_nesting",
     "check_positive_seconds",
     "check_ratio",
@@ -71,13 +69,6 @@ def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
     return value
 
 
-def check_model(value: Any) -> str:
-    """A non-empty model name such as ``gemini-2.5-flash``."""
-    if not isinstance(value, str) or not value.strip():
-        raise OperatorInputError("model", f"must be a non-empty string, got {value!r}", "pass e.g. 'gemini-2.5-flash'")
-    return value.strip()
-
-
 def check_job_name(value: Any, parameter: str = "name") -> str:
     """A job name: ``batches/...`` or ``projects/.../batchPredictionJobs/...``."""
     if not isinstance(value, str) or not value.strip():
@@ -95,14 +86,9 @@ def check_display_name(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise OperatorInputError("display_name", f"must be a string, got {type(value).__name__}", "pass a string")
-    bad = next((i for i, char in enumerate(value) if unicodedata.category(char) in ("Cc", "Cs")), None)
-    if bad is not None:
-        raise OperatorInputError(
-            "display_name",
-            f"has a control character or lone surrogate {value[bad]!r} at position {bad}",
-            "use printable characters only (no newlines, tabs or escape codes)",
-        )
-    return value
+    from airflow_provider_genai_batch.client.wire.values import check_printable  # client code: not at DAG parse
+
+    return check_printable(value, "display_name")
 
 
 def check_config(value: Any) -> dict[str, Any] | None:

@@ -19,10 +19,10 @@ from airflow_provider_genai_batch.operators.exceptions import (
     GenAIBatchJobTimeoutError,
     GenAIBatchPollingError,
 )
-from airflow_provider_genai_batch.utils.events import InvalidTriggerEventError, validate_event
-from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.utils.manifest import manifest_from_job
-from airflow_provider_genai_batch.utils.polling import (
+from airflow_provider_genai_batch.policy.events import InvalidTriggerEventError, validate_event
+from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
+from airflow_provider_genai_batch.policy.manifest import manifest_from_job
+from airflow_provider_genai_batch.policy.polling import (
     Decision,
     DecisionKind,
     PartialFailurePolicy,

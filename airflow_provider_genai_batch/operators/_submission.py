@@ -1,6 +1,14 @@
-"""Exactly one remote job per task instance: look for the job an earlier try made before creating one.
+"""Exactly one remote job per task instance: the one path from a create operator's input to its job.
 
-Order of checks (skipped with ``force_rerun``):
+``submit_create`` owns every step, for both create operators (and any later caller):
+
+0. Prepare once: the input is validated once (``GenAIBatchHook.prepare_create``; a local JSONL file is read
+   once to validate and hash it), its content identified (``input_identity``: the hash above, or one metadata
+   call for ``gs://`` and ``files/...``), the idempotency key computed (``policy.idempotency``) and the job
+   named with it (``PreparedCreate.rename``). That prepared create is what every create below sends: the input
+   is not validated again, and the upload is the file's second and last read.
+
+Then the order of checks (1 and 2 skipped with ``force_rerun``):
 
 1. Fast path, Airflow 3.3+: the job name an earlier try saved in the task state store, if that job still
    carries this try's key and may be reattached. Never the only guard: a worker can die between the create and
@@ -20,8 +28,8 @@ A FAILED, CANCELLED or EXPIRED job is not reattached: a new one is submitted.
 
 Example::
 
-    submission = submit_once(hook, key=key, create=lambda: hook.create_job(...), created_after=run_start,
-                             store=TaskStateJobStore(context), force_rerun=False, log=self.log)
+    request = CreateRequest(model="gemini-2.5-flash", src=[...], config=None, display_name=None)
+    submission = submit_create(hook, context, request, log=self.log)   # Submission(job, reattached)
 """
 
 from __future__ import annotations
@@ -33,33 +41,50 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyLookupIncompleteError, is_reattachable
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
-from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
-from airflow_provider_genai_batch.utils.idempotency import job_carries_key
+from airflow_provider_genai_batch.policy.idempotency import (
+    KEY_LENGTH,
+    display_name_with_key,
+    idempotency_key,
+    job_carries_key,
+    labels_with_key,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
 __all__ = [
-    "INCOMPLETE_LOOKUP_POLICIES",
+    "CreateRequest",
     "Submission",
     "TaskStateJobStore",
     "is_ambiguous_create_error",
+    "job_config",
     "lookup_bound",
+    "submit_create",
     "submit_once",
 ]
 
 STORE_KEY = "genai_batch_job"
 # Margin subtracted from the DAG run's run_after when scanning Gemini jobs (clock skew between Airflow and Google).
 LOOKUP_MARGIN = dt.timedelta(minutes=30)
-# What to do when the look-up by key cannot be completed: fail the try (default) or create anyway.
-INCOMPLETE_LOOKUP_POLICIES = ("fail", "create")
 # Look-ups after an ambiguous create, and the pause before each (the list may lag the create slightly).
 AMBIGUOUS_LOOKUP_DELAYS = (0.0, 2.0, 5.0)
 # Creates per try: a failed create is sent again only after the look-ups above all answered and found no job.
 MAX_CREATE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A create operator's rendered and checked input (``operators/_inputs.py``), not yet validated as a job."""
+
+    model: str
+    src: Any
+    config: dict[str, Any] | None
+    display_name: str | None
+    embeddings: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +93,6 @@ class Submission:
 
     job: BatchJob
     reattached: bool
-    how: str
 
 
 class TaskStateJobStore:
@@ -225,12 +249,12 @@ def submit_once(
         job = _from_store(hook, key, store, log)
         if job is not None:
             log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
-            return Submission(job, reattached=True, how="task state store")
+            return Submission(job, reattached=True)
         job = _look_up(hook, key, created_after, log, on_incomplete_lookup, lookup_max_jobs)
         if job is not None:
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)
-            return Submission(job, reattached=True, how="remote look-up")
+            return Submission(job, reattached=True)
     job = None
     for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
         try:
@@ -244,7 +268,7 @@ def submit_once(
             if found is not None:
                 log.info("The create was applied: found %s by its key", found.name)
                 store.set(found.name, key)
-                return Submission(found, reattached=False, how="look-up after an ambiguous create")
+                return Submission(found, reattached=False)
             if attempt == MAX_CREATE_ATTEMPTS:
                 log.error(
                     "No job carries key %s after %d failed creates; the task's retry will try again", key, attempt
@@ -259,4 +283,89 @@ def submit_once(
     assert job is not None
     log.info("Created %s (%s)", job.name, job.state.short)
     store.set(job.name, key)
-    return Submission(job, reattached=False, how="created")
+    return Submission(job, reattached=False)
+
+
+# --- the one path of a create operator ---------------------------------------------------------------
+
+
+def job_config(
+    config: dict[str, Any] | None, display_name: str | None, *, task_id: str, key: str, backend: str
+) -> dict[str, Any]:
+    """The user's config plus the idempotency key in the display name (and, on Vertex AI, a label)."""
+    keyed = dict(config or {})
+    configured = keyed.pop("display_name", None) or keyed.pop("displayName", None)
+    keyed.pop("displayName", None)
+    if configured is not None and not isinstance(configured, str):
+        from airflow_provider_genai_batch.client.errors import InvalidInputError
+
+        raise InvalidInputError(
+            "config.display_name", f"must be a string, got {type(configured).__name__}", "pass a string"
+        )
+    keyed["display_name"] = display_name_with_key(display_name or configured, task_id=task_id, key=key)
+    if backend == "vertex":
+        keyed["labels"] = labels_with_key(keyed.get("labels"), key)
+    return keyed
+
+
+def task_key(context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool) -> str:
+    """The idempotency key of this task instance and input (``policy.idempotency.idempotency_key``)."""
+    ti = context["ti"]
+    run_id = ti.run_id
+    if force_rerun:
+        run_id = f"{run_id}#try-{ti.try_number}"  # a new job per try, still found again within the try
+    return idempotency_key(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=run_id,
+        map_index=ti.map_index,
+        model=request.model,
+        src=request.src,
+        config={**(request.config or {}), "__embeddings__": request.embeddings},
+        content=identity,
+    )
+
+
+def submit_create(
+    hook: GenAIBatchHook,
+    context: Any,
+    request: CreateRequest,
+    *,
+    log: Any,
+    force_rerun: bool = False,
+    on_incomplete_lookup: str = "fail",
+    lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Submission:
+    """The job of this task instance for ``request``: prepared once, then reattached or created once.
+
+    The input is validated with a placeholder key of the real key's length (the key, which needs the
+    validated input's identity, is not known yet); the display name and label it stands in for are valid for
+    every key, and ``PreparedCreate.rename`` checks the final ones again before anything is sent.
+    """
+    task_id = context["ti"].task_id
+    backend = hook.backend
+    placeholder = job_config(
+        request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
+    )
+    prepared = hook.prepare_create(
+        model=request.model, src=request.src, config=placeholder, embeddings=request.embeddings
+    )
+    try:
+        key = task_key(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
+        keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
+        prepared.rename(keyed["display_name"], keyed.get("labels"))
+        return submit_once(
+            hook,
+            key=key,
+            create=lambda: hook.create_prepared(prepared),
+            created_after=lookup_bound(context),
+            store=TaskStateJobStore(context, log),
+            force_rerun=force_rerun,
+            log=log,
+            sleep=sleep,
+            on_incomplete_lookup=on_incomplete_lookup,
+            lookup_max_jobs=lookup_max_jobs,
+        )
+    finally:
+        prepared.cleanup.close()

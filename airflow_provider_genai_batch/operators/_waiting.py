@@ -1,4 +1,4 @@
-"""The worker's wait loop (sync mode): read, let ``utils.waiting.JobWatch`` decide, ``time.sleep``.
+"""The worker's wait loop (sync mode): read, let ``policy.waiting.JobWatch`` decide, ``time.sleep``.
 
 The trigger runs the same loop with ``await`` and ``asyncio.sleep``; every decision is the watch's.
 
@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
-from airflow_provider_genai_batch.utils.polling import Decision, DecisionKind
+from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-    from airflow_provider_genai_batch.utils.waiting import JobWatch
+    from airflow_provider_genai_batch.policy.waiting import JobWatch
 
 __all__ = ["polling_error", "wait_for_job"]
 

@@ -10,30 +10,27 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_genai_batch.compat import default_deferrable
 from airflow_provider_genai_batch.links.genai_batch import GenAIBatchJobLink
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, REATTACHED_XCOM_KEY, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import (
     OperatorInputError,
+    check_choice,
     check_config,
     check_count,
     check_display_name,
-    check_model,
     check_positive_seconds,
     check_ratio,
     decode_json_source,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
-from airflow_provider_genai_batch.utils.compat import default_deferrable
-from airflow_provider_genai_batch.utils.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.utils.idempotency import display_name_with_key, idempotency_key, labels_with_key
-from airflow_provider_genai_batch.utils.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
+from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_genai_batch.client.models import BatchJob
-    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-    from airflow_provider_genai_batch.operators._submission import Submission
+    from airflow_provider_genai_batch.operators._submission import CreateRequest, Submission
 
 __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator"]
 
@@ -152,11 +149,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
         self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.force_rerun = force_rerun
-        if on_incomplete_lookup not in ("fail", "create"):
-            raise OperatorInputError(
-                "on_incomplete_lookup", f"is {on_incomplete_lookup!r}", "use 'fail' (the default) or 'create'"
-            )
-        self.on_incomplete_lookup = on_incomplete_lookup
+        self.on_incomplete_lookup = check_choice("on_incomplete_lookup", on_incomplete_lookup, ("fail", "create"))
         self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
         self._job_name: str | None = None
         self._timed_out = False
@@ -175,73 +168,23 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
     # --- execute --------------------------------------------------------------------------------
 
-    def _checked_inputs(self) -> tuple[str, Any, dict[str, Any] | None, str | None]:
+    def _checked_inputs(self) -> CreateRequest:
         """The rendered template fields, checked (no network)."""
-        model = check_model(self.model)
+        from airflow_provider_genai_batch.client.wire.common import check_model
+        from airflow_provider_genai_batch.operators._submission import CreateRequest
+
+        model = check_model(self.model.strip() if isinstance(self.model, str) else self.model)
         src = decode_json_source(self.src)
         if src is None or src == [] or src == "":
             raise OperatorInputError(
                 "src", "is empty", "pass requests, 'files/...', 'gs://...', 'bq://...' or a local .jsonl path"
             )
-        config = check_config(self.config)
-        display_name = check_display_name(self.display_name)
-        return model, src, config, display_name
-
-    def _job_config(
-        self, config: dict[str, Any] | None, display_name: str | None, key: str, backend: str
-    ) -> dict[str, Any]:
-        """The user's config plus the idempotency key in the display name (and a Vertex label)."""
-        job_config = dict(config or {})
-        configured = job_config.pop("display_name", None) or job_config.pop("displayName", None)
-        job_config.pop("displayName", None)
-        if configured is not None and not isinstance(configured, str):
-            from airflow_provider_genai_batch.client.errors import InvalidInputError
-
-            raise InvalidInputError(
-                "config.display_name", f"must be a string, got {type(configured).__name__}", "pass a string"
-            )
-        base = display_name or configured
-        job_config["display_name"] = display_name_with_key(base, task_id=self.task_id, key=key)
-        if backend == "vertex":
-            job_config["labels"] = labels_with_key(job_config.get("labels"), key)
-        return job_config
-
-    def _create(self, hook: GenAIBatchHook, model: str, src: Any, config: dict[str, Any]) -> BatchJob:
-        return hook.create_job(model=model, src=src, config=config)
-
-    def _input_identity(
-        self, hook: GenAIBatchHook, model: str, src: Any, config: dict[str, Any] | None, display_name: str | None
-    ) -> dict[str, Any] | None:
-        """Validate the input (no network) and read what identifies its content (one metadata call at most).
-
-        Validation needs the job's config, whose display name carries the key, which needs this identity:
-        the config is checked with an all-zero key, which differs from the real one only in a fixed-length
-        suffix and label that are valid for every key.
-        """
-        checked = self._job_config(config, display_name, "0" * 24, hook.backend)
-        return hook.input_identity(model=model, src=src, config=checked, embeddings=self.embeddings)
-
-    def _key(
-        self,
-        context: Context,
-        model: str,
-        src: Any,
-        config: dict[str, Any] | None,
-        identity: dict[str, Any] | None = None,
-    ) -> str:
-        ti = context["ti"]
-        run_id = ti.run_id
-        if self.force_rerun:
-            run_id = f"{run_id}#try-{ti.try_number}"  # a new job per try, still found again within the try
-        return idempotency_key(
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            run_id=run_id,
-            map_index=ti.map_index,
+        return CreateRequest(
             model=model,
             src=src,
-            config={**(config or {}), "__embeddings__": self.embeddings},
-            content=identity,
+            config=check_config(self.config),
+            display_name=check_display_name(self.display_name),
+            embeddings=self.embeddings,
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -261,21 +204,14 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             raise
 
     def _execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_genai_batch.operators._submission import TaskStateJobStore, lookup_bound, submit_once
+        from airflow_provider_genai_batch.operators._submission import submit_create
 
-        model, src, config, display_name = self._checked_inputs()
-        hook = self.hook
-        identity = self._input_identity(hook, model, src, config, display_name)
-        key = self._key(context, model, src, config, identity)
-        job_config = self._job_config(config, display_name, key, hook.backend)
-        submission = submit_once(
-            hook,
-            key=key,
-            create=lambda: self._create(hook, model, src, job_config),
-            created_after=lookup_bound(context),
-            store=TaskStateJobStore(context, self.log),
-            force_rerun=self.force_rerun,
+        submission = submit_create(
+            self.hook,
+            context,
+            self._checked_inputs(),
             log=self.log,
+            force_rerun=self.force_rerun,
             on_incomplete_lookup=self.on_incomplete_lookup,
             lookup_max_jobs=self.lookup_max_jobs,
         )
@@ -286,7 +222,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
-        from airflow_provider_genai_batch.utils.waiting import JobWatch
+        from airflow_provider_genai_batch.policy.waiting import JobWatch
 
         hook, job = self.hook, submission.job
         if not self.wait_for_completion:
@@ -393,6 +329,3 @@ class GenAIBatchCreateEmbeddingsJobOperator(GenAIBatchCreateJobOperator):
     """
 
     embeddings = True
-
-    def _create(self, hook: GenAIBatchHook, model: str, src: Any, config: dict[str, Any]) -> BatchJob:
-        return hook.create_embeddings_job(model=model, src=src, config=config)

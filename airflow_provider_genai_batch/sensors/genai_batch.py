@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_genai_batch.compat import default_deferrable
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, GenAIBatchJobLink
 from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
-from airflow_provider_genai_batch.utils.compat import default_deferrable
-from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.utils.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
+from airflow_provider_genai_batch.policy.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-    from airflow_provider_genai_batch.utils.waiting import JobWatch
+    from airflow_provider_genai_batch.policy.waiting import JobWatch
 
 __all__ = ["GenAIBatchJobSensor"]
 
@@ -104,7 +104,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.console_url(job_name))
 
     def _watch(self, name: str, started_at: float) -> JobWatch:
-        from airflow_provider_genai_batch.utils.waiting import JobWatch
+        from airflow_provider_genai_batch.policy.waiting import JobWatch
 
         return JobWatch(
             name,

@@ -1,9 +1,9 @@
 """The trigger: a read-only poller of one batch job, safe to re-run from the start on any triggerer.
 
 It never creates anything remote. Its kwargs are a connection id, a job name, a wall-clock deadline and policy
-settings: never a secret. Every decision after a read is ``utils.waiting.JobWatch``'s, as in the worker: transient
+settings: never a secret. Every decision after a read is ``policy.waiting.JobWatch``'s, as in the worker: transient
 errors (429, 5xx, connection) are retried with back-off, and the trigger gives up only on a permanent error or after
-``max_consecutive_poll_errors`` failures in a row. It yields exactly one terminal event (``utils.events``).
+``max_consecutive_poll_errors`` failures in a row. It yields exactly one terminal event (``policy.events``).
 
 Example::
 
@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
-from airflow_provider_genai_batch.utils.events import JobEvent, event_for_decision
-from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.utils.manifest import manifest_from_job
-from airflow_provider_genai_batch.utils.polling import Decision, DecisionKind, PartialFailurePolicy, PollingSchedule
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget
-from airflow_provider_genai_batch.utils.waiting import JobWatch
+from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_genai_batch.policy.events import JobEvent, event_for_decision
+from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
+from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind, PartialFailurePolicy, PollingSchedule
+from airflow_provider_genai_batch.policy.progress import PollErrorBudget
+from airflow_provider_genai_batch.policy.waiting import JobWatch
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -150,6 +149,8 @@ class GenAIBatchJobTrigger(BaseTrigger):
 
     @staticmethod
     def _manifest(job: BatchJob, hook: GenAIBatchHook) -> dict[str, Any]:
+        from airflow_provider_genai_batch.policy.manifest import manifest_from_job  # client models: not at parse
+
         settings = hook.get_cached_settings()
         backend = job.backend or (settings.backend if settings is not None else "gemini")
         manifest = manifest_from_job(

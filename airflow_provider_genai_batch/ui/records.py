@@ -14,10 +14,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
+from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
-DEFAULT_CONN_ID = "genai_batch_default"
-REATTACHED_XCOM_KEY = "genai_batch_reattached"
 _KEYS = (JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY, "return_value")
 MAX_RECORDS = 500
 

@@ -12,15 +12,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.client.models import JobState
-from airflow_provider_genai_batch.utils.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.utils.polling import PollingSchedule
+from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
+from airflow_provider_genai_batch.policy.polling import PollingSchedule
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.ui.records import JobRecord
-
-RUNNING_STATES = frozenset({"PENDING", "QUEUED", "RUNNING", "CANCELLING", "PAUSED", "UPDATING", "UNSPECIFIED"})
-TERMINAL_STATES = frozenset({"SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -39,7 +36,7 @@ def _results(job: BatchJob | None, manifest: dict[str, Any] | None) -> dict[str,
         return dict(manifest["results"])
     if job is None or not job.done:
         return None
-    from airflow_provider_genai_batch.utils.manifest import results_location
+    from airflow_provider_genai_batch.client.results import results_location
 
     try:
         return results_location(job).model_dump(mode="json")
@@ -47,9 +44,9 @@ def _results(job: BatchJob | None, manifest: dict[str, Any] | None) -> dict[str,
         return None
 
 
-def _next_poll(record: JobRecord | None, state: str, now: float) -> float | None:
+def _next_poll(record: JobRecord | None, state: JobState, now: float) -> float | None:
     """Seconds until the trigger's next poll, from the shared policy (``None`` when nothing polls)."""
-    if record is None or state not in RUNNING_STATES or record.ti_state != "deferred":
+    if record is None or state.is_terminal or record.ti_state != "deferred":
         return None
     if record.started_at is None or record.poll_interval is None:
         return None
@@ -70,12 +67,12 @@ def job_row(record: JobRecord | None, job: BatchJob | None, *, now: float, error
             "failed": counts.failed,
             "pending": counts.pending,
         }
-        state = job.state.short
+        state = job.state
         key = key_from_display_name(job.display_name) or key_from_labels(job.labels)
         job_error = job.error.describe() if job.error is not None else None
     else:
         count_map = dict((manifest or {}).get("request_counts") or {})
-        state = JobState.coerce((manifest or {}).get("state")).short
+        state = JobState.coerce((manifest or {}).get("state"))
         key = None
         job_error = (manifest or {}).get("error")
     created = job.create_time if job is not None else None
@@ -83,14 +80,14 @@ def job_row(record: JobRecord | None, job: BatchJob | None, *, now: float, error
     ended = job.end_time if job is not None else None
     elapsed = None
     if started is not None:
-        stop = ended.timestamp() if ended is not None and state in TERMINAL_STATES else now
+        stop = ended.timestamp() if ended is not None and state.is_terminal else now
         elapsed = round(max(stop - started.timestamp(), 0.0), 1)
     return {
         "job_name": job.name if job is not None else (record.job_name if record else None),
         "display_name": job.display_name if job is not None else (manifest or {}).get("display_name"),
         "model": job.model if job is not None else (manifest or {}).get("model"),
         "backend": job.backend if job is not None else (manifest or {}).get("backend"),
-        "state": state,
+        "state": state.short,
         "progress": _progress(count_map),
         "created": _iso(created),
         "elapsed_seconds": elapsed,
@@ -118,16 +115,18 @@ def job_row(record: JobRecord | None, job: BatchJob | None, *, now: float, error
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Counts of running, succeeded, failed and expired jobs (cancelled and partial ones counted apart)."""
+    """Counts of running, succeeded (partial ones too), failed, expired and cancelled jobs; ``other`` counts rows
+    whose state is not a job state."""
     out = {"running": 0, "succeeded": 0, "failed": 0, "expired": 0, "cancelled": 0, "other": 0}
     for row in rows:
-        state = row["state"]
-        if state in RUNNING_STATES:
-            out["running"] += 1
-        elif state in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
-            out["succeeded"] += 1
-        elif state in ("FAILED", "EXPIRED", "CANCELLED"):
-            out[state.lower()] += 1
-        else:
+        short = row["state"]
+        state = JobState.parse(f"JOB_STATE_{short}") if isinstance(short, str) else JobState.UNSPECIFIED
+        if state is JobState.UNSPECIFIED and short != "UNSPECIFIED":
             out["other"] += 1
+        elif state.is_success:
+            out["succeeded"] += 1
+        elif state.is_failure:
+            out[state.short.lower()] += 1
+        else:
+            out["running"] += 1
     return out

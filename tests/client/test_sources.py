@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genai_batch.client.creation import prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.client.creation import output_config, prepare_create, prepare_create_embeddings
 from airflow_provider_genai_batch.client.errors import InvalidInputError, UnsupportedOperationError
 from airflow_provider_genai_batch.client.models import InlinedRequest
 from airflow_provider_genai_batch.client.settings import ClientSettings
@@ -159,9 +159,11 @@ def test_missing_local_file(tmp_path: Path) -> None:
 
 def test_vertex_staged_sources_get_a_derived_destination(tmp_path: Path) -> None:
     prepared = prepare_create(VERTEX_STAGED, model="gemini-2.5-flash", src=["a"], config={"display_name": "dn"})
-    assert prepared.output_config == {
+    assert prepared.output_config is None  # derived when first sent, after any rename
+    prepared.rename("renamed")
+    assert output_config(VERTEX_STAGED, prepared) == {
         "predictionsFormat": "jsonl",
-        "gcsDestination": {"outputUriPrefix": "gs://bkt/stage/dn/output"},
+        "gcsDestination": {"outputUriPrefix": "gs://bkt/stage/renamed/output"},
     }
 
 

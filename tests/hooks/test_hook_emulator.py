@@ -11,7 +11,7 @@ from airflow_provider_genai_batch.client import AsyncGenAIBatchClient, GenAIBatc
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-from airflow_provider_genai_batch.utils.idempotency import display_name_with_key, labels_with_key
+from airflow_provider_genai_batch.policy.idempotency import display_name_with_key, labels_with_key
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID, set_connection
 
 KEY = "0123456789abcdef01234567"

@@ -43,10 +43,10 @@ def test_local_file_identity_follows_its_content(emulator: EmulatorHandle, tmp_p
     hook = GenAIBatchHook()
     path = tmp_path / "in.jsonl"
     path.write_bytes(line("first"))
-    first = hook.input_identity(model=MODEL, src=str(path))
+    first = hook.input_identity(hook.prepare_create(model=MODEL, src=str(path)))
     assert first == {"sha256": hashlib.sha256(line("first")).hexdigest()}
     path.write_bytes(line("second"))
-    assert hook.input_identity(model=MODEL, src=str(path)) != first
+    assert hook.input_identity(hook.prepare_create(model=MODEL, src=str(path))) != first
     assert sum(emulator.stats()["requests"].values()) == 0  # no network for a local file
 
 
@@ -54,12 +54,16 @@ def test_gcs_identity_is_one_metadata_read_and_follows_the_generation(emulator: 
     hook = GenAIBatchHook(genai_batch_conn_id=VERTEX_CONN_ID)
     emulator.put_object("in-bucket", "dir/in.jsonl", line("first"))
     config = {"dest": "gs://out-bucket/o"}
-    first = hook.input_identity(model=MODEL, src="gs://in-bucket/dir/in.jsonl", config=config)
+    first = hook.input_identity(hook.prepare_create(model=MODEL, src="gs://in-bucket/dir/in.jsonl", config=config))
     assert emulator.stats()["requests"]["gcs.objects.get"] == 1
     assert emulator.stats()["requests"].get("gcs.objects.download", 0) == 0
-    assert hook.input_identity(model=MODEL, src="gs://in-bucket/dir/in.jsonl", config=config) == first
+    assert (
+        hook.input_identity(hook.prepare_create(model=MODEL, src="gs://in-bucket/dir/in.jsonl", config=config)) == first
+    )
     emulator.put_object("in-bucket", "dir/in.jsonl", line("first"))  # same bytes, new generation
-    assert hook.input_identity(model=MODEL, src="gs://in-bucket/dir/in.jsonl", config=config) != first
+    assert (
+        hook.input_identity(hook.prepare_create(model=MODEL, src="gs://in-bucket/dir/in.jsonl", config=config)) != first
+    )
 
 
 def test_gcs_object_metadata_of_a_missing_object_is_a_404(emulator: EmulatorHandle) -> None:
@@ -77,15 +81,18 @@ def test_gcs_object_metadata_of_a_missing_object_is_a_404(emulator: EmulatorHand
 def test_files_api_identity_carries_the_files_hash(emulator: EmulatorHandle, tmp_path: Path) -> None:
     hook = GenAIBatchHook()
     name = hook.upload_file(line("first"))
-    identity = hook.input_identity(model=MODEL, src=name)
+    identity = hook.input_identity(hook.prepare_create(model=MODEL, src=name))
     assert identity is not None and identity["file"][0] == name and identity["file"][1]
     assert emulator.stats()["requests"]["files.get"] == 1
 
 
 def test_inline_and_bigquery_sources_have_no_separate_identity(emulator: EmulatorHandle) -> None:
-    assert GenAIBatchHook().input_identity(model=MODEL, src=["inline"]) is None
+    hook = GenAIBatchHook()
+    assert hook.input_identity(hook.prepare_create(model=MODEL, src=["inline"])) is None
     vertex = GenAIBatchHook(genai_batch_conn_id=VERTEX_CONN_ID)
-    assert vertex.input_identity(model=MODEL, src="bq://p.d.t", config={"dest": "bq://p.d"}) is None
+    assert (
+        vertex.input_identity(vertex.prepare_create(model=MODEL, src="bq://p.d.t", config={"dest": "bq://p.d"})) is None
+    )
 
 
 def test_an_oldest_first_list_pages_through_every_job(emulator: EmulatorHandle) -> None:

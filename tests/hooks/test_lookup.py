@@ -14,7 +14,7 @@ from airflow_provider_genai_batch.hooks.lookup import (
     find_keyed_job,
     is_reattachable,
 )
-from airflow_provider_genai_batch.utils.idempotency import VERTEX_KEY_LABEL
+from airflow_provider_genai_batch.policy.idempotency import VERTEX_KEY_LABEL
 
 KEY = "0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba98"

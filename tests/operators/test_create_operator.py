@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
-from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
 from tests.conftest import STAGING_BUCKET, VERTEX_CONN_ID
 
 FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}

@@ -12,7 +12,6 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_config,
     check_display_name,
     check_job_name,
-    check_model,
     check_positive_seconds,
     check_ratio,
     decode_json_source,
@@ -39,10 +38,17 @@ def test_ratio(value: Any) -> None:
         check_ratio("max_failure_ratio", value)
 
 
-@pytest.mark.parametrize("value", [None, "", "  ", 3])
+@pytest.mark.parametrize("value", [None, "", "  ", 3, "gemini 2.5"])
 def test_model(value: Any) -> None:
-    with pytest.raises(OperatorInputError, match="model"):
-        check_model(value)
+    operator = GenAIBatchCreateJobOperator(task_id="t", model=value, src=["x"])
+    with pytest.raises(OperatorInputError) as info:
+        operator._checked_inputs()
+    assert info.value.field == "model"
+
+
+def test_model_is_stripped_once_rendered() -> None:
+    operator = GenAIBatchCreateJobOperator(task_id="t", model=" gemini-2.5-flash\n", src=["x"])
+    assert operator._checked_inputs().model == "gemini-2.5-flash"
 
 
 def test_job_names() -> None:
@@ -117,14 +123,17 @@ def test_sensor_checks_its_error_budget_at_once() -> None:
 
 def test_config_display_name_must_be_a_string() -> None:
     from airflow_provider_genai_batch.client.errors import InvalidInputError
+    from airflow_provider_genai_batch.operators._submission import job_config
 
-    operator = GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"], config={"display_name": 5})
     with pytest.raises(InvalidInputError) as info:
-        operator._job_config({"display_name": 5}, None, "0" * 24, "gemini")
+        job_config({"display_name": 5}, None, task_id="t", key="0" * 24, backend="gemini")
     assert info.value.field == "config.display_name"
 
 
 def test_config_display_name_is_used_and_keyed() -> None:
-    operator = GenAIBatchCreateJobOperator(task_id="t", model="m", src=["x"])
-    config = operator._job_config({"displayName": "nightly", "labels": {"a": "b"}}, None, "0" * 24, "vertex")
+    from airflow_provider_genai_batch.operators._submission import job_config
+
+    config = job_config(
+        {"displayName": "nightly", "labels": {"a": "b"}}, None, task_id="t", key="0" * 24, backend="vertex"
+    )
     assert config == {"display_name": f"nightly--gbk-{'0' * 24}", "labels": {"a": "b", "genai-batch-key": "0" * 24}}

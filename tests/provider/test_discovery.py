@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
+from airflow_provider_genai_batch.compat import airflow_version
 from airflow_provider_genai_batch.get_provider_info import get_provider_info
-from airflow_provider_genai_batch.utils.compat import airflow_version
 
 
 @pytest.fixture(scope="module")

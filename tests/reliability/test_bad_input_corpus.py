@@ -48,8 +48,8 @@ from airflow_provider_genai_batch.operators import (
     GenAIBatchListJobsOperator,
 )
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
+from airflow_provider_genai_batch.policy.polling import DecisionKind, decide_for_job
 from airflow_provider_genai_batch.sensors import GenAIBatchJobSensor
-from airflow_provider_genai_batch.utils.polling import DecisionKind, decide_for_job
 from tests.conftest import (
     GEMINI_CONN_ID,
     STAGING_BUCKET,

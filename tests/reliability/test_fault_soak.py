@@ -251,7 +251,7 @@ def test_one_transient_fault_on_the_create(fault: dict[str, Any], emulator: Emul
 
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
     from airflow_provider_genai_batch.operators._submission import TaskStateJobStore, submit_once
-    from airflow_provider_genai_batch.utils.idempotency import display_name_with_key
+    from airflow_provider_genai_batch.policy.idempotency import display_name_with_key
 
     key = "0123456789abcdef01234567"
     hook = GenAIBatchHook(genai_batch_conn_id=GEMINI_CONN_ID)

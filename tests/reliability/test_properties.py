@@ -23,8 +23,8 @@ from airflow_provider_genai_batch.client import GenAIBatchError, InvalidResponse
 from airflow_provider_genai_batch.client.models import TERMINAL_STATES, BatchJob, JobError
 from airflow_provider_genai_batch.client.transport import RetryPolicy
 from airflow_provider_genai_batch.client.wire import gemini, vertex
-from airflow_provider_genai_batch.utils.events import EVENT_STATUSES, InvalidTriggerEventError, validate_event
-from airflow_provider_genai_batch.utils.polling import (
+from airflow_provider_genai_batch.policy.events import EVENT_STATUSES, InvalidTriggerEventError, validate_event
+from airflow_provider_genai_batch.policy.polling import (
     DecisionKind,
     PartialFailurePolicy,
     PollingSchedule,

@@ -10,8 +10,8 @@ from airflow_provider_genai_batch.client.plans import MAX_UPLOAD_RESUMES
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import RetryPolicy
 from airflow_provider_genai_batch.operators._submission import AMBIGUOUS_LOOKUP_DELAYS
-from airflow_provider_genai_batch.utils.polling import PollingSchedule
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget
+from airflow_provider_genai_batch.policy.polling import PollingSchedule
+from airflow_provider_genai_batch.policy.progress import PollErrorBudget
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "ARCHITECTURE.md"
 

@@ -25,7 +25,7 @@ from airflow_provider_genai_batch.operators._destinations import TempNaming, res
 from airflow_provider_genai_batch.operators._inputs import MAX_LITERAL_CHARS, OperatorInputError, decode_json_source
 from airflow_provider_genai_batch.operators._ordering import IndexedSpool
 from airflow_provider_genai_batch.operators.results import write_results
-from airflow_provider_genai_batch.utils.idempotency import labels_with_key
+from airflow_provider_genai_batch.policy.idempotency import labels_with_key
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID, set_connection
 from tests.reliability.conftest import vertex_settings
 

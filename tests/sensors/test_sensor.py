@@ -89,8 +89,8 @@ def test_a_dead_job_fails_the_sensor_without_retries(
 
 def test_poke_and_reschedule_modes_wait_on_the_adaptive_schedule() -> None:
     """The wait between pokes is the trigger's: the watch's last decision, else the schedule; never past timeout."""
+    from airflow_provider_genai_batch.policy.polling import PollingSchedule
     from airflow_provider_genai_batch.sensors.genai_batch import GenAIBatchJobSensor
-    from airflow_provider_genai_batch.utils.polling import PollingSchedule
 
     sensor = GenAIBatchJobSensor(
         task_id="s", name="batches/a", poll_interval=60, min_poll_interval=2, poke_interval=1, timeout=1000

@@ -12,12 +12,12 @@ import pytest
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_genai_batch.client.models import BatchJob
+from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+from airflow_provider_genai_batch.policy.events import validate_event
 from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
-from airflow_provider_genai_batch.utils.compat import AIRFLOW_V_3_3_PLUS
-from airflow_provider_genai_batch.utils.events import validate_event
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
 
 FAST = {"poll_interval": 0.05, "min_poll_interval": 0.05}

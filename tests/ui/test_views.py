@@ -7,10 +7,10 @@ import asyncio
 import datetime as dt
 
 from airflow_provider_genai_batch.client.models import BatchJob
+from airflow_provider_genai_batch.policy.polling import PollingSchedule
 from airflow_provider_genai_batch.ui.records import JobRecord, env_connection_ids
 from airflow_provider_genai_batch.ui.service import TTLCache
 from airflow_provider_genai_batch.ui.views import job_row, summary
-from airflow_provider_genai_batch.utils.polling import PollingSchedule
 
 NOW = 1_800_000_000.0
 

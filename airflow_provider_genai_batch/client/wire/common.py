@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from pydantic.alias_generators import to_camel
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 
@@ -72,11 +71,6 @@ class ApiResponse:
 def join_url(base: str, *parts: str) -> str:
     """``join_url("http://h/", "v1beta", "batches/x")`` -> ``http://h/v1beta/batches/x``."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
-
-
-def camelize_keys(mapping: dict[str, Any]) -> JsonDict:
-    """Top-level keys to lowerCamelCase (Google's JSON parser also accepts snake_case in nested values)."""
-    return {to_camel(k) if "_" in k else k: v for k, v in mapping.items()}
 
 
 def dump_value(value: Any) -> Any:

@@ -17,8 +17,8 @@ from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.operators._waiting import wait_for_job
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
-from airflow_provider_genai_batch.utils.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
-from airflow_provider_genai_batch.utils.waiting import JobWatch
+from airflow_provider_genai_batch.policy.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
+from airflow_provider_genai_batch.policy.waiting import JobWatch
 from tests.conftest import GEMINI_CONN_ID
 
 LOG = logging.getLogger("test_waiting")

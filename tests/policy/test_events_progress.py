@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genai_batch.utils.events import (
+from airflow_provider_genai_batch.policy.events import (
     InvalidTriggerEventError,
     JobEvent,
     event_for_decision,
     validate_event,
 )
-from airflow_provider_genai_batch.utils.polling import Decision, DecisionKind, decide
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget, progress_line
+from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind, decide
+from airflow_provider_genai_batch.policy.progress import PollErrorBudget, progress_line
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_genai_batch.utils.idempotency import (
+from airflow_provider_genai_batch.policy.idempotency import (
     KEY_LENGTH,
     MAX_DISPLAY_NAME_LENGTH,
     VERTEX_KEY_LABEL,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_genai_batch.client.models import JobState
-from airflow_provider_genai_batch.utils.polling import (
+from airflow_provider_genai_batch.policy.polling import (
     Decision,
     DecisionKind,
     PartialFailurePolicy,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from airflow_provider_genai_batch.utils.polling import Decision, DecisionKind
+from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind
 
 __all__ = ["EVENT_STATUSES", "InvalidTriggerEventError", "JobEvent", "event_for_decision", "validate_event"]
 

@@ -2,7 +2,7 @@
 
 Example::
 
-    from airflow_provider_genai_batch.utils.defaults import DEFAULT_CONN_ID   # 'genai_batch_default'
+    from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID   # 'genai_batch_default'
 """
 
 from __future__ import annotations

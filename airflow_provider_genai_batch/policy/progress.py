@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airflow_provider_genai_batch.utils.polling import PollingSchedule, RequestCountsLike
+from airflow_provider_genai_batch.policy.polling import PollingSchedule, RequestCountsLike
 
 __all__ = ["PollErrorBudget", "progress_line"]
 

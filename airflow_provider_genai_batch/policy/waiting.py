@@ -2,7 +2,7 @@
 
 The worker (``operators._waiting``), the trigger (``triggers.genai_batch``) and the sensor's pokes each only read
 the job, hand the result to :meth:`JobWatch.observe` and sleep the returned ``wait_seconds``: the policy
-(``utils.polling.decide``), the poll-error budget and back-off (``utils.progress.PollErrorBudget``) and the progress
+(``policy.polling.decide``), the poll-error budget and back-off (``policy.progress.PollErrorBudget``) and the progress
 line live here once. The worker sleeps with ``time.sleep``, the trigger with ``asyncio.sleep``; that is the whole
 difference.
 
@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_genai_batch.utils.polling import (
+from airflow_provider_genai_batch.policy.polling import (
     Decision,
     DecisionKind,
     PartialFailurePolicy,
     PollingSchedule,
     decide_for_job,
 )
-from airflow_provider_genai_batch.utils.progress import PollErrorBudget, progress_line
+from airflow_provider_genai_batch.policy.progress import PollErrorBudget, progress_line
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob

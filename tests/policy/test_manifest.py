@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_genai_batch.client.models import BatchJob
-from airflow_provider_genai_batch.utils.manifest import BatchJobManifest, manifest_from_job
+from airflow_provider_genai_batch.policy.manifest import BatchJobManifest, manifest_from_job
 
 
 def job(**fields: Any) -> BatchJob:

@@ -1,1 +1,0 @@
-"""Pure helpers shared by the hook, operators, sensor and trigger (no Airflow, no network)."""
