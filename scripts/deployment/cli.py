@@ -46,8 +46,12 @@ def _demo_connections(api_key: str) -> Callable[[Mapping[str, str]], dict[str, d
                     "location": "us-central1",
                     "access_token": "local-demo-token",
                     "storage_base_url": emulator_url,
+                    # Inline requests (the multimodal example) are staged as a GCS object on the emulator.
+                    "gcs_staging_prefix": "gs://demo-bucket/staging",
                 },
             },
+            # common-ai's batch adapters (the common_ai example) on the same emulator.
+            "pydanticai_default": {"conn_type": "pydanticai", "host": emulator_url, "password": api_key},
         }
 
     return connections
@@ -115,7 +119,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _up(args: argparse.Namespace) -> int:
     repo_root = Path(__file__).resolve().parents[2]
     pythonpath = os.pathsep.join(p for p in (str(repo_root), os.environ.get("PYTHONPATH", "")) if p)
-    emulators = {} if args.no_emulator else {"default": EmulatorSpec(api_key=args.emulator_api_key)}
+    emulators = {}
+    if not args.no_emulator:
+        spec = EmulatorSpec(api_key=args.emulator_api_key, extra_args=("--accept-token", "local-demo-token"))
+        emulators["default"] = spec
     # Connections from our own environment, as Airflow users give them (they win over the emulator's).
     user_connections = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
     database = args.database or ("postgres" if args.executor == "celery" else "sqlite")

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -161,7 +162,7 @@ class LocalAirflow(Inspection, RestApi):
             if self.executor == "celery":
                 self._timed("redis start", self._start_redis)
             self._env = self._build_env(with_connections=False)
-            self._timed("db migrate", self._migrate)
+            self._timed("db migrate" if self.database == "sqlite" else "config", self._migrate)
             for name, proc in launched.items():
                 self.emulator_urls[name] = wait_for_url_line(proc, self.emulators[name].startup_timeout)
             self._env = self._build_env(with_connections=True)
@@ -297,8 +298,27 @@ class LocalAirflow(Inspection, RestApi):
         self.processes["redis"] = self._redis.start(self.log_dir / "redis.log")
 
     def _migrate(self) -> None:
-        # On PostgreSQL the copied template is at the head already: this only checks it (and writes airflow.cfg).
+        if self._postgres is not None:
+            # The copied template is at the head already; what `db migrate` would also do is write airflow.cfg with
+            # the secrets every component must share (the components would each generate their own).
+            self._write_config()
+            return
         self._run_airflow(["db", "migrate"], self._env, self.log_dir / "db-migrate.log")
+
+    def _write_config(self) -> None:
+        """``airflow.cfg`` with a fresh fernet key, JWT secret and API secret key (defaults for everything else)."""
+        from cryptography.fernet import Fernet
+
+        assert self.home is not None
+        cfg = self.home / "airflow.cfg"
+        if cfg.exists():
+            return
+        cfg.write_text(
+            f"[core]\nfernet_key = {Fernet.generate_key().decode()}\n\n"
+            f"[api_auth]\njwt_secret = {secrets.token_urlsafe(32)}\n\n"
+            f"[api]\nsecret_key = {secrets.token_urlsafe(32)}\n"
+        )
+        cfg.chmod(0o600)
 
     @staticmethod
     def _run_airflow(args: list[str], env: Mapping[str, str], log: Path) -> None:
@@ -373,6 +393,7 @@ class LocalAirflow(Inspection, RestApi):
             "database": self.database,
             "database_url": redact_url(self._env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]),
             "broker_url": self._redis.url if self._redis else None,
+            "emulator_urls": self.emulator_urls,
             "controller_pid": os.getpid(),
             "components": self.describe_components(),
         }
