@@ -358,8 +358,12 @@ class LocalAirflow(Inspection, RestApi):
                 return role
         return name
 
+    def start_component(self, name: str) -> ManagedProcess:
+        """(Re)start one component by name (e.g. a killed ``worker-1``); returns at once."""
+        return self._start_component(name)
+
     def _start_component(self, name: str) -> ManagedProcess:
-        suffix = f".{self._restarts}" if name == "triggerer" and self._restarts else ""
+        suffix = f".{self._restarts}" if name in self.processes and self._restarts else ""
         env = dict(self._env)
         if self.role_of(name) == "triggerer":
             # Its job row's hostname names the process (``triggerer_jobs``).
@@ -372,7 +376,7 @@ class LocalAirflow(Inspection, RestApi):
     def check_alive(self) -> None:
         """Raise ``AirflowError`` with the log tail if a component has exited."""
         for proc in self.processes.values():
-            if proc.process is not None and not proc.alive():
+            if proc.process is not None and not proc.killed and not proc.alive():
                 raise AirflowError(proc.describe_failure())
 
     def wait_workers_ready(self, timeout: float = 120.0) -> None:
@@ -415,11 +419,11 @@ class LocalAirflow(Inspection, RestApi):
         if proc is not None and not proc.kill():
             raise AirflowError(f"a process of the killed {name} (its trigger runner?) is still alive")
 
-    def start_triggerer(self, timeout: float = 60.0) -> None:
-        """Start a new triggerer (logging to ``triggerer.<n>.log``) and wait until its job heartbeats."""
+    def start_triggerer(self, timeout: float = 60.0, name: str = "triggerer") -> None:
+        """Start a new triggerer ``name`` (logging to ``<name>.<n>.log``) and wait until its job heartbeats."""
         before = self.triggerer_job_id()
         self._restarts += 1
-        self._start_component("triggerer")
+        self._start_component(name)
 
         def running() -> bool:
             latest = self.triggerer_job_id()

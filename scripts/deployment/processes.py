@@ -109,6 +109,8 @@ class ManagedProcess:
     started_at: float = 0.0
     #: Run as this user id (e.g. PostgreSQL, which refuses root); ``None``: as ourselves.
     user: int | None = None
+    #: Set by ``kill``: the process was ended on purpose (a simulated crash), its exit is no failure.
+    killed: bool = False
 
     def start(self) -> None:
         """Start the command with stdout and stderr appended to ``log_path``."""
@@ -143,6 +145,7 @@ class ManagedProcess:
         gone = True
         if self.process is None:
             return gone
+        self.killed = True
         # Only while the leader is unreaped: its PID (the group id) cannot have been reused by then. Members
         # that outlive their leader are found by the deployment's marker instead.
         if self.process.poll() is None:

@@ -14,8 +14,11 @@ Every test ends by checking that no process of the deployment is left once it st
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,12 +32,14 @@ from scripts.local_airflow import LocalAirflow, ManagedProcess
 from tests.e2e.support import AIRFLOW_3_3_PLUS, cancels, jobs_created
 from tests.reliability.holding_proxy import HoldingProxy
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The first test also waits for the deployment's start-up (40-50 s here).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 API_KEY = "AIzaSyRELIABILITY-prod-" + "0123456789abcdef"
 SPREAD = "rel_prod_spread"
 WORKER_KILL = "rel_prod_worker_kill"
 MARK_FAILED = "rel_prod_mark_failed"
+CLI = "rel_prod_cli"
 SPREAD_TASKS = [f"job_{index}" for index in range(40)]
 CREATE_ROUTE = ("POST", r":batchGenerateContent$")
 TIMINGS: dict[str, float] = {}
@@ -65,7 +70,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
     with contextlib.ExitStack() as stack:
         emulators = {
             name: stack.enter_context(run_emulator(api_key=API_KEY, job_seconds=10.0, pending_seconds=1.0))
-            for name in (SPREAD, WORKER_KILL, MARK_FAILED)
+            for name in (SPREAD, WORKER_KILL, MARK_FAILED, CLI)
         }
         proxy = stack.enter_context(HoldingProxy(emulators[WORKER_KILL].base_url))
         hosts = {name: handle.base_url for name, handle in emulators.items()} | {WORKER_KILL: proxy.base_url}
@@ -89,7 +94,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         stack.enter_context(airflow)
         TIMINGS["start-up"] = time.monotonic() - began
         print(f"\nproduction shape: start-up {TIMINGS['start-up']:.1f} s ({airflow.timings})")
-        airflow.wait_for_dags([SPREAD, WORKER_KILL, MARK_FAILED], timeout=180)
+        airflow.wait_for_dags([SPREAD, WORKER_KILL, MARK_FAILED, CLI], timeout=180)
         yield Production(airflow, emulators, proxy)
         airflow.stop()
         assert airflow.leftover_pids() == [], "processes of the deployment left after stop()"
@@ -160,7 +165,7 @@ def test_forty_jobs_over_two_triggerers_survive_a_triggerer_kill(production: Pro
     assert [job["state"] for job in stats["jobs"]] == ["JOB_STATE_SUCCEEDED"] * len(SPREAD_TASKS)
     tries = {task: int(airflow.task_instance(SPREAD, run_id, task)["try_number"]) for task in SPREAD_TASKS}
     assert set(tries.values()) == {1}, tries  # no task failed: the triggers moved
-    airflow.start_triggerer()  # the next tests want two triggerers again
+    airflow.start_triggerer(name=victim)  # the next tests want two triggerers again
     assert_nothing_left_but_components(airflow)
 
 
@@ -207,8 +212,7 @@ def test_a_killed_workers_retry_reattaches_on_the_other_worker(production: Produ
     assert int(ti["try_number"]) >= 2  # the killed try failed (heartbeat timeout); a retry finished the job
     assert jobs_created(stats) == 1, stats  # the retry reattached to the job the killed try created
     assert cancels(stats) == 0
-    airflow.processes[worker] = process  # dead; restart it for whoever comes next
-    airflow._start_component(worker)
+    airflow.start_component(worker)  # for whoever comes next
     assert_nothing_left_but_components(airflow)
 
 
@@ -245,4 +249,41 @@ def test_mark_failed_cancels_once_and_a_stale_copy_cancels_nothing(production: P
     assert cancels(stats) == 1, stats
     assert jobs_created(stats) == 1
     assert airflow.task_state(MARK_FAILED, run_id, "job") == "failed"
+    assert_nothing_left_but_components(airflow)
+
+
+def local_airflow(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "local_airflow.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_cli_status_and_run_dag_on_the_running_deployment(production: Production) -> None:
+    airflow, emulator = production.airflow, production.emulators[CLI]
+    home = str(airflow.home)
+
+    status = local_airflow("status", "--home", home)
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    roles = sorted(c["role"] for c in shown["components"] if c["alive"])
+    assert roles.count("triggerer") == 2 and roles.count("worker") == 2, roles
+    assert {"api-server", "scheduler", "dag-processor", "postgres", "redis"} <= set(roles), roles
+    assert shown["executor"] == "celery"
+    assert shown["database_url"].startswith("postgresql+psycopg2://airflow:***@127.0.0.1:")
+    assert airflow._postgres is not None and airflow._postgres.password not in status.stdout
+    assert shown["health"]["triggerer"] == "healthy"
+
+    emulator.add_outcome(final_state="SUCCEEDED", count=1)
+    ran = local_airflow("run-dag", CLI, "--home", home, "--timeout", "180")
+    print(f"\n{ran.stdout}")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"{CLI}: run " in ran.stdout and " success" in ran.stdout
+    assert "  job: success (try 1)" in ran.stdout
+
+    emulator.add_outcome(final_state="FAILED", error_message="quota exhausted", count=1)
+    failed = local_airflow("run-dag", CLI, "--home", home, "--conf", '{"note": "fails"}', "--timeout", "180")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "  job: failed (try 1)" in failed.stdout
+    assert jobs_created(emulator.stats()) == 2
     assert_nothing_left_but_components(airflow)

@@ -2,7 +2,7 @@
 
 ``tests/reliability/test_production_shape.py`` runs them: 40 deferred jobs spread over both triggerers (one of
 which is SIGKILLed), a job whose worker is SIGKILLed while the create's answer is held, and (Airflow 3.3) a
-deferred task marked failed. An airflow DAG file.
+deferred task marked failed; ``rel_prod_cli`` is run by ``local_airflow.py run-dag``. An airflow DAG file.
 """
 
 from __future__ import annotations
@@ -60,3 +60,13 @@ with DAG(
     default_args={"retries": 0},
 ):
     _job("job", "rel_prod_mark_failed", "mark-failed")
+
+with DAG(
+    dag_id="rel_prod_cli",
+    schedule=None,
+    start_date=dt.datetime(2025, 1, 1),
+    catchup=False,
+    tags=["reliability"],
+    default_args={"retries": 0},
+):
+    _job("job", "rel_prod_cli", "cli")
