@@ -212,6 +212,8 @@ class LocalAirflow(Inspection, RestApi):
             self._http = None
         if self._postgres is not None:
             self._postgres.remove()
+        if self.home is not None:
+            (self.home / STATE_FILE).unlink(missing_ok=True)
         if self._temporary_home and not self.keep_home and self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
         _LIVE.discard(self)
@@ -371,6 +373,8 @@ class LocalAirflow(Inspection, RestApi):
         proc = ManagedProcess(name, self._component_argv(name), self.log_dir / f"{name}{suffix}.log", env)
         self.processes[name] = proc
         proc.start()
+        if self.home is not None and (self.home / STATE_FILE).exists():
+            self._write_state()  # a restart: ``status`` shows the new PID
         return proc
 
     def check_alive(self) -> None:
@@ -418,6 +422,8 @@ class LocalAirflow(Inspection, RestApi):
         proc = self.processes.get(name)
         if proc is not None and not proc.kill():
             raise AirflowError(f"a process of the killed {name} (its trigger runner?) is still alive")
+        if self.home is not None and (self.home / STATE_FILE).exists():
+            self._write_state()
 
     def start_triggerer(self, timeout: float = 60.0, name: str = "triggerer") -> None:
         """Start a new triggerer ``name`` (logging to ``<name>.<n>.log``) and wait until its job heartbeats."""
