@@ -40,6 +40,7 @@ SPREAD = "rel_prod_spread"
 WORKER_KILL = "rel_prod_worker_kill"
 MARK_FAILED = "rel_prod_mark_failed"
 CLI = "rel_prod_cli"
+CLI_FAILS = "rel_prod_cli_fails"
 SPREAD_TASKS = [f"job_{index}" for index in range(40)]
 CREATE_ROUTE = ("POST", r":batchGenerateContent$")
 TIMINGS: dict[str, float] = {}
@@ -94,7 +95,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         stack.enter_context(airflow)
         TIMINGS["start-up"] = time.monotonic() - began
         print(f"\nproduction shape: start-up {TIMINGS['start-up']:.1f} s ({airflow.timings})")
-        airflow.wait_for_dags([SPREAD, WORKER_KILL, MARK_FAILED, CLI], timeout=180)
+        airflow.wait_for_dags([SPREAD, WORKER_KILL, MARK_FAILED, CLI, CLI_FAILS], timeout=180)
         yield Production(airflow, emulators, proxy)
         airflow.stop()
         assert airflow.leftover_pids() == [], "processes of the deployment left after stop()"
@@ -252,38 +253,43 @@ def test_mark_failed_cancels_once_and_a_stale_copy_cancels_nothing(production: P
     assert_nothing_left_but_components(airflow)
 
 
-def local_airflow(*args: str) -> subprocess.CompletedProcess[str]:
+def local_airflow(*args: str) -> subprocess.Popen[str]:
     script = Path(__file__).resolve().parents[2] / "scripts" / "local_airflow.py"
-    return subprocess.run(
-        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=300, check=False
+    return subprocess.Popen(
+        [sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+
+
+def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=300)
+    return process.returncode, output
 
 
 def test_cli_status_and_run_dag_on_the_running_deployment(production: Production) -> None:
     airflow, emulator = production.airflow, production.emulators[CLI]
     home = str(airflow.home)
 
-    status = local_airflow("status", "--home", home)
-    assert status.returncode == 0, status.stderr
-    shown = json.loads(status.stdout)
+    code, output = finished(local_airflow("status", "--home", home))
+    assert code == 0, output
+    shown = json.loads(output)
     roles = sorted(c["role"] for c in shown["components"] if c["alive"])
     assert roles.count("triggerer") == 2 and roles.count("worker") == 2, roles
     assert {"api-server", "scheduler", "dag-processor", "postgres", "redis"} <= set(roles), roles
     assert shown["executor"] == "celery"
     assert shown["database_url"].startswith("postgresql+psycopg2://airflow:***@127.0.0.1:")
-    assert airflow._postgres is not None and airflow._postgres.password not in status.stdout
+    assert airflow._postgres is not None and airflow._postgres.password not in output
     assert shown["health"]["triggerer"] == "healthy"
 
+    # Both runs at once: one deferrable job that succeeds, one task that fails.
     emulator.add_outcome(final_state="SUCCEEDED", count=1)
-    ran = local_airflow("run-dag", CLI, "--home", home, "--timeout", "180")
-    print(f"\n{ran.stdout}")
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert f"{CLI}: run " in ran.stdout and " success" in ran.stdout
-    assert "  job: success (try 1)" in ran.stdout
-
-    emulator.add_outcome(final_state="FAILED", error_message="quota exhausted", count=1)
-    failed = local_airflow("run-dag", CLI, "--home", home, "--conf", '{"note": "fails"}', "--timeout", "180")
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "  job: failed (try 1)" in failed.stdout
-    assert jobs_created(emulator.stats()) == 2
+    succeeding = local_airflow("run-dag", CLI, "--home", home, "--timeout", "180")
+    failing = local_airflow("run-dag", CLI_FAILS, "--home", home, "--conf", '{"note": "fails"}', "--timeout", "180")
+    (code, output), (failed_code, failed_output) = finished(succeeding), finished(failing)
+    print(f"\n{output}{failed_output}")
+    assert code == 0, output
+    assert f"{CLI}: run " in output and " success" in output
+    assert "  job: success (try 1)" in output
+    assert failed_code == 1, failed_output
+    assert "  fails: failed (try 1)" in failed_output
+    assert jobs_created(emulator.stats()) == 1
     assert_nothing_left_but_components(airflow)
