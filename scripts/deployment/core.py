@@ -78,6 +78,8 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     :param database: ``sqlite`` (a file in the home) or ``postgres`` (a server of its own, see ``database.py``).
     :param triggerers: how many triggerer processes (``triggerer``, ``triggerer-2``, ...).
     :param workers: how many Celery workers (``worker-1``, ...); ignored by the LocalExecutor.
+    :param component_env: more environment for one component, by name (e.g. a triggerer's
+        ``AIRFLOW__TRIGGERER__CAPACITY``).
 
     Example::
 
@@ -99,6 +101,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     database: str = "sqlite"
     triggerers: int = 1
     workers: int = 2
+    component_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     emulator_urls: dict[str, str] = field(default_factory=dict)
     startup_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -369,6 +372,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         if self.role_of(name) == "triggerer":
             # Its job row's hostname names the process (``triggerer_jobs``).
             env |= {COMPONENT_ENV: name, "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE}
+        env |= dict(self.component_env.get(name, {}))
         proc = ManagedProcess(name, self._component_argv(name), self.log_dir / f"{name}{suffix}.log", env)
         self.processes[name] = proc
         proc.start()

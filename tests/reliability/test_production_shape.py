@@ -1,8 +1,9 @@
 """The production shape with real Airflow: PostgreSQL, the CeleryExecutor (Redis broker), two Celery workers and
 two triggerers, each its own process (``scripts/local_airflow.py``). One deployment serves the whole module.
 
-1. 40 deferrable create tasks: both triggerers hold triggers at once; then the triggerer holding about half is
-   SIGKILLed, its triggers move to the other; every job is created once, none cancelled, every task succeeds.
+1. 40 deferrable create tasks: both triggerers hold half of the triggers at once (the first has a capacity of 20,
+   the second is frozen until the first is full); then the first is SIGKILLed, its triggers move to the other;
+   every job is created once, none cancelled, every task succeeds.
 2. A task's Celery worker is SIGKILLed (the whole worker: its pool and the task) while the create's answer is
    held by a proxy (the job exists, its name was never seen): the retry, on the other worker, reattaches.
 3. Airflow 3.3: a deferred task's triggerer is frozen until the other triggerer took its trigger over (a stale
@@ -90,6 +91,8 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             database="postgres",
             triggerers=2,
             workers=2,
+            # ``triggerer`` takes at most half of the 40 triggers; ``triggerer-2`` (default capacity) can take all.
+            component_env={"triggerer": {"AIRFLOW__TRIGGERER__CAPACITY": str(len(SPREAD_TASKS) // 2)}},
         )
         began = time.monotonic()
         stack.enter_context(airflow)
@@ -127,7 +130,21 @@ def test_forty_jobs_over_two_triggerers_survive_a_triggerer_kill(production: Pro
     airflow, emulator = production.airflow, production.emulators[SPREAD]
     emulator.add_outcome(final_state="STUCK_PENDING", count=None)
     began = time.monotonic()
-    run_id = airflow.trigger_dag(SPREAD)
+    # ``triggerer-2`` is frozen until ``triggerer`` is full (its capacity is 20): then each holds half.
+    second = airflow.processes["triggerer-2"]
+    assert second.pid is not None
+    os.killpg(second.pid, signal.SIGSTOP)
+    try:
+        run_id = airflow.trigger_dag(SPREAD)
+        half = len(SPREAD_TASKS) // 2
+        wait_until(
+            lambda: list(triggerer_of(airflow, SPREAD).values()).count("triggerer") >= half,
+            240,
+            "the first triggerer full",
+            interval=1.0,
+        )
+    finally:
+        os.killpg(second.pid, signal.SIGCONT)
 
     owners = wait_until(
         lambda: (o := triggerer_of(airflow, SPREAD)) and len(o) == len(SPREAD_TASKS) and all(o.values()) and o,
@@ -143,8 +160,8 @@ def test_forty_jobs_over_two_triggerers_survive_a_triggerer_kill(production: Pro
         lambda: emulator.stats()["requests"].get("gemini.batches.get", 0) >= len(SPREAD_TASKS), 120, "a poll of each"
     )
 
-    victim = max(held, key=lambda name: held[name])
-    survivor = next(name for name in held if name != victim)
+    assert held == {"triggerer": 20, "triggerer-2": 20}, held
+    victim, survivor = "triggerer", "triggerer-2"
     airflow.kill_triggerer(victim)
     killed_at = time.monotonic()
     wait_until(lambda: set(triggerer_of(airflow, SPREAD).values()) == {survivor}, 120, f"every trigger on {survivor}")
