@@ -11,7 +11,7 @@ LOWEST_VENV := $(CURDIR)/.venv-airflow-lowest
 # The provider's tests that must also pass on the lowest supported Airflow.
 LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/policy tests/provider tests/links
 
-.PHONY: help install test lint typecheck unit e2e chromium test-lowest demo demo-ui bench emulator clean
+.PHONY: help install test lint typecheck unit e2e chromium services test-lowest demo demo-ui bench emulator clean
 
 help:
 	@echo "make demo   - run the inline example DAG through Airflow against the local emulator"
@@ -44,7 +44,12 @@ unit: install
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-e2e: install chromium
+# The production shape (scripts/local_airflow.py --executor celery --database postgres) runs Debian's PostgreSQL
+# server and redis-server (never downloaded binaries); installed once, quietly.
+services:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null)
+
+e2e: install chromium services
 	$(VENV)/bin/python -m pytest -m e2e -q
 
 $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
@@ -60,7 +65,7 @@ test-lowest: $(LOWEST_VENV)/.synced
 # Everything but the real-Airflow tests runs on two workers; the real deployments (e2e) run alone after.
 test: lint typecheck
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not e2e"
-	$(MAKE) --no-print-directory chromium
+	$(MAKE) --no-print-directory chromium services
 	$(VENV)/bin/python -m pytest -q -m e2e
 	$(MAKE) --no-print-directory test-lowest
 
@@ -68,8 +73,12 @@ demo: install
 	$(PY) scripts/demo.py
 
 # A full local Airflow (api-server, scheduler, dag-processor, triggerer) with the emulator and the example DAGs.
-demo-ui: install
-	$(PY) scripts/local_airflow.py up --dags example_dags --port 8080
+# SHAPE=production: PostgreSQL, CeleryExecutor on Redis, two triggerers and two Celery workers.
+SHAPE ?= local
+SHAPE_ARGS_local :=
+SHAPE_ARGS_production := --executor celery --database postgres --triggerers 2 --workers 2
+demo-ui: install $(if $(filter production,$(SHAPE)),services)
+	$(PY) scripts/local_airflow.py up --dags example_dags --port 8080 $(SHAPE_ARGS_$(SHAPE))
 
 BENCH_VENV := $(CURDIR)/.bench-venv
 

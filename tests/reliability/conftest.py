@@ -97,7 +97,8 @@ CRASH_JOB_SECONDS = 10.0
 def crash_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashDeployment]:
     """Started once for the package, on first use (by the crash matrix or the HA test); stopped after its tests.
 
-    Its AIRFLOW_HOME (database, logs) is a pytest temporary directory (pytest keeps the last few).
+    Its AIRFLOW_HOME (logs) is a pytest temporary directory (pytest keeps the last few); its metadata database is
+    a PostgreSQL server of its own (LocalExecutor: the crash matrix kills task processes by their title).
     """
     import os
 
@@ -128,10 +129,10 @@ def crash_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash
                 "PYTHONPATH": os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p),
                 RESULTS_DIR_ENV: str(results_dir),
                 "AIRFLOW__CORE__PARALLELISM": "16",
-                # SQLite: writers wait up to 60 s for a lock instead of 5 s ("database is locked" under load).
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
             },
             parse_interval=600,
+            # PostgreSQL, as in production: HA triggerers need its row locks (they do nothing on SQLite).
+            database="postgres",
         )
         stack.enter_context(airflow)
         yield CrashDeployment(airflow, emulators, proxies, results_dir)

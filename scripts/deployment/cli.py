@@ -1,0 +1,206 @@
+"""The command line of ``scripts/local_airflow.py``: ``up``, ``status`` and ``run-dag``.
+
+``up`` blocks until Ctrl-C or SIGTERM and then stops every process it started; ``status`` and ``run-dag`` talk to
+a running deployment found by its home (``up`` writes ``local-airflow.json`` there once it is ready).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from scripts.deployment.core import STATE_FILE, LocalAirflow
+from scripts.deployment.inspect import Inspection
+from scripts.deployment.processes import AirflowError, EmulatorSpec
+from scripts.deployment.rest import FINISHED_STATES, RestApi
+
+
+def _demo_connections(api_key: str) -> Callable[[Mapping[str, str]], dict[str, dict[str, Any]]]:
+    def connections(emulator_urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        emulator_url = emulator_urls.get("default")
+        if emulator_url is None:
+            return {}
+        return {
+            "genai_batch_default": {
+                "conn_type": "genai_batch",
+                "host": emulator_url,
+                "password": api_key,
+                "extra": {"backend": "gemini"},
+            },
+            "genai_batch_vertex": {
+                "conn_type": "genai_batch",
+                "host": emulator_url,
+                "extra": {
+                    "backend": "vertex",
+                    "project": "demo-project",
+                    "location": "us-central1",
+                    "access_token": "local-demo-token",
+                    "storage_base_url": emulator_url,
+                    # Inline requests (the multimodal example) are staged as a GCS object on the emulator.
+                    "gcs_staging_prefix": "gs://demo-bucket/staging",
+                },
+            },
+            # common-ai's batch adapters (the common_ai example) on the same emulator.
+            "pydanticai_default": {"conn_type": "pydanticai", "host": emulator_url, "password": api_key},
+        }
+
+    return connections
+
+
+class RunningDeployment(Inspection, RestApi):
+    """A deployment started elsewhere (by ``up``), reached through its REST API; read from its state file."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self._env = {}
+        self._db = None
+        path = home / STATE_FILE
+        if not path.exists():
+            raise AirflowError(f"no running deployment in {home} ({STATE_FILE} is missing: is `up` running?)")
+        self.state: dict[str, Any] = json.loads(path.read_text())
+        self._http = httpx.Client(base_url=self.state["base_url"], timeout=30.0)
+
+    def check_alive(self) -> None:
+        """The controller (``up``) must still run."""
+        if not _pid_alive(int(self.state["controller_pid"])):
+            raise AirflowError(f"the deployment in {self.home} is not running any more")
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        assert self._http is not None
+        self._http.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="local_airflow.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start a local deployment and wait for Ctrl-C or SIGTERM")
+    up.add_argument("--dags", type=Path, required=True, help="the DAGs folder")
+    up.add_argument("--home", type=Path, default=None, help="AIRFLOW_HOME (default: a new temporary directory)")
+    up.add_argument("--port", type=int, default=0, help="API server / UI port (default: a free one)")
+    up.add_argument("--executor", choices=("local", "celery"), default="local")
+    up.add_argument("--database", choices=("sqlite", "postgres"), default=None, help="default: postgres for celery")
+    up.add_argument("--triggerers", type=int, default=1, help="triggerer processes (default 1)")
+    up.add_argument("--workers", type=int, default=2, help="Celery workers (default 2; celery only)")
+    up.add_argument("--no-emulator", action="store_true", help="do not start the Gen AI batch emulator")
+    up.add_argument("--emulator-api-key", default="local-emulator-key", help="the emulator's API key")
+    status = sub.add_parser("status", help="the running deployment's components, as JSON")
+    status.add_argument("--home", type=Path, required=True)
+    run = sub.add_parser("run-dag", help="trigger a DAG run, wait for it, print its tasks' states")
+    run.add_argument("dag_id")
+    run.add_argument("--home", type=Path, required=True)
+    run.add_argument("--conf", type=json.loads, default=None, help="the run's conf, as JSON")
+    run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the run's end")
+    return parser.parse_args(argv)
+
+
+def _up(args: argparse.Namespace) -> int:
+    repo_root = Path(__file__).resolve().parents[2]
+    pythonpath = os.pathsep.join(p for p in (str(repo_root), os.environ.get("PYTHONPATH", "")) if p)
+    emulators = {}
+    if not args.no_emulator:
+        spec = EmulatorSpec(api_key=args.emulator_api_key, extra_args=("--accept-token", "local-demo-token"))
+        emulators["default"] = spec
+    # Connections from our own environment, as Airflow users give them (they win over the emulator's).
+    user_connections = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
+    database = args.database or ("postgres" if args.executor == "celery" else "sqlite")
+    deployment = LocalAirflow(
+        dags_folder=args.dags.resolve(),
+        home=args.home.resolve() if args.home else None,
+        connections=_demo_connections(args.emulator_api_key),
+        emulators=emulators,
+        extra_env={"PYTHONPATH": pythonpath, **user_connections},
+        parse_interval=5,
+        api_port=args.port,
+        executor=args.executor,
+        database=database,
+        triggerers=args.triggerers,
+        workers=args.workers,
+        keep_home=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    print(f"Starting Airflow ({args.executor} executor, {database}, {', '.join(deployment.component_names)})...")
+    with deployment:
+        print(f"Airflow UI:   {deployment.base_url}  (no login: all users are admins; local use only)")
+        print(f"AIRFLOW_HOME: {deployment.home}  (component logs in {deployment.log_dir})")
+        if url := deployment.emulator_urls.get("default"):
+            print(f"Emulator:     {url}  (connections genai_batch_default, genai_batch_vertex)")
+        phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in deployment.timings.items())
+        print(f"Ready in {deployment.startup_seconds:.1f}s ({phases}). Press Ctrl-C to stop.", flush=True)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    deployment.check_alive()
+                    time.sleep(1)
+        finally:
+            assert deployment.home is not None
+            (deployment.home / STATE_FILE).unlink(missing_ok=True)
+    print("Stopped.", flush=True)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    deployment = RunningDeployment(args.home.resolve())
+    state = dict(deployment.state)
+    for component in state["components"]:
+        component["alive"] = _pid_alive(int(component["pid"]))
+    state["running"] = _pid_alive(int(state["controller_pid"]))
+    with contextlib.suppress(httpx.HTTPError, AirflowError):
+        state["health"] = {k: (v or {}).get("status") for k, v in deployment.health().items()}
+    deployment.close()
+    print(json.dumps(state, indent=1))
+    return 0 if state["running"] else 1
+
+
+def _run_dag(args: argparse.Namespace) -> int:
+    deployment = RunningDeployment(args.home.resolve())
+    try:
+        deployment.wait_for_dags([args.dag_id], timeout=min(args.timeout, 120.0))
+        run_id = deployment.trigger_dag(args.dag_id, conf=args.conf)
+        print(f"{args.dag_id}: run {run_id} triggered", flush=True)
+        state = deployment.wait_for_dag_run(args.dag_id, run_id, timeout=args.timeout)
+        tasks = deployment.api("GET", f"/api/v2/dags/{args.dag_id}/dagRuns/{run_id}/taskInstances").json()
+        print(f"{args.dag_id}: run {run_id} {state}")
+        for ti in sorted(tasks["task_instances"], key=lambda t: (t["task_id"], t.get("map_index", -1))):
+            index = f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0 else ""
+            print(f"  {ti['task_id']}{index}: {ti['state']} (try {ti['try_number']})")
+    finally:
+        deployment.close()
+    return 0 if state == "success" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``up``, ``status`` or ``run-dag`` (see ``--help``)."""
+    args = _parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {"up": _up, "status": _status, "run-dag": _run_dag}
+    try:
+        return commands[args.command](args)
+    except AirflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["FINISHED_STATES", "RunningDeployment", "main"]
