@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import tempfile
@@ -43,6 +44,8 @@ IDLE_SECONDS = 3.0
 # How long past its duration a starved child may run before its watchdog reports what it has and exits.
 WATCHDOG_GRACE_SECONDS = 30.0
 LAG_P99_TARGET_MS = 50.0
+# Trigger + hook may add at most a third to the client's own CPU per poll (issue 14).
+OVERHEAD_TARGET = 4 / 3
 MEMORY_TARGET_KIB = 10.0
 PROJECT, LOCATION, BUCKET = "bench", "us-central1", "bench"
 # How long a token stays fresh: google-auth tokens are refreshed 5 minutes before they expire.
@@ -59,6 +62,8 @@ class Phase:
     duration: float
     window: float
     token_lifetime: int
+    #: "triggers": GenAIBatchJobTrigger.run() generators; "client": bare client polling loops (the anchor)
+    mode: str = "triggers"
 
     @property
     def expected_refreshes(self) -> int:
@@ -68,10 +73,15 @@ class Phase:
 
 
 def phases(quick: bool) -> list[Phase]:
-    """The 30 s run and the 1 s stress run (tiny in quick mode)."""
+    """The 30 s run, the same load polled by the bare client, and the 1 s stress run (tiny in quick mode)."""
     if quick:
-        return [Phase("main", 300, 2.0, 6.0, 2.0, 3600), Phase("stress", 300, 0.5, 3.0, 1.0, 3600)]
-    return [Phase("main", 10_000, 30.0, 90.0, 30.0, 3600), Phase("stress", 10_000, 1.0, 20.0, 5.0, 310)]
+        main = Phase("main", 300, 2.0, 6.0, 2.0, 3600)
+        stress = Phase("stress", 300, 0.5, 3.0, 1.0, 3600)
+    else:
+        main = Phase("main", 10_000, 30.0, 90.0, 30.0, 3600)
+        stress = Phase("stress", 10_000, 1.0, 20.0, 5.0, 310)
+    client = Phase("client", main.triggers, main.interval, main.duration, main.window, main.token_lifetime, "client")
+    return [main, client, stress]
 
 
 # --- the orchestrator ----------------------------------------------------------------------------------------
@@ -146,7 +156,7 @@ def _run_phase(
     gets_before = emu.control.stats()["requests"].get("vertex.jobs.get", 0)
     sampler = ConnectionSampler(emu.port)
     args = ["--jobs", str(tmp / "jobs.txt"), "--triggers", str(phase.triggers), "--interval", str(phase.interval)]
-    args += ["--duration", str(phase.duration)]
+    args += ["--duration", str(phase.duration), "--mode", phase.mode, "--window", str(phase.window)]
     try:
         result = run_child(
             "benchmarks.density",
@@ -185,13 +195,13 @@ def run(quick: bool) -> Section:
             "AIRFLOW_CONN_GENAI_BATCH_DEFAULT": _connection(emu.base_url, service_account_key(tokens.token_uri)),
         }
         results = {phase.name: _run_phase(phase, emu, tokens, env, tmp) for phase in plan}
-    main, stress = plan
+    main, client, stress = plan
     return Section(
         key="density",
         title="3. Triggerer density: 10,000 triggers in one event loop",
         method=_method(plan, setup_seconds),
-        figures=_main_figures(main, results["main"]) + _stress_figures(stress, results["stress"]),
-        notes=_notes(plan, results),
+        figures=_main_figures(main, results["main"], results["client"]) + _stress_figures(stress, results["stress"]),
+        notes=_notes([main, stress], results) + _client_notes(client, results["main"], results["client"]),
     )
 
 
@@ -300,9 +310,55 @@ def _resource_figures(phase: Phase, result: dict[str, Any], tag: str, memory: bo
     return figures
 
 
-def _main_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
+def _cpu_per_poll_windows(result: dict[str, Any]) -> list[float]:
+    """CPU per poll (µs) in each whole window: CPU used in the window ÷ polls answered in it."""
+    marks = result["cpu_marks"]
+    return [
+        (cpu - cpu_before) / (polls - polls_before) * 1e6
+        for (cpu_before, polls_before), (cpu, polls) in itertools.pairwise(marks)
+        if polls > polls_before
+    ]
+
+
+def _overhead_figure(phase: Phase, result: dict[str, Any], client: dict[str, Any]) -> Figure:
+    figure = Figure(
+        f"CPU per poll in the triggerer (trigger + hook + client), {phase.interval:g} s polling (per window)",
+        "µs",
+        _cpu_per_poll_windows(result),
+        "the client alone: `AsyncGenAIBatchClient.batches.get` loops, same jobs, load and pool",
+        _cpu_per_poll_windows(client),
+    )
+    figure.target = f"≤ {OVERHEAD_TARGET:.2f}x the client's (trigger + hook add at most a third)"
+    whole = result["cpu_seconds"] / max(len(result["polls_timed"]), 1)
+    client_whole = client["cpu_seconds"] / max(len(client["polls_timed"]), 1)
+    figure.met = whole <= OVERHEAD_TARGET * client_whole
+    return figure
+
+
+def _main_figures(phase: Phase, result: dict[str, Any], client: dict[str, Any]) -> list[Figure]:
     tag = f"{phase.interval:g} s polling"
-    return _lag_figures(phase, result, tag, target=True) + _resource_figures(phase, result, tag, memory=True)
+    figures = _lag_figures(phase, result, tag, target=True) + _resource_figures(phase, result, tag, memory=True)
+    return [*figures[:-1], _overhead_figure(phase, result, client)]  # the paired figure replaces the bare one
+
+
+def _client_notes(phase: Phase, main: dict[str, Any], client: dict[str, Any]) -> list[str]:
+    ours = main["cpu_seconds"] / max(len(main["polls_timed"]), 1) * 1e6
+    bare = client["cpu_seconds"] / max(len(client["polls_timed"]), 1) * 1e6
+    notes = []
+    if ours > OVERHEAD_TARGET * bare:
+        notes.append(
+            f"MISSED: the triggers use {fmt(ours)} µs of CPU per poll against the bare client's {fmt(bare)} µs "
+            f"under the same load: trigger and hook add {fmt((ours / bare - 1) * 100)} % (target ≤ 33 %)."
+        )
+    lags = _all(client["lags"])
+    notes.append(
+        f"client run (the anchor: {phase.triggers:,} bare polling loops every {phase.interval:g} s for "
+        f"{phase.duration:g} s): over the whole runs, {fmt(ours)} µs of CPU per poll with the triggers against "
+        f"{fmt(bare)} µs for the client alone ({fmt(ours / bare)}x); {len(client['polls_timed']):,} polls "
+        f"completed ({client['polls']:,} reached the emulator); lag p99 {fmt(percentile(lags, 99))} ms; errors "
+        f"{client['errors']}."
+    )
+    return notes
 
 
 def _stress_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
@@ -311,12 +367,18 @@ def _stress_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
 
 
 def _method(plan: list[Phase], setup_seconds: float) -> str:
-    main, stress = plan
+    main, client, stress = plan
     return (
         f"{main.triggers:,} `GenAIBatchJobTrigger(...).run()` generators run as tasks of one event loop in a child "
         f"process, started evenly over one interval, polling {main.triggers:,} PENDING Vertex AI jobs on the emulator "
         f"(its own process) every {main.interval:g} s for {main.duration:g} s, then a stress run every "
-        f"{stress.interval:g} s for {stress.duration:g} s. A ticker task sleeps {TICK_SECONDS * 1000:g} ms and records "
+        f"{stress.interval:g} s for {stress.duration:g} s. The anchor of the CPU per poll is a third run in another "
+        f"child, between the two: the same {client.triggers:,} jobs polled every {client.interval:g} s for "
+        f"{client.duration:g} s, started the same way, by plain loops of `await client.batches.get(name)` then "
+        "`await asyncio.sleep(interval)` on the same shared client (the hook's cached `AsyncGenAIBatchClient`), "
+        "without trigger, hook or log lines; CPU (`time.process_time()`) and answered polls are read at each "
+        f"{main.window:g} s window's end, so each figure has one sample per window, paired by window. "
+        f"A ticker task sleeps {TICK_SECONDS * 1000:g} ms and records "
         "how late it wakes (the loop lag); httpx event hooks on the shared client time each poll from the moment it "
         "asks the pool for a connection. Memory: RSS at the end minus RSS after a warm-up poll that built the "
         "client. Connections: the child's TCP connections to the emulator, sampled every 0.5 s from outside (the "
@@ -397,6 +459,14 @@ class Ticker:
         self._running = False
 
 
+async def _poll_loop(client: Any, name: str, delay: float, interval: float) -> None:
+    """The anchor: what a trigger does at its core, a get then a sleep, with nothing around it."""
+    await asyncio.sleep(delay)
+    while True:
+        await client.batches.get(name=name)
+        await asyncio.sleep(interval)
+
+
 async def _watch(trigger: Any, delay: float, events: list[Any]) -> None:
     await asyncio.sleep(delay)
     async for event in trigger.run():
@@ -407,8 +477,11 @@ class TriggererRun:
     """One event loop full of triggers, measured. ``report`` runs once: at the end, or from the watchdog thread
     when the loop is so starved that the end does not come (then the result says ``overrun``)."""
 
-    def __init__(self, names: list[str], interval: float, duration: float) -> None:
+    def __init__(self, names: list[str], interval: float, duration: float, mode: str, window: float) -> None:
         self.names, self.interval, self.duration = names, interval, duration
+        self.mode, self.window = mode, window
+        #: (CPU seconds, polls answered) at the start and at the end of each window
+        self.cpu_marks: list[tuple[float, int]] = []
         self.ticker = Ticker()
         self.idle = Ticker()
         self.events: list[Any] = []
@@ -435,8 +508,14 @@ class TriggererRun:
         watchdog.daemon = True
         watchdog.start()
         ticker_task = asyncio.create_task(self.ticker.run())
+        marks_task = asyncio.create_task(self._mark_windows())
         now = time.time()
+        client = await GenAIBatchHook().aget_conn() if self.mode == "client" else None
         for index, name in enumerate(self.names):
+            delay = index * self.interval / len(self.names)
+            if client is not None:
+                self.tasks.append(asyncio.create_task(_poll_loop(client, name, delay, self.interval)))
+                continue
             trigger = GenAIBatchJobTrigger(
                 genai_batch_conn_id="genai_batch_default",
                 job_name=name,
@@ -445,15 +524,26 @@ class TriggererRun:
                 poll_interval=self.interval,
                 min_poll_interval=self.interval,
             )
-            delay = index * self.interval / len(self.names)
             self.tasks.append(asyncio.create_task(_watch(trigger, delay, self.events)))
         await asyncio.sleep(self.duration)
+        marks_task.cancel()
         self.report(overrun=False)
         watchdog.cancel()
         self.ticker.stop()
         for task in [*self.tasks, ticker_task]:
             task.cancel()
         await asyncio.wait([*self.tasks, ticker_task], timeout=30)
+
+    def _windows_marks(self) -> list[tuple[float, int]]:
+        """The start of each whole window, then now (the end of the last one)."""
+        whole = max(int(self.duration // self.window), 1)
+        return [*self.cpu_marks[:whole], (time.process_time(), len(self.polls))]
+
+    async def _mark_windows(self) -> None:
+        """CPU time and polls answered at the start and at the end of each window."""
+        while True:
+            self.cpu_marks.append((time.process_time(), len(self.polls)))
+            await asyncio.sleep(self.window)
 
     def _instrument(self, loop: asyncio.AbstractEventLoop) -> None:
         """Time every poll with httpx event hooks on the shared client (request sent to pool -> response)."""
@@ -519,6 +609,7 @@ class TriggererRun:
                 "rss_before": self._rss_before,
                 "rss_end": current_rss(),
                 "cpu_seconds": time.process_time() - self._cpu_before,
+                "cpu_marks": self._windows_marks(),
                 "pools": pools,
                 "pool_connections": pool_connections,
                 "pool_limit": pool_limit,
@@ -536,10 +627,13 @@ def child(argv: list[str]) -> None:
     parser.add_argument("--triggers", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--duration", type=float, required=True)
+    parser.add_argument("--mode", choices=("triggers", "client"), default="triggers")
+    parser.add_argument("--window", type=float, required=True)
     options = parser.parse_args(argv)
     divert_stdout()  # the triggers' logs go to the log file, like a triggerer's
     names = options.jobs.read_text().split()[: options.triggers]
-    asyncio.run(TriggererRun(names, options.interval, options.duration).run())
+    run = TriggererRun(names, options.interval, options.duration, options.mode, options.window)
+    asyncio.run(run.run())
     os._exit(0)  # skip tearing down thousands of sockets and tasks: the result is reported
 
 
