@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: run the seven benchmarks, each in its own process, and write BENCHMARKS.md.
+"""``python -m benchmarks``: run the nine benchmarks, each in its own process, and write BENCHMARKS.md.
 
 .bench-venv/bin/python -m benchmarks [--quick] [--only poll_cost,density] [--output BENCHMARKS.md|-]
 """
@@ -18,7 +18,17 @@ from benchmarks.common import Section
 from benchmarks.report import render_report
 
 #: In the order of BENCHMARKS.md; each runs as ``python -m benchmarks.<name>``.
-BENCHMARKS = ("parse_cost", "poll_cost", "density", "stream_results", "upload", "polling_economy", "common_ai")
+BENCHMARKS = (
+    "parse_cost",
+    "poll_cost",
+    "density",
+    "stream_results",
+    "upload",
+    "polling_economy",
+    "common_ai",
+    "operator_upload",
+    "usage_overhead",
+)
 
 
 def run_one(name: str, quick: bool, folder: Path) -> Section:

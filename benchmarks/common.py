@@ -53,13 +53,22 @@ _CHILD_RESULT_PREFIX = "BENCH-RESULT "
 class EmulatorProcess:
     """``genai-batch-emulator --port 0`` in a child process; ``base_url`` is the first line it prints.
 
+    ``lenient`` skips the emulator's schema check of bodies and input lines (it still parses every line).
+
     Example::
 
         with EmulatorProcess(job_seconds=3600) as emu:
             emu.control.stats()
     """
 
-    def __init__(self, *, api_key: str = API_KEY, job_seconds: float = 3600.0, pending_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = API_KEY,
+        job_seconds: float = 3600.0,
+        pending_seconds: float = 0.0,
+        lenient: bool = False,
+    ) -> None:
         script = Path(sys.executable).with_name("genai-batch-emulator")
         command = [str(script)] if script.exists() else [sys.executable, "-m", "airflow_provider_genai_batch.emulator"]
         command += [
@@ -75,6 +84,7 @@ class EmulatorProcess:
             str(pending_seconds),
             "--log-level",
             "warning",
+            *(["--lenient"] if lenient else []),
         ]
         self.api_key = api_key
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -32,6 +32,7 @@ from benchmarks.common import (
     current_rss,
     divert_stdout,
     fmt,
+    median,
     percentile,
     report_child,
     run_child,
@@ -43,6 +44,8 @@ IDLE_SECONDS = 3.0
 # How long past its duration a starved child may run before its watchdog reports what it has and exits.
 WATCHDOG_GRACE_SECONDS = 30.0
 LAG_P99_TARGET_MS = 50.0
+# Trigger + hook may add at most a third to the client's own CPU per poll (issue 14).
+OVERHEAD_TARGET = 4 / 3
 MEMORY_TARGET_KIB = 10.0
 PROJECT, LOCATION, BUCKET = "bench", "us-central1", "bench"
 # How long a token stays fresh: google-auth tokens are refreshed 5 minutes before they expire.
@@ -59,6 +62,8 @@ class Phase:
     duration: float
     window: float
     token_lifetime: int
+    #: "triggers": GenAIBatchJobTrigger.run() generators; "client": bare client polling loops (the anchor)
+    mode: str = "triggers"
 
     @property
     def expected_refreshes(self) -> int:
@@ -68,10 +73,21 @@ class Phase:
 
 
 def phases(quick: bool) -> list[Phase]:
-    """The 30 s run and the 1 s stress run (tiny in quick mode)."""
+    """The 30 s run, the same load polled by the bare client twice then by triggers again, and the 1 s stress run
+    (tiny in quick mode)."""
     if quick:
-        return [Phase("main", 300, 2.0, 6.0, 2.0, 3600), Phase("stress", 300, 0.5, 3.0, 1.0, 3600)]
-    return [Phase("main", 10_000, 30.0, 90.0, 30.0, 3600), Phase("stress", 10_000, 1.0, 20.0, 5.0, 310)]
+        main = Phase("main", 300, 2.0, 6.0, 2.0, 3600)
+        stress = Phase("stress", 300, 0.5, 3.0, 1.0, 3600)
+    else:
+        main = Phase("main", 10_000, 30.0, 90.0, 30.0, 3600)
+        stress = Phase("stress", 10_000, 1.0, 20.0, 5.0, 310)
+
+    def like_main(name: str, mode: str) -> Phase:
+        return Phase(name, main.triggers, main.interval, main.duration, main.window, main.token_lifetime, mode)
+
+    # Triggers, client, client, triggers (ABBA): two pairs for the CPU per poll, the machine's drift cancelled.
+    anchors = [like_main("client", "client"), like_main("client_b", "client")]
+    return [main, *anchors, like_main("main_b", "triggers"), stress]
 
 
 # --- the orchestrator ----------------------------------------------------------------------------------------
@@ -146,7 +162,7 @@ def _run_phase(
     gets_before = emu.control.stats()["requests"].get("vertex.jobs.get", 0)
     sampler = ConnectionSampler(emu.port)
     args = ["--jobs", str(tmp / "jobs.txt"), "--triggers", str(phase.triggers), "--interval", str(phase.interval)]
-    args += ["--duration", str(phase.duration)]
+    args += ["--duration", str(phase.duration), "--mode", phase.mode]
     try:
         result = run_child(
             "benchmarks.density",
@@ -185,13 +201,14 @@ def run(quick: bool) -> Section:
             "AIRFLOW_CONN_GENAI_BATCH_DEFAULT": _connection(emu.base_url, service_account_key(tokens.token_uri)),
         }
         results = {phase.name: _run_phase(phase, emu, tokens, env, tmp) for phase in plan}
-    main, stress = plan
+    main, client, _, _, stress = plan
+    pairs = [(results["main"], results["client"]), (results["main_b"], results["client_b"])]
     return Section(
         key="density",
         title="3. Triggerer density: 10,000 triggers in one event loop",
         method=_method(plan, setup_seconds),
-        figures=_main_figures(main, results["main"]) + _stress_figures(stress, results["stress"]),
-        notes=_notes(plan, results),
+        figures=_main_figures(main, results["main"], pairs) + _stress_figures(stress, results["stress"]),
+        notes=_notes([main, stress], results) + _client_notes(client, pairs),
     )
 
 
@@ -300,9 +317,58 @@ def _resource_figures(phase: Phase, result: dict[str, Any], tag: str, memory: bo
     return figures
 
 
-def _main_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
+def _cpu_per_poll(result: dict[str, Any]) -> float:
+    """CPU per poll (µs) over the whole run: CPU used ÷ polls answered."""
+    return float(result["cpu_seconds"]) / max(len(result["polls_timed"]), 1) * 1e6
+
+
+def _overhead_figure(phase: Phase, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> Figure:
+    figure = Figure(
+        f"CPU per poll in the triggerer (trigger + hook + client), {phase.interval:g} s polling (per run)",
+        "µs",
+        [_cpu_per_poll(triggers) for triggers, _ in pairs],
+        "the client alone: `AsyncGenAIBatchClient.batches.get` loops, same jobs, load and pool",
+        [_cpu_per_poll(client) for _, client in pairs],
+    )
+    figure.target = f"≤ {OVERHEAD_TARGET:.2f}x the client's (trigger + hook add at most a third)"
+    figure.met = (figure.ratio or 99) <= OVERHEAD_TARGET
+    return figure
+
+
+def _main_figures(
+    phase: Phase, result: dict[str, Any], pairs: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> list[Figure]:
     tag = f"{phase.interval:g} s polling"
-    return _lag_figures(phase, result, tag, target=True) + _resource_figures(phase, result, tag, memory=True)
+    figures = _lag_figures(phase, result, tag, target=True) + _resource_figures(phase, result, tag, memory=True)
+    return [*figures[:-1], _overhead_figure(phase, pairs)]  # the paired figure replaces the bare one
+
+
+def _client_notes(phase: Phase, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    ratios = [_cpu_per_poll(triggers) / _cpu_per_poll(client) for triggers, client in pairs]
+    notes = [_pair_note(phase, number, *pair) for number, pair in enumerate(pairs, start=1)]
+    ratio = median(ratios)
+    if ratio > OVERHEAD_TARGET:
+        notes.insert(
+            0,
+            f"MISSED: the triggers use {fmt(ratio)}x the bare client's CPU per poll under the same load (median of "
+            f"{len(ratios)} pairs, {', '.join(fmt(r) for r in ratios)}): trigger and hook add "
+            f"{fmt((ratio - 1) * 100)} % (target ≤ 33 %).",
+        )
+    return notes
+
+
+def _pair_note(phase: Phase, number: int, main: dict[str, Any], client: dict[str, Any]) -> str:
+    ours, bare = _cpu_per_poll(main), _cpu_per_poll(client)
+    lags = _all(client["lags"])
+    due = int(phase.triggers * phase.duration / phase.interval)
+    return (
+        f"pair {number} (the anchor: {phase.triggers:,} bare polling loops every {phase.interval:g} s for "
+        f"{phase.duration:g} s): over the whole runs, {fmt(ours)} µs of CPU per poll with the triggers against "
+        f"{fmt(bare)} µs for the client alone ({fmt(ours / bare)}x); {len(client['polls_timed']):,} polls "
+        f"completed of about {due:,} due ({client['polls']:,} reached the emulator), against "
+        f"{len(main['polls_timed']):,} with the triggers; lag p99 {fmt(percentile(lags, 99))} ms; errors "
+        f"{client['errors']}."
+    )
 
 
 def _stress_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
@@ -311,12 +377,20 @@ def _stress_figures(phase: Phase, result: dict[str, Any]) -> list[Figure]:
 
 
 def _method(plan: list[Phase], setup_seconds: float) -> str:
-    main, stress = plan
+    main, client, _, _, stress = plan
     return (
         f"{main.triggers:,} `GenAIBatchJobTrigger(...).run()` generators run as tasks of one event loop in a child "
         f"process, started evenly over one interval, polling {main.triggers:,} PENDING Vertex AI jobs on the emulator "
         f"(its own process) every {main.interval:g} s for {main.duration:g} s, then a stress run every "
-        f"{stress.interval:g} s for {stress.duration:g} s. A ticker task sleeps {TICK_SECONDS * 1000:g} ms and records "
+        f"{stress.interval:g} s for {stress.duration:g} s. The anchor of the CPU per poll is a run in another "
+        f"child in which the same {client.triggers:,} jobs are polled every {client.interval:g} s for "
+        f"{client.duration:g} s, started the same way, by plain loops of `await client.batches.get(name)` then "
+        "`await asyncio.sleep(interval)` on the same shared client (the hook's cached `AsyncGenAIBatchClient`), "
+        "without trigger, hook or log lines. The 30 s runs go triggers, client, client, triggers (two pairs; the "
+        "figures other than the CPU per poll are the first triggers run's); CPU per poll is "
+        "`time.process_time()` over a run ÷ the polls answered in it (it grows with the queue of polls waiting for "
+        "the pool, so a pair compares well only when both runs answered a similar share of the polls due). "
+        f"A ticker task sleeps {TICK_SECONDS * 1000:g} ms and records "
         "how late it wakes (the loop lag); httpx event hooks on the shared client time each poll from the moment it "
         "asks the pool for a connection. Memory: RSS at the end minus RSS after a warm-up poll that built the "
         "client. Connections: the child's TCP connections to the emulator, sampled every 0.5 s from outside (the "
@@ -397,6 +471,14 @@ class Ticker:
         self._running = False
 
 
+async def _poll_loop(client: Any, name: str, delay: float, interval: float) -> None:
+    """The anchor: what a trigger does at its core, a get then a sleep, with nothing around it."""
+    await asyncio.sleep(delay)
+    while True:
+        await client.batches.get(name=name)
+        await asyncio.sleep(interval)
+
+
 async def _watch(trigger: Any, delay: float, events: list[Any]) -> None:
     await asyncio.sleep(delay)
     async for event in trigger.run():
@@ -407,8 +489,8 @@ class TriggererRun:
     """One event loop full of triggers, measured. ``report`` runs once: at the end, or from the watchdog thread
     when the loop is so starved that the end does not come (then the result says ``overrun``)."""
 
-    def __init__(self, names: list[str], interval: float, duration: float) -> None:
-        self.names, self.interval, self.duration = names, interval, duration
+    def __init__(self, names: list[str], interval: float, duration: float, mode: str) -> None:
+        self.names, self.interval, self.duration, self.mode = names, interval, duration, mode
         self.ticker = Ticker()
         self.idle = Ticker()
         self.events: list[Any] = []
@@ -436,7 +518,12 @@ class TriggererRun:
         watchdog.start()
         ticker_task = asyncio.create_task(self.ticker.run())
         now = time.time()
+        client = await GenAIBatchHook().aget_conn() if self.mode == "client" else None
         for index, name in enumerate(self.names):
+            delay = index * self.interval / len(self.names)
+            if client is not None:
+                self.tasks.append(asyncio.create_task(_poll_loop(client, name, delay, self.interval)))
+                continue
             trigger = GenAIBatchJobTrigger(
                 genai_batch_conn_id="genai_batch_default",
                 job_name=name,
@@ -445,7 +532,6 @@ class TriggererRun:
                 poll_interval=self.interval,
                 min_poll_interval=self.interval,
             )
-            delay = index * self.interval / len(self.names)
             self.tasks.append(asyncio.create_task(_watch(trigger, delay, self.events)))
         await asyncio.sleep(self.duration)
         self.report(overrun=False)
@@ -536,10 +622,12 @@ def child(argv: list[str]) -> None:
     parser.add_argument("--triggers", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--duration", type=float, required=True)
+    parser.add_argument("--mode", choices=("triggers", "client"), default="triggers")
     options = parser.parse_args(argv)
     divert_stdout()  # the triggers' logs go to the log file, like a triggerer's
     names = options.jobs.read_text().split()[: options.triggers]
-    asyncio.run(TriggererRun(names, options.interval, options.duration).run())
+    run = TriggererRun(names, options.interval, options.duration, options.mode)
+    asyncio.run(run.run())
     os._exit(0)  # skip tearing down thousands of sockets and tasks: the result is reported
 
 
