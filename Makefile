@@ -16,6 +16,7 @@ LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/p
 help:
 	@echo "make demo   - run the inline example DAG through Airflow against the local emulator"
 	@echo "make test   - lint, type-check and run the whole test suite"
+	@echo "make demo-ui [SHAPE=production] - a local Airflow UI with the emulator (production: PostgreSQL, Celery, 2 triggerers)"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
 
 $(UV):
