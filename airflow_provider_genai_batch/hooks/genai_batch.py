@@ -92,6 +92,9 @@ class GenAIBatchHook(BaseHook):
     """Interact with Gemini Developer API batches and Vertex AI batch prediction through one shared client.
 
     :param genai_batch_conn_id: a ``genai_batch`` connection (or a ``google_cloud_platform`` one for Vertex AI).
+    :param read_since: a ``time.monotonic()`` instant (the trigger's creation): the async methods may then reuse
+        a read of the connection by another hook of the same event loop that started at or after it, instead
+        of reading it again (``client_cache.shared_read``). ``None`` (the default): this hook reads it itself.
 
     Example::
 
@@ -105,9 +108,12 @@ class GenAIBatchHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "Google Gen AI batch"
 
-    def __init__(self, genai_batch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self, genai_batch_conn_id: str = DEFAULT_CONN_ID, *, read_since: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.genai_batch_conn_id = genai_batch_conn_id
+        self.read_since = read_since
         self._settings: ClientSettings | None = None
         self._fingerprint: str | None = None
 
@@ -135,14 +141,24 @@ class GenAIBatchHook(BaseHook):
         return self._settings
 
     async def aget_settings(self) -> ClientSettings:
-        """The client settings, read without blocking the event loop."""
+        """The client settings, read without blocking the event loop (shared per ``read_since``, see above)."""
         if self._settings is None:
-            conn = await self._aget_connection()
-            extras = decode_extras(conn)
-            await _amask(_secrets_of(conn, extras))
-            self._load(conn, extras)
+            if self.read_since is None:
+                self._fingerprint, self._settings = await self._aread_settings()
+            else:
+                self._fingerprint, self._settings = await client_cache.shared_read(
+                    self.genai_batch_conn_id, self.read_since, self._aread_settings
+                )
         assert self._settings is not None
         return self._settings
+
+    async def _aread_settings(self) -> tuple[str, ClientSettings]:
+        """Read the connection, mask its secrets, and return its fingerprint and (shared) settings."""
+        conn = await self._aget_connection()
+        extras = decode_extras(conn)
+        await _amask(_secrets_of(conn, extras))
+        fingerprint = connection_fingerprint(conn, extras)
+        return fingerprint, client_cache.shared_settings(fingerprint, lambda: settings_from_connection(conn, extras))
 
     async def _aget_connection(self) -> Connection:
         getter = getattr(BaseHook, "aget_connection", None)

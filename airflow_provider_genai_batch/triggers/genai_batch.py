@@ -85,6 +85,9 @@ class GenAIBatchJobTrigger(BaseTrigger):
         self.max_failure_ratio = max_failure_ratio
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self.cancel_on_kill = cancel_on_kill
+        # This process's clock at creation: the connection read may be shared with the triggers created with this
+        # one (a read that started after now), never older than the connection at this trigger's creation.
+        self._created = time.monotonic()
         # Validate now, so a bad value fails the operator before deferral rather than in the triggerer.
         self._schedule = PollingSchedule(min_interval=min_poll_interval, max_interval=poll_interval)
         self._partial = PartialFailurePolicy(max_failure_ratio=max_failure_ratio)
@@ -107,14 +110,14 @@ class GenAIBatchJobTrigger(BaseTrigger):
             },
         )
 
-    def _hook(self) -> GenAIBatchHook:
+    def _hook(self, read_since: float | None = None) -> GenAIBatchHook:
         from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
-        return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
+        return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id, read_since=read_since)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job ends or the deadline passes, then yield one event (the worker's loop, awaited)."""
-        hook = self._hook()
+        hook = self._hook(read_since=self._created)
         watch = JobWatch(
             self.job_name,
             started_at=self.started_at,
