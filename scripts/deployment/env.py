@@ -46,6 +46,9 @@ def airflow_env(
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__WORKERS": "1",
+        # A burst of task starts (the crash matrix starts 13 at once) can keep the one api-server worker busy for
+        # tens of seconds on a loaded 2-core machine; the default 5 s made a task's first try die before execute().
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
         "AIRFLOW__SCHEDULER__CATCHUP_BY_DEFAULT": "False",
