@@ -19,13 +19,14 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
 
 from scripts.local_airflow import LocalAirflow, ManagedProcess
+from tests.e2e.support import wait_until
 from tests.reliability.conftest import CrashDeployment
 from tests.reliability.test_crash_matrix import patiently
 
@@ -35,17 +36,6 @@ HA_DAG_ID = "rel_ha_triggerers"  # tests/reliability/dags/reliability_ha.py
 TASKS = [f"job_{index}" for index in range(6)]
 TRIGGER_CLASS = "airflow_provider_genai_batch.triggers.genai_batch.GenAIBatchJobTrigger"
 T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def running_triggerer_jobs(airflow: LocalAirflow) -> list[int]:

@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -30,7 +30,7 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle, run_emulator
 from scripts.local_airflow import LocalAirflow, ManagedProcess
-from tests.e2e.support import AIRFLOW_3_3_PLUS, cancels, jobs_created
+from tests.e2e.support import AIRFLOW_3_3_PLUS, cancels, jobs_created, wait_until
 from tests.reliability.holding_proxy import HoldingProxy
 
 # The first test also waits for the deployment's start-up (40-50 s here).
@@ -46,17 +46,6 @@ SPREAD_TASKS = [f"job_{index}" for index in range(40)]
 CREATE_ROUTE = ("POST", r":batchGenerateContent$")
 TIMINGS: dict[str, float] = {}
 T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
