@@ -44,7 +44,7 @@ from benchmarks.common import (
     reset_peak_rss,
     run_child,
 )
-from benchmarks.upload import write_input_file
+from benchmarks.upload import raw_resumable_upload, write_input_file
 
 BYTES_RATIO_TARGET = 2.0
 MEMORY_TARGET_MIB = 64.0
@@ -141,8 +141,6 @@ def _time_creates(client: Any) -> list[float]:
 def _run_anchor(base_url: str, path: Path, check_lines: bool = False) -> dict[str, Any]:
     import httpx
 
-    from airflow_provider_genai_batch.client.settings import UPLOAD_CHUNK_BYTES
-
     size = path.stat().st_size
     with httpx.Client(timeout=CREATE_TIMEOUT_SECONDS) as client:
         _mark()
@@ -157,35 +155,8 @@ def _run_anchor(base_url: str, path: Path, check_lines: bool = False) -> dict[st
                 while chunk := source.read(HASH_CHUNK):
                     digest.update(chunk)
         hashed = time.perf_counter()
-        start = client.post(
-            f"{base_url}/upload/v1beta/files",
-            json={"file": {"displayName": f"bench-{digest.hexdigest()[:12]}"}},
-            headers={
-                "x-goog-api-key": API_KEY,
-                "X-Goog-Upload-Protocol": "resumable",
-                "X-Goog-Upload-Command": "start",
-                "X-Goog-Upload-Header-Content-Length": str(size),
-                "X-Goog-Upload-Header-Content-Type": "application/jsonl",
-            },
-        )
-        start.raise_for_status()
-        url, offset, file_name = start.headers["x-goog-upload-url"], 0, ""
         with path.open("rb") as source:
-            while not file_name:
-                chunk = source.read(UPLOAD_CHUNK_BYTES)
-                last = offset + len(chunk) >= size
-                response = client.post(
-                    url,
-                    content=chunk,
-                    headers={
-                        "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
-                        "X-Goog-Upload-Offset": str(offset),
-                    },
-                )
-                response.raise_for_status()
-                offset += len(chunk)
-                if last:
-                    file_name = str(response.json()["file"]["name"])
+            file_name = raw_resumable_upload(client, base_url, source, size, f"bench-{digest.hexdigest()[:12]}")
         uploaded = time.perf_counter()
         created = client.post(
             f"{base_url}/v1beta/models/{MODEL}:batchGenerateContent",

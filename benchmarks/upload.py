@@ -17,7 +17,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from benchmarks.common import (
     API_KEY,
@@ -61,42 +61,48 @@ def _upload_ours(base_url: str, path: Path) -> str:
         return client.files.upload(path, mime_type="jsonl", display_name="bench-ours").name or ""
 
 
+def raw_resumable_upload(client: Any, base_url: str, source: BinaryIO, size: int, display_name: str) -> str:
+    """Upload ``size`` bytes of ``source`` with plain httpx and the resumable protocol, each chunk read when sent;
+    return the file's name (the raw anchor of this benchmark and of ``operator_upload``)."""
+    from airflow_provider_genai_batch.client.settings import UPLOAD_CHUNK_BYTES
+
+    start = client.post(
+        f"{base_url}/upload/v1beta/files",
+        json={"file": {"displayName": display_name}},
+        headers={
+            "x-goog-api-key": API_KEY,
+            "X-Goog-Upload-Protocol": "resumable",
+            "X-Goog-Upload-Command": "start",
+            "X-Goog-Upload-Header-Content-Length": str(size),
+            "X-Goog-Upload-Header-Content-Type": "application/jsonl",
+        },
+    )
+    start.raise_for_status()
+    url, offset = start.headers["x-goog-upload-url"], 0
+    while True:
+        chunk = source.read(UPLOAD_CHUNK_BYTES)
+        last = offset + len(chunk) >= size
+        response = client.post(
+            url,
+            content=chunk,
+            headers={
+                "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
+                "X-Goog-Upload-Offset": str(offset),
+            },
+        )
+        response.raise_for_status()
+        offset += len(chunk)
+        if last:
+            return str(response.json()["file"]["name"])
+
+
 def _upload_raw(base_url: str, path: Path) -> str:
     import httpx
-
-    from airflow_provider_genai_batch.client.settings import UPLOAD_CHUNK_BYTES
 
     size = path.stat().st_size
     with httpx.Client(timeout=300) as client, path.open("rb") as source:
         _mark()
-        start = client.post(
-            f"{base_url}/upload/v1beta/files",
-            json={"file": {"displayName": "bench-raw"}},
-            headers={
-                "x-goog-api-key": API_KEY,
-                "X-Goog-Upload-Protocol": "resumable",
-                "X-Goog-Upload-Command": "start",
-                "X-Goog-Upload-Header-Content-Length": str(size),
-                "X-Goog-Upload-Header-Content-Type": "application/jsonl",
-            },
-        )
-        start.raise_for_status()
-        url, offset = start.headers["x-goog-upload-url"], 0
-        while True:
-            chunk = source.read(UPLOAD_CHUNK_BYTES)
-            last = offset + len(chunk) >= size
-            response = client.post(
-                url,
-                content=chunk,
-                headers={
-                    "X-Goog-Upload-Command": "upload, finalize" if last else "upload",
-                    "X-Goog-Upload-Offset": str(offset),
-                },
-            )
-            response.raise_for_status()
-            offset += len(chunk)
-            if last:
-                return str(response.json()["file"]["name"])
+        return raw_resumable_upload(client, base_url, source, size, "bench-raw")
 
 
 def _upload_sdk(base_url: str, path: Path) -> str:
