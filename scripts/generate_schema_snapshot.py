@@ -15,13 +15,18 @@ Sources (dev dependencies only, never needed at run time):
   message (``inferred``), plus the ``BatchPredictionJob`` input/output ``oneof`` groups of the public
   ``batch_prediction_job.proto`` (``hand_written``).
 
+- Fields google-genai 3.3.0 sends that those artifacts lack (``SDK_FIELDS`` below): added by hand, each with its
+  provenance, and listed under ``sdk_fields`` in the snapshot. The newer evidence wins: the SDK sends a field only
+  once Google's API takes it. A field public reports show the live API rejecting in the SDK's spelling is added
+  with the type that rejects it as Google does (Vertex AI ``serviceTier``).
+
 Run ``.venv/bin/python -m scripts.generate_schema_snapshot`` (writes
 ``airflow_provider_genai_batch/emulator/schemas/*.json``); ``--check`` exits 1 when the files differ.
 
 Snapshot format (one file per backend and API version)::
 
     {"format": 1, "backend": "gemini", "version": "v1beta", "artifacts": {...}, "roots": {"Name": "full.Name"},
-     "hand_written": [...], "inferred_oneofs": [...],
+     "hand_written": [...], "inferred_oneofs": [...], "sdk_fields": [{"message", "field", "provenance"}...],
      "messages": {"full.Name": {"fields": {"proto_name": FIELD}, "oneofs": {"group": ["proto_name", ...]}}},
      "enums": {"full.Name": {"VALUE_NAME": number}}}
 
@@ -209,6 +214,85 @@ def _envelope(package: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Fields google-genai 3.3.0 sends that the published artifacts above lack
+# ---------------------------------------------------------------------------------------------------------------
+
+_SDK = "google-genai 3.3.0 models.py / batches.py"
+#: message short name -> proto field name -> (FIELD, provenance). Gemini API, every version the SDK may call (3.x
+#: sends to ``v1`` by default, this client to ``v1beta``).
+GEMINI_SDK_FIELDS: dict[str, dict[str, tuple[dict[str, Any], str]]] = {
+    "GenerateContentRequest": {
+        "service_tier": (
+            {"type": "enum", "ref": "ServiceTier"},
+            f"{_SDK} _GenerateContentConfig_to_mldev sets serviceTier on the request, values of types.ServiceTier "
+            "(lower-case); https://ai.google.dev/gemini-api/docs/flex-inference documents service_tier 'flex' "
+            "in the generateContent body; upper-case 'FLEX' is reported rejected (prism-php/prism#1002)",
+        ),
+        "labels": (
+            {"type": "map", "key": "string", "value": {"type": "string"}},
+            f"{_SDK} _GenerateContentConfig_to_mldev sets labels on the request (google-genai 2.19 still raised "
+            "'labels parameter is only supported in Gemini Enterprise Agent Platform'; googleapis/python-genai#2296)",
+        ),
+        "store": (
+            {"type": "bool"},
+            f"{_SDK} _GenerateContentConfig_to_mldev sets store on the request (GenerateContentConfig.store, a bool)",
+        ),
+        "continuation_token": (
+            {"type": "bytes"},
+            f"{_SDK} _GenerateContentConfig_to_mldev sets continuationToken on the request (bytes, base64); the "
+            "aiplatform discovery document has the same field on Vertex AI's GenerateContentRequest",
+        ),
+    },
+    "GenerationConfig": {
+        "audio_transcription_config": (
+            {"type": "message", "ref": "google.protobuf.Struct"},
+            f"{_SDK} _GenerateContentConfig_to_mldev sets generationConfig.audioTranscriptionConfig (changelog "
+            "2.14.0/2.15.0); its Gemini API message is unpublished, so any object is accepted",
+        ),
+    },
+}
+#: google-genai 3.3.0 ``types.ServiceTier`` values, as the SDK sends them.
+GEMINI_SERVICE_TIERS = {"unspecified": 0, "flex": 1, "standard": 2, "priority": 3}
+VERTEX_SDK_FIELDS: dict[str, dict[str, tuple[dict[str, Any], str]]] = {
+    "GenerateContentRequest": {
+        "service_tier": (
+            {"type": "enum", "ref": "ServiceTier"},
+            f"{_SDK} _GenerateContentConfig_to_vertex sets serviceTier on the request; Vertex AI answers 400 "
+            "(Invalid value at 'service_tier' ... ServiceTier) for the SDK's values ('flex', 'priority', 'STANDARD') "
+            "and takes SERVICE_TIER_FLEX without effect "
+            "(googleapis/python-genai#2433, #2847; googleapis/java-genai#972; BerriAI/litellm#34914): only the "
+            "names those reports show are listed",
+        ),
+    },
+}
+#: Enum names of ``google.cloud.aiplatform.{v}.ServiceTier`` that public reports show accepted.
+VERTEX_SERVICE_TIERS = {"SERVICE_TIER_UNSPECIFIED": 0, "SERVICE_TIER_FLEX": 1}
+
+
+def _add_sdk_fields(
+    messages: dict[str, Any],
+    enums: dict[str, dict[str, int]],
+    prefix: str,
+    table: dict[str, dict[str, tuple[dict[str, Any], str]]],
+    tiers: dict[str, int],
+) -> list[dict[str, str]]:
+    """Add ``table``'s fields to ``messages`` (names under ``prefix``); their provenance, for ``sdk_fields``."""
+    added = []
+    for short, fields in table.items():
+        message = messages[prefix + short]
+        for name, (spec, provenance) in fields.items():
+            if name in message["fields"]:
+                raise SystemExit(f"{prefix}{short}.{name} is published now: drop it from the SDK_FIELDS table")
+            spec = dict(spec)
+            if spec.get("ref") == "ServiceTier":
+                spec["ref"] = prefix + "ServiceTier"
+                enums[spec["ref"]] = dict(tiers)
+            message["fields"][name] = spec
+            added.append({"message": prefix + short, "field": name, "provenance": provenance})
+    return added
+
+
 def gemini_snapshot(version: str) -> dict[str, Any]:
     """The snapshot of one Gemini API version."""
     module = importlib.import_module(f"google.ai.generativelanguage_{version}")
@@ -222,6 +306,7 @@ def gemini_snapshot(version: str) -> dict[str, Any]:
     if missing:
         raise SystemExit(f"{module.__name__} now ships {missing}: build the envelope from the descriptors instead")
     messages.update(envelope)
+    sdk_fields = _add_sdk_fields(messages, enums, f"{package}.", GEMINI_SDK_FIELDS, GEMINI_SERVICE_TIERS)
     return {
         "format": 1,
         "backend": "gemini",
@@ -238,6 +323,7 @@ def gemini_snapshot(version: str) -> dict[str, Any]:
         },
         "hand_written": sorted(envelope),
         "inferred_oneofs": [],
+        "sdk_fields": sdk_fields,
         "messages": dict(sorted(messages.items())),
         "enums": dict(sorted(enums.items())),
     }
@@ -338,6 +424,7 @@ def vertex_snapshot(version: str, gemini: dict[str, Any]) -> dict[str, Any]:
                     fields[member]["oneof"] = group
         oneofs = {g: [m for m in ms if m in fields] for g, ms in oneofs.items()}
         messages[name] = {"fields": fields, **({"oneofs": oneofs} if oneofs else {})}
+    sdk_fields = _add_sdk_fields(messages, enums, prefix, VERTEX_SDK_FIELDS, VERTEX_SERVICE_TIERS)
     return {
         "format": 1,
         "backend": "vertex",
@@ -352,6 +439,7 @@ def vertex_snapshot(version: str, gemini: dict[str, Any]) -> dict[str, Any]:
         "roots": roots,
         "hand_written": sorted(f"{prefix}{short}.{g}" for short, groups in _VERTEX_ONEOFS.items() for g in groups),
         "inferred_oneofs": sorted(inferred),
+        "sdk_fields": sdk_fields,
         "messages": dict(sorted(messages.items())),
         "enums": dict(sorted(enums.items())),
     }

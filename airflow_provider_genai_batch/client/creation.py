@@ -347,7 +347,10 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
                 input_config = gemini.file_input(source.file_name)
             else:
                 data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
-                uploaded = yield from upload_file(settings, data.file, data.size, "jsonl", prepared.display_name)
+                local = source.path if isinstance(source, LocalFileSource) else None
+                uploaded = yield from upload_file(
+                    settings, data.file, data.size, "jsonl", prepared.display_name, gemini.upload_file_name(local)
+                )
                 input_config = gemini.file_input(uploaded.name or "")
             response = yield gemini.build_create(
                 settings,
@@ -390,7 +393,8 @@ def upload_source_plan(settings: ClientSettings, source: Any, mime_type: str, di
     if isinstance(resolved, LocalFileSource):
         with resolved.path.open("rb") as handle:
             size = resolved.path.stat().st_size
-            return (yield from upload_file(settings, handle, size, mime_type, display_name))
+            name = gemini.upload_file_name(resolved.path)
+            return (yield from upload_file(settings, handle, size, mime_type, display_name, name))
     with _jsonl_data(resolved, _target(settings)) as data:
         return (yield from upload_file(settings, data.file, data.size, mime_type, display_name))
 

@@ -169,11 +169,17 @@ def _check_resumable(exc: GenAIBatchError, resumes: int) -> None:
 
 
 def upload_file(
-    settings: ClientSettings, data: IO[bytes], size: int, mime_type: str, display_name: str | None
+    settings: ClientSettings,
+    data: IO[bytes],
+    size: int,
+    mime_type: str,
+    display_name: str | None,
+    file_name: str | None = None,
 ) -> Plan[File]:
     """Files API resumable upload in chunks of ``settings.upload_chunk_bytes``; after a failed chunk it asks
-    the server how much it stored (``X-Goog-Upload-Command: query``) and resumes from there."""
-    start = yield gemini.build_upload_start(settings, size, mime_type, display_name)
+    the server how much it stored (``X-Goog-Upload-Command: query``) and resumes from there. ``file_name``: the
+    local file's name, sent as google-genai sends it (``gemini.upload_file_name``)."""
+    start = yield gemini.build_upload_start(settings, size, mime_type, display_name, file_name)
     url = start.headers.get("x-goog-upload-url")
     if not url:
         raise InvalidResponseError("the Files API did not return an upload URL (X-Goog-Upload-URL)")

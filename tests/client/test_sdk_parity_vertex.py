@@ -9,8 +9,10 @@ covered, with the SDK function each mirrors:
   (``tool_call``, ``tool_response``, ``part_metadata`` rejected); bytes as URL-safe base64:
   ``_common.encode_unserializable_types``; ``gs://`` and ``https://`` file parts
 - function responses: ``_FunctionResponse_to_vertex`` (``will_continue`` rejected)
-- config split: ``_GenerateContentConfig_to_vertex`` (``model_selection_config`` -> ``modelConfig``,
-  ``generation_output_config`` -> ``outputConfig``; ``store`` and ``enable_enhanced_civic_answers`` rejected);
+- config split: ``_GenerateContentConfig_to_vertex`` (``model_selection_config`` -> ``modelConfig``; on the request
+  ``model_armor_config`` -> ``modelArmorConfig``, ``generation_output_config`` -> ``outputConfig``,
+  ``continuation_token``; ``store`` and ``enable_enhanced_civic_answers`` rejected; ``service_tier`` refused,
+  docs/SDK_PARITY.md says why);
   an empty config sends nothing, as ``models.generate_content`` does
 - cached content with project and location: ``t_cached_content_name`` (``_resource_name`` on Vertex)
 - response_schema / response_json_schema: ``t_schema``, ``process_schema`` (``additionalProperties`` allowed on
@@ -202,24 +204,36 @@ def test_gemini_only_fields_rejected_like_the_sdk(rec: Recorder, request_: dict[
     assert rec.requests == []
 
 
-UNPUBLISHED = {
-    "service-tier": (one(service_tier="flex"), "src[0].config.service_tier"),
-    "model-armor": (one(model_armor_config={"prompt_template_name": "x"}), "src[0].config.model_armor_config"),
-    "output-config": (one(generation_output_config={}), "src[0].config.generation_output_config"),
+# Fields an older decision refused: google-genai 3.3.0 puts model armor and output config on the request, where the
+# aiplatform discovery document has them (docs/SDK_PARITY.md, "Fields the SDK sends").
+SDK_FIELDS: dict[str, dict[str, Any]] = {
+    "model-armor": one(model_armor_config={"prompt_template_name": "projects/p/locations/l/templates/t"}),
+    "model-armor-both": one(model_armor_config={"promptTemplateName": "a", "response_template_name": "b"}),
+    "output-config": one(generation_output_config={"output_uri_prefix": "gs://b/out"}),
+    "continuation-token": one(continuation_token=b"\x00\xfftoken"),
+    "audio-transcription": one(audio_transcription_config={"language_codes": ["en-US"]}),
+    "together": one("x", model_armor_config={"prompt_template_name": "a"}, labels={"k": "v"}, temperature=0),
 }
 
 
-@pytest.mark.parametrize(("request_", "field"), list(UNPUBLISHED.values()), ids=list(UNPUBLISHED))
-def test_fields_missing_from_googles_published_schema_are_refused(
-    rec: Recorder, request_: dict[str, Any], field: str
+@pytest.mark.parametrize("request_", list(SDK_FIELDS.values()), ids=list(SDK_FIELDS))
+def test_fields_an_older_decision_refused_are_sent_as_the_sdk_sends_them(
+    rec: Recorder, request_: dict[str, Any]
 ) -> None:
-    # google-genai sends these inside generationConfig (or on the request, service_tier); the aiplatform discovery
-    # document has no such field there, so Google's parser would answer 400 (docs/SDK_PARITY.md).
+    assert_same(rec, [request_])
+
+
+@pytest.mark.parametrize("tier", ["flex", "priority", "standard", "SERVICE_TIER_FLEX", types.ServiceTier.FLEX])
+def test_service_tier_is_refused_on_vertex_before_any_request(rec: Recorder, tier: Any) -> None:
+    # The SDK sends it (serviceTier: "flex"); Vertex answers 400 "Invalid value at 'service_tier'" for the SDK's
+    # values and ignores its own enum names (googleapis/python-genai#2433, #2847; googleapis/java-genai#972).
+    assert sdk_vertex_body(rec, one(service_tier=tier))["serviceTier"]
     rec.clear()
     with pytest.raises(InvalidInputError) as info:
-        our_vertex_lines(rec, [request_])
-    assert info.value.field == field
-    assert "published request schema" in info.value.problem
+        our_vertex_lines(rec, [one(service_tier=tier)])
+    assert info.value.field == "src[0].config.service_tier"
+    assert "Invalid value at 'service_tier'" in info.value.problem
+    assert "gemini connection" in info.value.fix
     assert rec.requests == []
 
 

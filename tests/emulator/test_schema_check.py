@@ -143,10 +143,13 @@ def test_vertex_uses_the_discovery_document_and_inferred_oneofs() -> None:
         "Invalid value at 'contents[0].parts[0]' (oneof), oneof field 'data' is already set. Cannot set 'inlineData'"
     ]
     # Fields Vertex has and the Gemini API does not, and the reverse.
-    assert _problems({"contents": [], "labels": {"team": "etl"}}, VERTEX) == []
-    assert _problems({"contents": [], "labels": {"team": "etl"}}) == [
-        'Invalid JSON payload received. Unknown name "labels": Cannot find field.'
+    assert _problems({"contents": [], "routingConfig": {}}, GEMINI, "GenerateContentRequest") == [
+        'Invalid JSON payload received. Unknown name "routingConfig": Cannot find field.'
     ]
+    assert _problems({"contents": [], "store": True}, VERTEX) == [
+        'Invalid JSON payload received. Unknown name "store": Cannot find field.'
+    ]
+    assert _problems({"contents": [], "labels": {"team": "etl"}}, VERTEX) == []
     assert _problems({"labels": {"team": 1}}, VERTEX) == ["Invalid value at 'labels[0].value' (TYPE_STRING), 1"]
     timestamps = {"createTime": "2026-01-01T00:00:00.5Z", "endTime": "yesterday"}
     assert _problems(timestamps, VERTEX, "BatchPredictionJob") == [
@@ -164,6 +167,28 @@ def test_snapshot_records_its_sources() -> None:
     vertex = json.loads((generator.SCHEMA_DIR / "vertex.v1beta1.json").read_text())
     assert vertex["artifacts"]["google-api-python-client"] == "2.202.0"
     assert vertex["artifacts"]["document"].endswith("aiplatform.v1beta1.json")
+
+
+def test_snapshot_records_each_field_added_beyond_the_published_artifacts() -> None:
+    expected = {
+        "gemini": {
+            "GenerateContentRequest.service_tier",
+            "GenerateContentRequest.labels",
+            "GenerateContentRequest.store",
+            "GenerateContentRequest.continuation_token",
+            "GenerationConfig.audio_transcription_config",
+        },
+        "vertex": {"GenerateContentRequest.service_tier"},
+    }
+    for name in ("gemini.v1beta", "gemini.v1", "vertex.v1beta1", "vertex.v1"):
+        data = json.loads((generator.SCHEMA_DIR / f"{name}.json").read_text())
+        backend = name.split(".")[0]
+        added = {f"{entry['message'].rsplit('.', 1)[-1]}.{entry['field']}" for entry in data["sdk_fields"]}
+        prefix = f"GoogleCloudAiplatform{data['version'].capitalize()}"
+        assert {a.removeprefix(prefix) for a in added} == expected[backend], name
+        for entry in data["sdk_fields"]:
+            assert "google-genai 3.3.0" in entry["provenance"], entry
+            assert entry["field"] in data["messages"][entry["message"]]["fields"], entry
 
 
 def test_snapshot_matches_the_installed_official_packages() -> None:

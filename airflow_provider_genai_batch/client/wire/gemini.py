@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -216,21 +217,41 @@ def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
 # --- Files API ---------------------------------------------------------------------------------
 
 
-def build_upload_start(settings: ClientSettings, size: int, mime_type: str, display_name: str | None) -> ApiRequest:
-    """Start a resumable upload: POST ``upload/{V}/files``. Safe to retry: it only opens a session."""
+def upload_file_name(path: str | os.PathLike[str] | None) -> str | None:
+    """The ``X-Goog-Upload-File-Name`` of a local file, as google-genai sends it (``os.path.basename``), or ``None``
+    when there is no path or the name is not printable ASCII: HTTP/1.1 header values are bytes, and a name with
+    other characters (``é``, a newline) cannot be sent as the SDK sends it (it fails there), so it is left out."""
+    if path is None:
+        return None
+    name = os.path.basename(os.fspath(path))
+    if not name or not name.isascii() or not name.isprintable():
+        return None
+    return name
+
+
+def build_upload_start(
+    settings: ClientSettings, size: int, mime_type: str, display_name: str | None, file_name: str | None = None
+) -> ApiRequest:
+    """Start a resumable upload: POST ``upload/{V}/files``. Safe to retry: it only opens a session.
+
+    ``file_name`` (``upload_file_name`` of a local path) is sent as ``X-Goog-Upload-File-Name``, as google-genai's
+    ``prepare_resumable_upload`` does for uploads from a path."""
     file: JsonDict = {"mimeType": mime_type, "sizeBytes": str(size)}
     if display_name:
         file["displayName"] = display_name
+    headers = {
+        "X-Goog-Upload-Protocol": "resumable",
+        "X-Goog-Upload-Command": "start",
+        "X-Goog-Upload-Header-Content-Length": str(size),
+        "X-Goog-Upload-Header-Content-Type": mime_type,
+    }
+    if file_name:
+        headers["X-Goog-Upload-File-Name"] = file_name
     return ApiRequest(
         "POST",
         join_url(settings.effective_base_url, "upload", settings.effective_api_version, "files"),
         json={"file": file},
-        headers={
-            "X-Goog-Upload-Protocol": "resumable",
-            "X-Goog-Upload-Command": "start",
-            "X-Goog-Upload-Header-Content-Length": str(size),
-            "X-Goog-Upload-Header-Content-Type": mime_type,
-        },
+        headers=headers,
     )
 
 

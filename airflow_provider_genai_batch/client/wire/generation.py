@@ -20,7 +20,14 @@ from typing import Any
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.wire.content import content_to_wire
 from airflow_provider_genai_batch.client.wire.schema import json_schema_to_wire, response_schema_to_wire
-from airflow_provider_genai_batch.client.wire.values import camel, enum_value, not_on_backend, plain, snake_keys
+from airflow_provider_genai_batch.client.wire.values import (
+    b64_field,
+    camel,
+    enum_value,
+    not_on_backend,
+    plain,
+    snake_keys,
+)
 
 JsonDict = dict[str, Any]
 
@@ -52,23 +59,31 @@ GENERATION = frozenset(
 # Sent on the request itself.
 REQUEST_LEVEL = frozenset({"labels", "service_tier", "continuation_token"})
 ONLY_GEMINI = frozenset({"enable_enhanced_civic_answers", "store"})
-# Vertex only: field -> its generationConfig key (Vertex renames two).
+# Vertex only, inside generationConfig: field -> its key (Vertex renames one).
 ONLY_VERTEX = {
     "routing_config": "routingConfig",
     "model_selection_config": "modelConfig",
     "audio_timestamp": "audioTimestamp",
-    "model_armor_config": "modelArmorConfig",
-    "generation_output_config": "outputConfig",
 }
-# Fields google-genai 3.3.0 sends but Google's published schema of that backend lacks (Gemini:
-# google-ai-generativelanguage's v1beta GenerateContentRequest / GenerationConfig; Vertex AI: the aiplatform v1beta1
-# discovery document, which places model armor and output config on the request, not in generationConfig).
-# Google's proto JSON parser rejects unknown names, so they are refused before any network call (docs/SDK_PARITY.md).
-UNPUBLISHED = {
-    "gemini": frozenset({"labels", "service_tier", "store", "continuation_token", "audio_transcription_config"}),
-    "vertex": frozenset({"service_tier", "model_armor_config", "generation_output_config"}),
+# Vertex only, on the request (google-genai 3.3.0 ``_GenerateContentConfig_to_vertex`` sets them on the parent
+# object; the aiplatform discovery document has them on GenerateContentRequest): field -> its key.
+ONLY_VERTEX_REQUEST = {"model_armor_config": "modelArmorConfig", "generation_output_config": "outputConfig"}
+# google-genai 3.3.0 ``types.ServiceTier`` (a case-insensitive enum): the values the SDK sends, lower-case.
+SERVICE_TIERS = ("unspecified", "flex", "standard", "priority")
+# Fields google-genai 3.3.0 sends that public evidence shows the live API rejecting: refused before any network
+# call (docs/SDK_PARITY.md, "Fields the SDK sends", gives each field's sources).
+REFUSED: dict[str, dict[str, tuple[str, str]]] = {
+    "gemini": {},
+    "vertex": {
+        "service_tier": (
+            "is rejected by Vertex AI in the request body: the SDK's values ('flex', 'priority'...) answer "
+            "400 \"Invalid value at 'service_tier'\", and the API's own enum names are accepted but ignored "
+            "(billed as standard); Vertex AI chooses Flex or Priority PayGo by an HTTP header, for online "
+            "requests only",
+            "remove it (batch prediction is billed at the batch rate), or use a gemini connection for service_tier",
+        )
+    },
 }
-_API_NAMES = {"gemini": "the Gemini Developer API", "vertex": "Vertex AI"}
 _IMAGE_GEMINI = frozenset({"aspect_ratio", "image_size"})
 _TOOL_ONLY_VERTEX = frozenset({"retrieval", "enterprise_web_search", "parallel_ai_search", "exa_ai_search"})
 _TOOL_ONLY_GEMINI = frozenset({"file_search"})
@@ -303,6 +318,37 @@ def tools_to_wire(value: Any, field: str, backend: str) -> list[JsonDict]:
     return tools
 
 
+def service_tier(value: Any, field: str) -> str:
+    """``service_tier`` as google-genai's ``ServiceTier`` sends it (its value, lower-case); any other spelling is
+    refused, where the SDK would warn and send it for the API to reject."""
+    text = plain(value, field)
+    if isinstance(text, str) and text.strip().lower() in SERVICE_TIERS:
+        return text.strip().lower()
+    raise InvalidInputError(
+        field,
+        f"is {text!r}, which is no service tier of the Gemini API",
+        f"use one of {', '.join(repr(t) for t in SERVICE_TIERS)} (for example 'flex' for Flex pricing)",
+    )
+
+
+def labels(value: Any, field: str) -> dict[str, str]:
+    """Per-request ``labels``: a map of strings to strings, keys as given (google-genai's ``dict[str, str]``)."""
+    given = plain(value, field, snake=False)
+    if not isinstance(given, dict):
+        raise InvalidInputError(field, f"is a {type(value).__name__}", "give a dict of strings, e.g. {'team': 'a'}")
+    for key, item in given.items():
+        if not isinstance(item, str):
+            raise InvalidInputError(f"{field}.{key}", f"is a {type(item).__name__}", "give label values as strings")
+    return given
+
+
+def boolean(value: Any, field: str) -> bool:
+    """A ``bool`` field (``store``): Google's JSON parser takes only ``true`` / ``false``."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(field, f"is {value!r}", "give True or False")
+    return value
+
+
 def config_to_request_fields(
     config: Any, field: str, backend: str, *, project: str | None = None, location: str = "us-central1"
 ) -> JsonDict:
@@ -320,15 +366,12 @@ def config_to_request_fields(
         where = f"{field}.{name}"
         if name in CLIENT_ONLY:
             continue
-        if (backend == "vertex" and name in ONLY_GEMINI) or (backend == "gemini" and name in ONLY_VERTEX):
+        if (backend == "vertex" and name in ONLY_GEMINI) or (
+            backend == "gemini" and (name in ONLY_VERTEX or name in ONLY_VERTEX_REQUEST)
+        ):
             raise not_on_backend(where, backend)
-        if name in UNPUBLISHED[backend]:
-            raise InvalidInputError(
-                where,
-                f"is sent by google-genai but is no field of {_API_NAMES[backend]}'s published request schema, "
-                "so the API rejects the request",
-                "remove it",
-            )
+        if name in REFUSED[backend]:
+            raise InvalidInputError(where, *REFUSED[backend][name])
         if name == "system_instruction":
             request["systemInstruction"] = content_to_wire(value, where, backend)
         elif name == "safety_settings":
@@ -339,8 +382,16 @@ def config_to_request_fields(
             request["toolConfig"] = _tool_config(value, where, backend)
         elif name == "cached_content":
             request["cachedContent"] = cached_content_name(value, where, backend, project, location)
-        elif name in REQUEST_LEVEL or name == "store":
-            request[camel(name)] = enum_value(name, plain(value, where, snake=False))
+        elif name == "service_tier":
+            request["serviceTier"] = service_tier(value, where)
+        elif name == "labels":
+            request["labels"] = labels(value, where)
+        elif name == "continuation_token":
+            request["continuationToken"] = b64_field(value, where)
+        elif name == "store":
+            request["store"] = boolean(value, where)
+        elif name in ONLY_VERTEX_REQUEST:
+            request[ONLY_VERTEX_REQUEST[name]] = plain(value, where)
         elif name == "response_schema":
             schema = response_schema_to_wire(value, where, backend)
             if schema is not None:
