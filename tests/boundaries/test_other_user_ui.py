@@ -71,7 +71,6 @@ def test_an_editor_of_dag_a_cannot_show_or_cancel_dag_bs_job_through_a_forged_xc
     editor = headers_of(token, "editor_a")
     for key, value in FORGERIES[forgery](a, b).items():
         write_xcom(rest, editor, "ui_team_a", a.run_id, key, value)
-    ui.app.state.service.reader.jobs.forget(("genai_batch_default", b_job))  # type: ignore[attr-defined]
     shown = ui.get(ti_path("ui_team_a", a.run_id), headers=editor)
     assert shown.status_code == 200, shown.text
     row = shown.json()
