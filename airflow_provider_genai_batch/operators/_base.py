@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY
+from airflow_provider_genai_batch.links.genai_batch import (
+    JOB_NAME_XCOM_KEY,
+    JOB_URL_XCOM_KEY,
+    KEY_PROOF_XCOM_KEY,
+    REATTACHED_XCOM_KEY,
+)
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -32,10 +37,20 @@ class GenAIBatchBaseOperator(BaseOperator):
 
         return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
 
-    def push_job(self, context: Context, job_name: str, *, reattached: bool | None = None) -> None:
-        """Push the job name and console URL (for the extra link) to XCom at once."""
+    def push_job(
+        self,
+        context: Context,
+        job_name: str,
+        *,
+        reattached: bool | None = None,
+        key_proof: list[Any] | None = None,
+    ) -> None:
+        """Push the job name and console URL (for the extra link) to XCom at once; a created job's key proof
+        (what its key was derived from) lets the UI check that the job belongs to this task."""
         ti = context["ti"]
         ti.xcom_push(key=JOB_NAME_XCOM_KEY, value=job_name)
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.console_url(job_name))
         if reattached is not None:
             ti.xcom_push(key=REATTACHED_XCOM_KEY, value=reattached)
+        if key_proof is not None:
+            ti.xcom_push(key=KEY_PROOF_XCOM_KEY, value=key_proof)

@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -47,8 +48,10 @@ from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingE
 from airflow_provider_genai_batch.policy.idempotency import (
     KEY_LENGTH,
     display_name_with_key,
-    idempotency_key,
+    fingerprint_input,
     job_carries_key,
+    key_identity,
+    key_of_identity,
     labels_with_key,
 )
 
@@ -93,6 +96,8 @@ class Submission:
 
     job: BatchJob
     reattached: bool
+    #: What the job's key was derived from (``policy.idempotency.key_identity``), recorded for the UI.
+    key_identity: list[Any] | None = None
 
 
 class TaskStateJobStore:
@@ -310,19 +315,24 @@ def job_config(
 
 def task_key(context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool) -> str:
     """The idempotency key of this task instance and input (``policy.idempotency.idempotency_key``)."""
+    return key_of_identity(task_identity(context, request, identity, force_rerun=force_rerun))
+
+
+def task_identity(
+    context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool
+) -> list[Any]:
+    """What this task instance's key is the hash of (``policy.idempotency.key_identity``)."""
     ti = context["ti"]
     run_id = ti.run_id
     if force_rerun:
         run_id = f"{run_id}#try-{ti.try_number}"  # a new job per try, still found again within the try
-    return idempotency_key(
+    config = {**(request.config or {}), "__embeddings__": request.embeddings}
+    return key_identity(
         dag_id=ti.dag_id,
         task_id=ti.task_id,
         run_id=run_id,
         map_index=ti.map_index,
-        model=request.model,
-        src=request.src,
-        config={**(request.config or {}), "__embeddings__": request.embeddings},
-        content=identity,
+        fingerprint=fingerprint_input(request.model, request.src, config, identity),
     )
 
 
@@ -352,10 +362,11 @@ def submit_create(
         model=request.model, src=request.src, config=placeholder, embeddings=request.embeddings
     )
     try:
-        key = task_key(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
+        key_proof = task_identity(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
+        key = key_of_identity(key_proof)
         keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
         prepared.rename(keyed["display_name"], keyed.get("labels"))
-        return submit_once(
+        submission = submit_once(
             hook,
             key=key,
             create=lambda: hook.create_prepared(prepared),
@@ -367,5 +378,6 @@ def submit_create(
             on_incomplete_lookup=on_incomplete_lookup,
             lookup_max_jobs=lookup_max_jobs,
         )
+        return dataclasses.replace(submission, key_identity=key_proof)
     finally:
         prepared.cleanup.close()

@@ -216,7 +216,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             lookup_max_jobs=self.lookup_max_jobs,
         )
         self._job_name = submission.job.name
-        self.push_job(context, submission.job.name, reattached=submission.reattached)
+        self.push_job(context, submission.job.name, reattached=submission.reattached, key_proof=submission.key_identity)
         return self._after_submission(submission)
 
     def _after_submission(self, submission: Submission) -> dict[str, Any]:

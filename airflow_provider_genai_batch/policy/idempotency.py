@@ -38,6 +38,8 @@ __all__ = [
     "job_carries_key",
     "key_from_display_name",
     "key_from_labels",
+    "key_identity",
+    "key_of_identity",
     "labels_with_key",
     "vertex_key_filter",
 ]
@@ -110,17 +112,29 @@ def idempotency_key(
         idempotency_key(dag_id="d", task_id="t", run_id="r", map_index=None, model="m", src="gs://b/x",
                         config={"dest": "gs://b/out"})
     """
-    identity = json.dumps(
-        [
-            dag_id,
-            task_id,
-            run_id,
-            -1 if map_index is None else int(map_index),
-            fingerprint_input(model, src, config, content),
-        ],
-        separators=(",", ":"),
+    identity = key_identity(
+        dag_id=dag_id,
+        task_id=task_id,
+        run_id=run_id,
+        map_index=map_index,
+        fingerprint=fingerprint_input(model, src, config, content),
     )
-    return hashlib.sha256(identity.encode()).hexdigest()[:KEY_LENGTH]
+    return key_of_identity(identity)
+
+
+def key_identity(*, dag_id: str, task_id: str, run_id: str, map_index: int | None, fingerprint: str) -> list[Any]:
+    """What a key is the hash of: ``[dag_id, task_id, run_id, map_index, fingerprint]`` (JSON-able).
+
+    The operator records it in XCom; the UI re-derives the key from it (:func:`key_of_identity`) and checks that
+    the job carries that key and that the identity starts with the task instance's own: a recorded identity
+    cannot be made to name one task and hash to another task's key.
+    """
+    return [dag_id, task_id, run_id, -1 if map_index is None else int(map_index), fingerprint]
+
+
+def key_of_identity(identity: list[Any]) -> str:
+    """The key of an identity from :func:`key_identity`: 24 hex characters of its SHA-256."""
+    return hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()[:KEY_LENGTH]
 
 
 def _check_key(key: str) -> None:

@@ -1,7 +1,10 @@
 """The FastAPI app the plugin mounts on the api-server at ``/genai-batch``: JSON endpoints and plain pages.
 
-Every route needs a signed-in user; a job is shown to users who may read its DAG (or, for a job no task owns,
-its connection); cancelling needs edit access to the DAG. Example::
+Every route needs a signed-in user; a task's job is shown to users who may read its DAG, and only when the job
+carries the task's identity (``ui.binding``: XCom alone is not evidence); a job no task owns is shown to users
+who may read its connection; cancelling needs edit access to the DAG that owns the job, and a job that is not
+verified as the task's is never cancelled through it. Error text passes ``ui.errors.ui_error_text`` and reaches
+only users who may read the connection. Example::
 
     app = create_app()      # mounted by Airflow's plugins manager; tests serve it with httpx's ASGI transport
 """
@@ -13,7 +16,7 @@ import datetime as dt
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
@@ -26,6 +29,8 @@ from airflow_provider_genai_batch.ui.access import (
     can_read_dag,
     require,
 )
+from airflow_provider_genai_batch.ui.binding import Verdict, plausible_job_name, verify
+from airflow_provider_genai_batch.ui.errors import ui_error_text
 from airflow_provider_genai_batch.ui.records import (
     JobRecord,
     env_connection_ids,
@@ -33,7 +38,10 @@ from airflow_provider_genai_batch.ui.records import (
     read_records,
 )
 from airflow_provider_genai_batch.ui.service import JobReader
-from airflow_provider_genai_batch.ui.views import job_row, summary
+from airflow_provider_genai_batch.ui.views import job_row, summary, unverified_row
+
+if TYPE_CHECKING:
+    from airflow_provider_genai_batch.client.models import BatchJob
 
 URL_PREFIX = "/genai-batch"
 STATIC = Path(__file__).parent / "static"
@@ -56,12 +64,12 @@ class TaskRef(BaseModel):
     map_index: int = -1
 
 
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
 class JobsService:
-    """Joins the task records (metadata DB) with the API's jobs (cached) into the rows the pages show."""
+    """Joins the task records (metadata DB) with the API's jobs (cached) into the rows the pages show.
+
+    A record's job is shown only when ``ui.binding.verify`` finds it to be the task's; read errors are shown
+    only to users who may read the connection, and only after ``ui.errors.ui_error_text``.
+    """
 
     def __init__(self, reader: JobReader) -> None:
         self.reader = reader
@@ -70,11 +78,37 @@ class JobsService:
         """One task instance's job, or the newest ``MAX_RECORDS`` jobs tasks recorded (whatever their age)."""
         return await asyncio.to_thread(read_records, ti=ti)
 
-    async def row(self, record: JobRecord) -> dict[str, Any]:
-        try:
-            job = await self.reader.get(record.conn_id, record.job_name)
-        except Exception as exc:
-            return job_row(record, None, now=time.time(), error=_error_text(exc))
+    async def checked(
+        self, record: JobRecord, listed: BatchJob | None = None
+    ) -> tuple[BatchJob | None, Verdict, str | None]:
+        """The record's job (``listed`` when the list returned it, else one read), the verdict, and why the read
+        failed (scrubbed) when it did."""
+        if not plausible_job_name(record.job_name):
+            return None, Verdict(False, "the recorded job name is not a batch job name"), None
+        job = listed
+        if job is None:
+            try:
+                job = await self.reader.get(record.conn_id, record.job_name)
+            except Exception as exc:
+                reason = "the job could not be read, so it could not be checked"
+                return None, Verdict(False, reason), ui_error_text(exc)
+        return job, verify(record, job), None
+
+    async def row(
+        self, user: Any, record: JobRecord, listed: BatchJob | None = None, *, down: str | None = None
+    ) -> dict[str, Any]:
+        """The row of one task's record, as ``user`` may see it (``down``: its connection's list failed)."""
+        job: BatchJob | None
+        error: str | None
+        if down is not None and listed is None:
+            job, verdict, error = None, Verdict(False, "the job's connection is unavailable"), down
+        else:
+            job, verdict, error = await self.checked(record, listed)
+        if job is None or not verdict.verified:
+            shown = error if error is not None and can_read_connection(user, record.conn_id) else None
+            if error is not None and shown is None:
+                shown = "the live read failed (its reason is shown to users who may read the connection)"
+            return unverified_row(record, reason=verdict.reason, error=shown)
         return job_row(record, job, now=time.time())
 
     async def connection_ids(self, records: list[JobRecord]) -> list[str]:
@@ -82,41 +116,51 @@ class JobsService:
         ids = {*stored, *env_connection_ids(dict(os.environ)), *(r.conn_id for r in records)}
         return sorted(ids)
 
+    async def _list(self, conn_id: str) -> list[BatchJob] | str:
+        try:
+            return await self.reader.list(conn_id)
+        except Exception as exc:
+            return ui_error_text(exc)
+
     async def visible_rows(self, user: Any) -> tuple[list[dict[str, Any]], list[str]]:
-        """Every job this user may see: owned ones by DAG access, unowned ones by connection access."""
+        """Every job this user may see: verified task jobs by DAG access, the rest of a connection's jobs by
+        connection access; list errors only of connections this user may read."""
         records = await self.records()
-        owned_names = {(r.conn_id, r.job_name) for r in records}
         readable = [r for r in records if can_read_dag(user, r.dag_id)]
         conn_ids = await self.connection_ids(records)
-        listed: dict[str, list[Any]] = {}
-        errors: list[str] = []
-        for conn_id in conn_ids:
-            try:
-                listed[conn_id] = await self.reader.list(conn_id)
-            except Exception as exc:
-                errors.append(f"{conn_id}: {_error_text(exc)}")
+        outcomes = await asyncio.gather(*(self._list(conn_id) for conn_id in conn_ids))
+        listed = {c: o for c, o in zip(conn_ids, outcomes, strict=True) if not isinstance(o, str)}
+        failed = {c: o for c, o in zip(conn_ids, outcomes, strict=True) if isinstance(o, str)}
+        errors = [f"{c}: {text}" for c, text in failed.items() if can_read_connection(user, c)]
         by_name = {(c, job.name): job for c, jobs in listed.items() for job in jobs}
-        now = time.time()
         limit = asyncio.Semaphore(READS_AT_ONCE)
 
         async def one(record: JobRecord) -> dict[str, Any]:
             job = by_name.get((record.conn_id, record.job_name))
-            if job is not None:
-                return job_row(record, job, now=now)
+            if job is not None or record.conn_id in failed:
+                return await self.row(user, record, job, down=failed.get(record.conn_id))
             async with limit:  # a job the list did not return (older, or another page): read it alone
-                return await self.row(record)
+                return await self.row(user, record)
 
         rows = list(await asyncio.gather(*(one(record) for record in readable)))
+        owned = {(r.conn_id, r.job_name) for r in records if self._owns(r, by_name)}
+        now = time.time()
         for conn_id, jobs in listed.items():
             if not can_read_connection(user, conn_id):
                 continue
             for job in jobs:
-                if (conn_id, job.name) in owned_names:
+                if (conn_id, job.name) in owned:
                     continue
                 row = job_row(None, job, now=now)
                 row["conn_id"] = conn_id
                 rows.append(row)
         return rows, errors
+
+    @staticmethod
+    def _owns(record: JobRecord, by_name: dict[tuple[str, str], BatchJob]) -> bool:
+        """Whether ``record`` is the verified owner of a listed job (shown as that task's, not the connection's)."""
+        job = by_name.get((record.conn_id, record.job_name))
+        return job is not None and verify(record, job).verified
 
 
 def create_app(reader: JobReader | None = None) -> FastAPI:
@@ -131,8 +175,10 @@ def create_app(reader: JobReader | None = None) -> FastAPI:
         records = await service.records(ti=(dag_id, run_id, task_id, map_index))
         if not records:
             raise HTTPException(status_code=404, detail="this task instance has no Gen AI batch job (yet)")
-        row = await service.row(records[0])
-        row["can_cancel"] = can_edit_dag(user, dag_id)
+        row = await service.row(user, records[0])
+        # a verified row's owner is the DAG the job's key proof names (``ui.binding``): access is checked there
+        owner = (row["owner"] or {}).get("dag_id")
+        row["can_cancel"] = bool(row["verified"]) and isinstance(owner, str) and can_edit_dag(user, owner)
         return row
 
     @app.get("/api/jobs")
@@ -175,11 +221,20 @@ def create_app(reader: JobReader | None = None) -> FastAPI:
         if not records:
             raise HTTPException(status_code=404, detail="this task instance has no Gen AI batch job")
         record = records[0]
+        job, verdict, _ = await service.checked(record)
+        if job is None or not verdict.verified or verdict.owner_dag_id is None:
+            raise HTTPException(
+                status_code=409,
+                detail=f"not verified: {verdict.reason}; a job is cancelled only through the task that created it",
+            )
+        owner = verdict.owner_dag_id
+        require(can_edit_dag(user, owner), f"no edit access to DAG {owner!r}: cannot cancel its job")
         try:
-            await service.reader.cancel(record.conn_id, record.job_name)
+            await service.reader.cancel(record.conn_id, job.name)
         except Exception as exc:
-            raise HTTPException(status_code=502, detail=f"cancel failed: {_error_text(exc)}") from exc
-        return await service.row(record)
+            detail = ui_error_text(exc) if can_read_connection(user, record.conn_id) else "see the api-server log"
+            raise HTTPException(status_code=502, detail=f"cancel failed: {detail}") from exc
+        return await service.row(user, record)
 
     @app.get("/static/{asset}")
     async def static(user: UserDep, asset: str) -> FileResponse:

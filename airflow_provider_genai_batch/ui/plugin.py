@@ -2,6 +2,9 @@
 
 Registered through the provider info (``plugins``), so installing the package is enough; the api-server loads it.
 The dashboard card is a React app (Airflow 3.1+ ``react_apps``): a tiny hand-written bundle, no build step.
+Airflow (3.1 to 3.3) shows a ``task_instance`` external view on every task: its UI filters plugin views by
+``destination`` only, so the "Gen AI batch job" tab cannot be limited to this provider's operators; on other tasks
+it says that the task has no Gen AI batch job.
 
 Example::
 

@@ -14,16 +14,24 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY
+from airflow_provider_genai_batch.links.genai_batch import (
+    JOB_NAME_XCOM_KEY,
+    KEY_PROOF_XCOM_KEY,
+    REATTACHED_XCOM_KEY,
+)
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
-_KEYS = (JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, REATTACHED_XCOM_KEY, "return_value")
+_KEYS = (JOB_NAME_XCOM_KEY, REATTACHED_XCOM_KEY, KEY_PROOF_XCOM_KEY, "return_value")
 MAX_RECORDS = 500
 
 
 @dataclass
 class JobRecord:
-    """One task instance's job: who owns it and what the task stored about it."""
+    """One task instance's job: who owns it and what the task stored about it.
+
+    Everything read from XCom (the job name, URL, manifest, key proof) is a claim: an editor of the DAG can
+    write it. ``ui.binding.verify`` decides whether the job really is this task's.
+    """
 
     dag_id: str
     run_id: str
@@ -31,7 +39,6 @@ class JobRecord:
     map_index: int
     job_name: str
     conn_id: str = DEFAULT_CONN_ID
-    console_url: str | None = None
     reattached: bool | None = None
     manifest: dict[str, Any] | None = None
     ti_state: str | None = None
@@ -40,6 +47,7 @@ class JobRecord:
     min_poll_interval: float | None = None
     started_at: float | None = None
     created: dt.datetime | None = None
+    key_proof: list[Any] | None = None
 
     @property
     def ti_key(self) -> tuple[str, str, str, int]:
@@ -91,8 +99,8 @@ def read_records(*, since: dt.datetime | None = None, ti: tuple[str, str, str, i
             if not isinstance(name, str):
                 continue
             record = JobRecord(*key, job_name=name, manifest=manifest, created=stamps.get(key))
-            url = values.get(JOB_URL_XCOM_KEY)
-            record.console_url = url if isinstance(url, str) else None
+            proof = values.get(KEY_PROOF_XCOM_KEY)
+            record.key_proof = proof if isinstance(proof, list) else None
             reattached = values.get(REATTACHED_XCOM_KEY)
             record.reattached = bool(reattached) if reattached is not None else None
             _add_task_details(session, record, TaskInstance, RTIF, Trigger)

@@ -1,5 +1,9 @@
 """The JSON the pages show: one row per job, built from a task's record and/or the API's job. No secrets.
 
+A task's record is shown with the job's data only when ``ui.binding.verify`` found the job to be that task's;
+otherwise :func:`unverified_row` shows that the task names a job it cannot be shown to own, and nothing read from
+that job. Console links are rebuilt from the job (``links.urls.console_url``), never taken from XCom.
+
 Example::
 
     row = job_row(record, job, now=time.time())
@@ -12,6 +16,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.client.models import JobState
+from airflow_provider_genai_batch.links.urls import console_url, safe_console_url
 from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
 from airflow_provider_genai_batch.policy.polling import PollingSchedule
 
@@ -31,10 +36,9 @@ def _progress(counts: dict[str, Any]) -> dict[str, Any]:
     return {**counts, "done_ratio": ratio}
 
 
-def _results(job: BatchJob | None, manifest: dict[str, Any] | None) -> dict[str, Any] | None:
-    if manifest is not None and isinstance(manifest.get("results"), dict):
-        return dict(manifest["results"])
-    if job is None or not job.done:
+def _results(job: BatchJob) -> dict[str, Any] | None:
+    """Where a finished job's results are, read from the job (never from XCom)."""
+    if not job.done:
         return None
     from airflow_provider_genai_batch.client.results import results_location
 
@@ -56,61 +60,83 @@ def _next_poll(record: JobRecord | None, state: JobState, now: float) -> float |
     return round(interval - (elapsed % interval), 1) if interval > 0 else None
 
 
-def job_row(record: JobRecord | None, job: BatchJob | None, *, now: float, error: str | None = None) -> dict[str, Any]:
-    """Everything a page shows about one job; ``error`` is why the live read failed, if it did."""
+def _owner(record: JobRecord) -> dict[str, Any]:
+    return {
+        "dag_id": record.dag_id,
+        "run_id": record.run_id,
+        "task_id": record.task_id,
+        "map_index": record.map_index,
+        "task_state": record.ti_state,
+        "recorded_at": _iso(record.created),
+    }
+
+
+def unverified_row(record: JobRecord, *, reason: str, error: str | None = None) -> dict[str, Any]:
+    """A task's record whose job could not be shown to be the task's: the recorded name, why, nothing else."""
+    return {
+        "job_name": record.job_name,
+        "verified": False,
+        "verify_reason": reason,
+        "display_name": None,
+        "model": None,
+        "backend": None,
+        "state": "UNVERIFIED",
+        "progress": {},
+        "created": None,
+        "elapsed_seconds": None,
+        "next_poll_seconds": None,
+        "error": None,
+        "read_error": error,
+        "results": None,
+        "console_url": None,
+        "idempotency_key": None,
+        "reattached": None,
+        "conn_id": record.conn_id,
+        "owner": _owner(record),
+    }
+
+
+def job_row(record: JobRecord | None, job: BatchJob, *, now: float) -> dict[str, Any]:
+    """Everything a page shows about one job: a verified task's job (``record``) or a connection's (``None``)."""
     manifest = record.manifest if record is not None else None
-    if job is not None:
-        counts = job.request_counts
-        count_map: dict[str, Any] = {
-            "total": counts.total,
-            "succeeded": counts.succeeded,
-            "failed": counts.failed,
-            "pending": counts.pending,
-        }
-        state = job.state
-        key = key_from_display_name(job.display_name) or key_from_labels(job.labels)
-        job_error = job.error.describe() if job.error is not None else None
-    else:
-        count_map = dict((manifest or {}).get("request_counts") or {})
-        state = JobState.coerce((manifest or {}).get("state"))
-        key = None
-        job_error = (manifest or {}).get("error")
-    created = job.create_time if job is not None else None
-    started = job.create_time if job is not None else (record.ti_start if record is not None else None)
-    ended = job.end_time if job is not None else None
+    counts = job.request_counts
+    count_map: dict[str, Any] = {
+        "total": counts.total,
+        "succeeded": counts.succeeded,
+        "failed": counts.failed,
+        "pending": counts.pending,
+    }
+    state = job.state
+    started = job.create_time
     elapsed = None
     if started is not None:
-        stop = ended.timestamp() if ended is not None and state.is_terminal else now
+        stop = job.end_time.timestamp() if job.end_time is not None and state.is_terminal else now
         elapsed = round(max(stop - started.timestamp(), 0.0), 1)
+    reattached = record.reattached if record is not None else None
+    if record is not None and reattached is None:
+        reattached = (
+            (manifest or {}).get("reattached") if isinstance((manifest or {}).get("reattached"), bool) else None
+        )
     return {
-        "job_name": job.name if job is not None else (record.job_name if record else None),
-        "display_name": job.display_name if job is not None else (manifest or {}).get("display_name"),
-        "model": job.model if job is not None else (manifest or {}).get("model"),
-        "backend": job.backend if job is not None else (manifest or {}).get("backend"),
+        "job_name": job.name,
+        "verified": record is not None,
+        "verify_reason": "the job carries this task's idempotency key" if record is not None else None,
+        "display_name": job.display_name,
+        "model": job.model,
+        "backend": job.backend,
         "state": state.short,
         "progress": _progress(count_map),
-        "created": _iso(created),
+        "created": _iso(job.create_time),
         "elapsed_seconds": elapsed,
         "next_poll_seconds": _next_poll(record, state, now),
-        "error": job_error,
-        "read_error": error,
-        "results": _results(job, manifest),
-        "console_url": (record.console_url if record else None) or (manifest or {}).get("console_url"),
-        "idempotency_key": key or (manifest or {}).get("idempotency_key"),
-        "reattached": (record.reattached if record else None)
-        if record is None or record.reattached is not None
-        else (manifest or {}).get("reattached"),
+        "error": job.error.describe() if job.error is not None else None,
+        "read_error": None,
+        "results": _results(job),
+        "console_url": safe_console_url(console_url(job.backend or "gemini", job.name)),
+        "idempotency_key": key_from_display_name(job.display_name) or key_from_labels(job.labels),
+        "reattached": reattached,
         "conn_id": record.conn_id if record is not None else None,
-        "owner": None
-        if record is None
-        else {
-            "dag_id": record.dag_id,
-            "run_id": record.run_id,
-            "task_id": record.task_id,
-            "map_index": record.map_index,
-            "task_state": record.ti_state,
-            "recorded_at": _iso(record.created),
-        },
+        "owner": _owner(record) if record is not None else None,
     }
 
 

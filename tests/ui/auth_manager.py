@@ -1,8 +1,9 @@
-"""An auth manager with per-DAG read rules, plugged into Airflow's ``[core] auth_manager`` for the UI tests.
+"""An auth manager with per-DAG rules, plugged into Airflow's ``[core] auth_manager`` for the UI tests.
 
-Airflow's SimpleAuthManager has roles (viewer: read only; user and up: edit) but no per-DAG permissions (those
-need FAB, which this project does not install). This subclass keeps every SimpleAuthManager rule and also
-denies the DAGs listed in ``DENIED`` for a user, so "no read access to this DAG" is testable.
+Airflow's SimpleAuthManager has roles (viewer: read only; user and up: edit; op and up: connections) but no
+per-DAG permissions (those need FAB, which this project does not install). This subclass keeps every
+SimpleAuthManager rule and also denies the DAGs listed in ``DENIED`` for a user, so "no access to this DAG" and
+"editor of DAG A, not of DAG B" are testable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from typing import Any
 from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 
 #: DAG ids each user may not see at all.
-DENIED: dict[str, set[str]] = {"outsider": {"ui_secret_dag"}}
+DENIED: dict[str, set[str]] = {
+    "outsider": {"ui_secret_dag", "ui_team_a"},
+    "editor_a": {"ui_secret_dag", "ui_team_b"},
+}
 
 
 class PerDagAuthManager(SimpleAuthManager):

@@ -10,7 +10,7 @@ from airflow_provider_genai_batch.client.models import BatchJob
 from airflow_provider_genai_batch.policy.polling import PollingSchedule
 from airflow_provider_genai_batch.ui.records import JobRecord, env_connection_ids
 from airflow_provider_genai_batch.ui.service import TTLCache
-from airflow_provider_genai_batch.ui.views import job_row, summary
+from airflow_provider_genai_batch.ui.views import job_row, summary, unverified_row
 
 NOW = 1_800_000_000.0
 
@@ -62,23 +62,30 @@ def test_no_next_poll_when_nothing_polls() -> None:
     assert job_row(None, running_job(), now=NOW)["next_poll_seconds"] is None
 
 
-def test_row_from_the_manifest_when_the_live_read_failed() -> None:
+def test_a_record_whose_job_is_not_verified_shows_nothing_of_the_job_or_the_manifest() -> None:
     manifest = {
         "job_name": "batches/abc",
         "state": "JOB_STATE_EXPIRED",
         "request_counts": {"total": 2, "succeeded": 0, "failed": 0, "pending": 2},
         "idempotency_key": "k" * 24,
-        "error": "expired after 48 h",
+        "console_url": "javascript:alert(1)",
         "results": {"kind": "none"},
     }
-    row = job_row(deferred_record(manifest=manifest, ti_state="failed"), None, now=NOW, error="HTTPError: 503")
-    assert (row["state"], row["error"], row["read_error"]) == ("EXPIRED", "expired after 48 h", "HTTPError: 503")
-    assert row["progress"]["done_ratio"] == 0.0 and row["idempotency_key"] == "k" * 24
+    row = unverified_row(deferred_record(manifest=manifest), reason="no proof", error="HTTPError: 503")
+    assert (row["state"], row["verified"], row["read_error"]) == ("UNVERIFIED", False, "HTTPError: 503")
+    assert row["progress"] == {} and row["idempotency_key"] is None and row["console_url"] is None
+    assert "javascript" not in str(row) and row["owner"]["dag_id"] == "d"
+
+
+def test_console_url_is_rebuilt_from_the_job() -> None:
+    row = job_row(deferred_record(), running_job(), now=NOW)
+    assert row["console_url"] == "https://aistudio.google.com/batches"
 
 
 def test_summary_counts_each_kind() -> None:
-    rows = [{"state": s} for s in ("RUNNING", "PENDING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "EXPIRED")]
-    assert summary(rows) == {"running": 2, "succeeded": 2, "failed": 1, "expired": 1, "cancelled": 0, "other": 0}
+    states = ("RUNNING", "PENDING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED", "UNVERIFIED")
+    rows = [{"state": s} for s in states]
+    assert summary(rows) == {"running": 2, "succeeded": 2, "failed": 1, "expired": 1, "cancelled": 1, "other": 1}
 
 
 def test_env_connections_keep_only_genai_batch_ids() -> None:

@@ -63,5 +63,12 @@ const GB = (() => {
     } catch (e) { /* standalone page: let the link work normally */ }
   }
   function state(s) { return el("span", { class: "state " + s, "data-state": s }, s); }
-  return { api, el, duration, bar, counts, results, state, navigate, csrf: "genai-batch-ui" };
+  // Only https links to the consoles the server builds become links (the server checks too): anything else,
+  // such as a javascript: URL, is shown as text.
+  const CONSOLE = /^https:\/\/(aistudio\.google\.com|console\.cloud\.google\.com)\/[A-Za-z0-9._~%\/?=&:-]*$/;
+  function link(url, text) {
+    return typeof url === "string" && CONSOLE.test(url)
+      ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, text) : text;
+  }
+  return { api, el, duration, bar, counts, results, state, navigate, link, csrf: "genai-batch-ui" };
 })();
