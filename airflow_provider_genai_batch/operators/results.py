@@ -24,7 +24,7 @@ def write_results(
     destination: LocalDestination | ObjectDestination,
     results: Iterable[BatchResult],
     usage: UsageTotals | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Write ``results`` as JSONL lines in index order to a prepared destination; return the counts (and how the
     results were attributed, ``{"attribution": {kind: count}}``). Each response's token usage is added to
     ``usage`` on the way, when given.

@@ -76,7 +76,11 @@ def stamp_metadata(metadata: Any, index: int, field: str) -> dict[str, Any]:
 def stamp_line(text: str, line: dict[str, Any], index: int, field: str) -> bytes:
     """A user's JSONL line (``text``, parsed as ``line``) with the stamp added to its metadata, as UTF-8 with a
     newline. A line without ``metadata`` keeps its bytes and gains ``,"metadata":{...}`` before its closing
-    brace; a line with metadata is written again (compact) with the stamp beside the user's entries."""
+    brace; a line with metadata is written again (compact) with the stamp beside the user's entries. A line
+    that already carries this very stamp (a shard this provider's split wrote) is kept as it is."""
+    metadata = line.get("metadata")
+    if isinstance(metadata, dict) and metadata.get(STAMP_KEY) == str(index):
+        return text.strip().lstrip("\ufeff").encode() + b"\n"
     if "metadata" not in line:
         body = text.strip().lstrip("\ufeff")
         return f'{body[:-1]},"metadata":{{"{STAMP_KEY}":"{index}"}}}}\n'.encode()
