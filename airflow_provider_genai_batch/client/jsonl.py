@@ -221,7 +221,12 @@ class StampedJsonlFile(io.RawIOBase):
         self._position += len(chunk)
         if self._position > self._size or (len(chunk) < wanted and self._position < self._size):
             raise self._changed()
+        if self._position == self._size and chunk and (self._pending or self._more_lines()):
+            raise self._changed()  # it grew: what was validated is not what would be sent
         return chunk
+
+    def _more_lines(self) -> bool:
+        return self._lines is not None and any(line is not None for _, line in self._lines)
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
