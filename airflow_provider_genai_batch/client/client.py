@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import IO, Any
@@ -28,12 +29,13 @@ from airflow_provider_genai_batch.client.creation import (
     prepare_create_embeddings,
     upload_source_plan,
 )
-from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.client.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from airflow_provider_genai_batch.client.models import BatchJob, File
 from airflow_provider_genai_batch.client.plans import (
     Plan,
     cancel_job,
     delete_job,
+    gcs_input_downloads,
     gcs_object_metadata,
     get_job,
     list_page,
@@ -45,9 +47,12 @@ from airflow_provider_genai_batch.client.plans import (
 )
 from airflow_provider_genai_batch.client.results import (
     BatchResult,
+    LineSplitter,
+    RequestIndex,
     ResultStreamParser,
     check_readable,
     inline_results,
+    input_uris,
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
@@ -56,6 +61,18 @@ from airflow_provider_genai_batch.client.wire.common import parse_gcs_uri
 from airflow_provider_genai_batch.client.wire.storage import ObjectMetadata
 
 __all__ = ["AsyncGenAIBatchClient", "GenAIBatchClient"]
+
+log = logging.getLogger(__name__)
+_Results = list[BatchResult]  # (the batch classes' ``list`` method hides the builtin in their bodies)
+
+
+def _log_unreadable_input(job: BatchJob, exc: Exception) -> None:
+    log.warning(
+        "The input of %s cannot be read again to match its rows to its requests (%s): they are attributed by key "
+        "where rows echo one, else in the order they arrive",
+        job.name,
+        type(exc).__name__,
+    )
 
 
 def _settings(settings: ClientSettings | None, overrides: dict[str, Any]) -> ClientSettings:
@@ -158,8 +175,31 @@ class Batches(_Base):
         parser = ResultStreamParser(job)
         for request in self._run(result_downloads(self.settings, location.kind, location.uri or "")):
             for chunk in self._transport.stream(request):
-                yield from parser.feed(chunk)
-            yield from parser.end_of_shard()
+                yield from self._attributed(parser, parser.feed(chunk), job)
+            yield from self._attributed(parser, parser.end_of_shard(), job)
+
+    def _attributed(self, parser: ResultStreamParser, results: _Results, job: BatchJob) -> _Results:
+        """``results``, or when the parser wants the job's input to match rows against, the held rows' results."""
+        if not parser.wants_requests:
+            return results
+        parser.use_requests(self._input_requests(job))
+        return parser.resume()
+
+    def _input_requests(self, job: BatchJob) -> RequestIndex | None:
+        """The requests of a Vertex job's input objects, read again (None when they cannot be read)."""
+        index, splitter = RequestIndex(), LineSplitter()
+        try:
+            for request in self._run(gcs_input_downloads(self.settings, input_uris(job) or [])):
+                for chunk in self._transport.stream(request):
+                    for line in splitter.feed(chunk):
+                        index.add_line(line)
+                for line in splitter.finish():
+                    index.add_line(line)
+        except (NotFoundError, PermissionDeniedError) as exc:
+            _log_unreadable_input(job, exc)
+            return None
+        index.freeze()
+        return index
 
 
 class AsyncBatches(_Base):
@@ -229,10 +269,33 @@ class AsyncBatches(_Base):
         parser = ResultStreamParser(job)
         for request in await self._run(result_downloads(self.settings, location.kind, location.uri or "")):
             async for chunk in self._transport.stream(request):
-                for result in parser.feed(chunk):
+                for result in await self._attributed(parser, parser.feed(chunk), job):
                     yield result
-            for result in parser.end_of_shard():
+            for result in await self._attributed(parser, parser.end_of_shard(), job):
                 yield result
+
+    async def _attributed(self, parser: ResultStreamParser, results: _Results, job: BatchJob) -> _Results:
+        """As the sync client's ``_attributed``."""
+        if not parser.wants_requests:
+            return results
+        parser.use_requests(await self._input_requests(job))
+        return parser.resume()
+
+    async def _input_requests(self, job: BatchJob) -> RequestIndex | None:
+        """As the sync client's ``_input_requests``."""
+        index, splitter = RequestIndex(), LineSplitter()
+        try:
+            for request in await self._run(gcs_input_downloads(self.settings, input_uris(job) or [])):
+                async for chunk in self._transport.stream(request):
+                    for line in splitter.feed(chunk):
+                        index.add_line(line)
+                for line in splitter.finish():
+                    index.add_line(line)
+        except (NotFoundError, PermissionDeniedError) as exc:
+            _log_unreadable_input(job, exc)
+            return None
+        index.freeze()
+        return index
 
 
 class Files(_Base):

@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_snake
 from airflow_provider_genai_batch.client.errors import InvalidInputError, UnsupportedOperationError
 from airflow_provider_genai_batch.client.jsonl import (
     SpooledFile,
+    StampedJsonlFile,
     request_line,
     spool_requests,
     validate_jsonl_file,
@@ -80,6 +81,8 @@ class PreparedCreate:
     cleanup: ExitStack = field(default_factory=ExitStack)
     #: SHA-256 of a local JSONL source, computed while validating it (None for other sources).
     content_sha256: str | None = None
+    #: Bytes of a local JSONL source once its lines are stamped (what is uploaded or staged).
+    stamped_size: int = 0
 
     def rename(self, display_name: str, labels: dict[str, str] | None = None) -> None:
         """Give the job its final display name (and Vertex labels), checked; nothing else is validated again.
@@ -145,11 +148,13 @@ def _check_labels(labels: dict[str, str] | None) -> None:
             )
 
 
-def _validate_local(source: Source) -> str | None:
-    """Validate a local JSONL source; return the SHA-256 of its content (read once for both)."""
+def _validate_local(source: Source) -> tuple[str | None, int]:
+    """Validate a local JSONL source; return the SHA-256 of its content and the size of its stamped lines (read
+    once for all three)."""
     if isinstance(source, LocalFileSource):
-        return validate_jsonl_file(source.path).sha256
-    return None
+        check = validate_jsonl_file(source.path)
+        return check.sha256, check.stamped_size
+    return None, 0
 
 
 def _derived_from_name(prepared: PreparedCreate) -> bool:
@@ -183,8 +188,10 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
                 "the Gemini API cannot read gs:// or bq:// sources",
                 "use backend 'vertex', or pass requests, a local JSONL file or 'files/...'",
             )
-        digest = _validate_local(source)
-        return PreparedCreate(model, source, parsed, display_name=display_name, content_sha256=digest)
+        digest, stamped = _validate_local(source)
+        return PreparedCreate(
+            model, source, parsed, display_name=display_name, content_sha256=digest, stamped_size=stamped
+        )
     vertex.model_path(model)
     if parsed.webhook_config:
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
@@ -203,9 +210,9 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             "Vertex AI reads inputs only from GCS or BigQuery, and no staging prefix is set",
             "set gcs_staging_prefix (connection extra) to a gs:// prefix, or pass gs:// or bq:// sources",
         )
-    digest = _validate_local(source)
+    digest, stamped = _validate_local(source)
     name = display_name or f"genai_batch_job_{_timestamp_and_token()}"
-    prepared = PreparedCreate(model, source, parsed, display_name=name, content_sha256=digest)
+    prepared = PreparedCreate(model, source, parsed, display_name=name, content_sha256=digest, stamped_size=stamped)
     if _dest_uri(parsed.dest) is not None:
         prepared.output_config = vertex_output_config(settings, prepared)  # checks config.dest now
     elif isinstance(source, GcsSource) and not (len(source.uris) == 1 and source.uris[0].endswith(".jsonl")):
@@ -224,7 +231,7 @@ def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any,
     if parsed.dest is not None:
         raise InvalidInputError("config.dest", "the Gemini API chooses where results go", "remove dest")
     source = resolve_embeddings_source(src)
-    digest = _validate_local(source)
+    digest, stamped = _validate_local(source)
     return PreparedCreate(
         model,
         source,
@@ -232,6 +239,7 @@ def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any,
         embeddings=True,
         display_name=_check_display_name(parsed.display_name),
         content_sha256=digest,
+        stamped_size=stamped,
     )
 
 
@@ -299,15 +307,21 @@ class _JsonlData:
 
 
 @contextmanager
-def _jsonl_data(source: Source, target: Target, content_sha256: str | None = None) -> Iterator[_JsonlData]:
-    """The JSONL bytes to upload for a source, in bounded memory; a local file is opened, never read here.
+def _jsonl_data(source: Source, target: Target, prepared: PreparedCreate | None = None) -> Iterator[_JsonlData]:
+    """The JSONL bytes to upload for a source, in bounded memory, every request line stamped with its index.
 
-    A local file's SHA-256 is the one its validation computed (``content_sha256``): hashing it again here
-    would be a third read of the file.
+    A local file is stamped line by line while the upload reads it (``jsonl.StampedJsonlFile``: no copy, and the
+    user's file is not changed); its size and SHA-256 are the ones its validation computed (``prepared``):
+    hashing it again here would be a third read of the file.
     """
     if isinstance(source, LocalFileSource):
-        with source.path.open("rb") as handle:
-            yield _JsonlData(handle, source.path.stat().st_size, content_sha256 or "")
+        if prepared is None or not prepared.stamped_size:
+            check = validate_jsonl_file(source.path)
+            sha256, size = check.sha256, check.stamped_size
+        else:
+            sha256, size = prepared.content_sha256 or "", prepared.stamped_size
+        with StampedJsonlFile(source.path, size) as stamped:
+            yield _JsonlData(stamped, size, sha256)  # type: ignore[arg-type]
         return
     requests = (
         source.requests
@@ -315,7 +329,7 @@ def _jsonl_data(source: Source, target: Target, content_sha256: str | None = Non
         else iter_stream_requests(source.requests if isinstance(source, StreamSource) else [], target=target)
     )
     spooled: SpooledFile
-    with spool_requests(requests, label_stamp=target.backend == "vertex") as spooled:
+    with spool_requests(requests) as spooled:
         yield _JsonlData(spooled.file, spooled.size, spooled.sha256)
 
 
@@ -324,15 +338,15 @@ def _inline_size(input_config: JsonDict) -> int:
     return len(compact_json(input_config))
 
 
-def staging_uri(settings: ClientSettings, sha256: str, *, stamped: bool = True) -> str:
+def staging_uri(settings: ClientSettings, sha256: str) -> str:
     """A deterministic staging object for an input: the same input maps to the same object (safe to re-stage).
 
-    Lines this client wrote carry the index stamp and go to ``inputs/<sha256[:32]>.jsonl``, the name the results
-    reader recognises (``wire/stamp.is_staged_input``); a user's own JSONL file is staged as it is, unstamped, to
-    ``inputs/file-<sha256[:32]>.jsonl``, so its results keep the user's keys in the order they are read.
+    Every staged line carries the index stamp (requests this client serialised, or a user's local JSONL file
+    stamped while staged), under ``inputs/<sha256[:32]>.jsonl``, the name the results reader recognises
+    (``wire/stamp.is_staged_input``). ``sha256`` is the hash of the spooled lines, or of a local file's own
+    bytes (its stamped form follows from them).
     """
-    kind = "" if stamped else "file-"
-    return f"{settings.gcs_staging_prefix}/inputs/{kind}{sha256[:32]}.jsonl"
+    return f"{settings.gcs_staging_prefix}/inputs/{sha256[:32]}.jsonl"
 
 
 def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[BatchJob]:
@@ -346,7 +360,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             elif isinstance(source, FileSource):
                 input_config = gemini.file_input(source.file_name)
             else:
-                data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings)))
+                data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings), prepared))
                 local = source.path if isinstance(source, LocalFileSource) else None
                 uploaded = yield from upload_file(
                     settings, data.file, data.size, "jsonl", prepared.display_name, gemini.upload_file_name(local)
@@ -366,9 +380,9 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
         elif isinstance(source, BigQuerySource):
             input_config = vertex.bigquery_input(source.uri)
         else:
-            data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings), prepared.content_sha256))
+            data = prepared.cleanup.enter_context(_jsonl_data(source, _target(settings), prepared))
             assert data.sha256, "a local file is hashed while prepare_create validates it"
-            uri = staging_uri(settings, data.sha256, stamped=not isinstance(source, LocalFileSource))
+            uri = staging_uri(settings, data.sha256)
             yield from upload_gcs_object(settings, uri, data.file, data.size, "application/jsonl")
             input_config = vertex.gcs_input([uri])
         response = yield vertex.build_create(

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -281,6 +282,35 @@ def gcs_result_shards(settings: ClientSettings, directory: str) -> Plan[list[Api
         if not token:
             break
     return [storage.build_download(settings, bucket, name) for name in sorted(names)]
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """A GCS wildcard as Vertex reads it: ``*`` within one path segment, ``**`` across, ``?`` one character."""
+    parts = re.split(r"(\*\*|\*|\?)", pattern)
+    table = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(table.get(part, re.escape(part)) for part in parts) + r"\Z")
+
+
+def gcs_input_downloads(settings: ClientSettings, uris: list[str]) -> Plan[list[ApiRequest]]:
+    """Download requests for a Vertex job's input objects, in the order their lines are numbered: the URIs in
+    order, the objects a wildcard matches sorted by name."""
+    downloads: list[ApiRequest] = []
+    for uri in uris:
+        bucket, name = parse_gcs_uri(uri, "src")
+        if not any(char in name for char in "*?"):
+            downloads.append(storage.build_download(settings, bucket, name))
+            continue
+        pattern, prefix = _wildcard(name), re.split(r"[*?]", name, maxsplit=1)[0]
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            response = yield storage.build_list(settings, bucket, prefix, token)
+            items, token = storage.parse_list(response.json())
+            names.extend(item for item, _ in items if pattern.match(item))
+            if not token:
+                break
+        downloads.extend(storage.build_download(settings, bucket, item) for item in sorted(names))
+    return downloads
 
 
 def result_downloads(settings: ClientSettings, kind: str, uri: str) -> Plan[list[ApiRequest]]:

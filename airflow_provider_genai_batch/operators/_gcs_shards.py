@@ -150,13 +150,11 @@ class _GcsSink:
         self.written.append((uri, lines))
 
 
-def split_gcs_object(
-    client: GenAIBatchClient, uri: str, prefix: str, limits: ShardLimits, *, label_stamp: bool = True
-) -> list[tuple[str, int]]:
+def split_gcs_object(client: GenAIBatchClient, uri: str, prefix: str, limits: ShardLimits) -> list[tuple[str, int]]:
     """Stream ``uri``, cut it into shards within ``limits``, write them under ``prefix``; (shard URI, lines)
-    per shard. ``label_stamp``: stamp ``request.labels`` too (Vertex AI reads the shards as they are)."""
+    per shard. Each line is stamped in its ``metadata`` (never in the request's labels)."""
     with tempfile.TemporaryDirectory(prefix="genai-batch-shards-") as folder:
         sink = _GcsSink(client, prefix, gcs_stem(uri), Path(folder))
-        cut_lines(object_lines(client.gcs_download(uri), limits.file_bytes), limits, sink, label_stamp=label_stamp)
+        cut_lines(object_lines(client.gcs_download(uri), limits.file_bytes), limits, sink)
     log.info("Shards of %s: %d uploaded, %d already in place (same MD5)", uri, sink.uploaded, sink.kept)
     return sink.written

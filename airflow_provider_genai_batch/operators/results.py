@@ -24,15 +24,17 @@ def write_results(
     destination: LocalDestination | ObjectDestination,
     results: Iterable[BatchResult],
     usage: UsageTotals | None = None,
-) -> dict[str, int]:
-    """Write ``results`` as JSONL lines in index order to a prepared destination; return the counts. Each
-    response's token usage is added to ``usage`` on the way, when given.
+) -> dict[str, Any]:
+    """Write ``results`` as JSONL lines in index order to a prepared destination; return the counts (and how the
+    results were attributed, ``{"attribution": {kind: count}}``). Each response's token usage is added to
+    ``usage`` on the way, when given.
 
     Example::
 
         counts = write_results(destination, hook.iter_results(job))   # {"results", "succeeded", "failed", ...}
     """
-    counts = {"results": 0, "succeeded": 0, "failed": 0, "bytes": 0, "reordered": 0}
+    counts: dict[str, Any] = {"results": 0, "succeeded": 0, "failed": 0, "bytes": 0, "reordered": 0}
+    attribution: dict[str, int] = {}
     add_usage = usage.add if usage is not None else None
     with destination.write() as spool:
         for result in results:
@@ -42,8 +44,10 @@ def write_results(
             spool.add(result.index, line)
             counts["results"] += 1
             counts["succeeded" if result.ok else "failed"] += 1
+            attribution[result.attribution] = attribution.get(result.attribution, 0) + 1
         counts["bytes"] = spool.size
         counts["reordered"] = int(not spool.in_order)
+    counts["attribution"] = attribution
     return counts
 
 
@@ -51,7 +55,12 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
     """Stream a finished job's results, one JSON object per line in request order, to ``destination``.
 
     Each line is ``{"index", "key", "metadata", "response" | "error"}``, sorted by ``index`` whatever order
-    the API returned them in (results of a file input keep the file's order). Memory stays bounded whatever
+    the API returned them in: the request's position in the input for every input this provider submits (a
+    request list, a local JSONL file, a ``gs://`` object on Vertex). Results that nothing ties to their input
+    position (a job made elsewhere from a file we cannot read) are written in arrival order, each line with
+    ``"attribution": "key"`` or ``"arrival"`` (and the ``request`` a Vertex row echoed), and a warning is
+    logged. The return value counts how results were attributed under ``attribution``
+    (``{"stamp" | "request" | "key" | "arrival": n}``). Memory stays bounded whatever
     the size of the job: lines are spooled to disk with a 24-byte record each, and reordered from there.
     Token usage is summed per model while the results stream (``usageMetadata``: prompt, candidates,
     thoughts, cached and total tokens; ``client/usage.py``), logged and returned under ``usage``; with
@@ -101,7 +110,7 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Write every result; return ``{"job_name", "destination", "results", "succeeded", "failed", "bytes",
-        "usage"[, "estimated_cost"]}``."""
+        "attribution", "usage"[, "estimated_cost"]}``."""
         from airflow_provider_genai_batch.client.usage import UsageTotals, check_prices, estimate_cost
         from airflow_provider_genai_batch.operators._assets import emit_asset_extra
         from airflow_provider_genai_batch.operators._destinations import TempNaming, resolve_destination
@@ -114,8 +123,22 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
         self._genai_batch_inputs = results_uris([job])
         destination.prepare(TempNaming.for_context(context))  # bad destinations fail here, before any download
         usage = UsageTotals(default_model=job.model)
+        from airflow_provider_genai_batch.policy.manifest import ResultsAttribution
+
         counts = write_results(destination, self.hook.iter_results(job), usage)
-        if counts.pop("reordered"):
+        attribution = ResultsAttribution.of(counts.pop("attribution"))
+        counts["attribution"] = attribution.to_xcom()
+        reordered = counts.pop("reordered")
+        if not attribution.in_input_order:
+            self.log.warning(
+                "Results of %s carry no index stamp and no request to match (by key: %d, by arrival only: %d): "
+                "they were written in the order they arrived, which need not be the input's; each line says so "
+                "in its 'attribution'",
+                name,
+                attribution.key,
+                attribution.arrival,
+            )
+        elif reordered:
             self.log.info("Results of %s arrived out of order; they were written in request order", name)
         self.log.info(
             "Wrote %d results of %s to %s (%d failed)", counts["results"], name, destination.display, counts["failed"]

@@ -121,12 +121,11 @@ def split_requests(requests: Sequence[Any], limits: ShardLimits) -> list[list[An
     return shards
 
 
-def _stamped_line(raw: bytes, number: int, index: int, label_stamp: bool = False) -> bytes:
+def _stamped_line(raw: bytes, number: int, index: int) -> bytes:
     """A JSONL input line with ``metadata.genai_batch_index`` = its index in its shard, so each shard's results
-    are attributed by stamp whatever order the service returns them in (``client/wire/stamp.py``). With
-    ``label_stamp`` (a shard Vertex AI reads as it is) the line's ``request.labels`` carry the stamp too, since
-    every Vertex output row repeats ``request``."""
-    from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata, stamp_request_labels
+    are attributed by stamp whatever order the service returns them in (``client/wire/stamp.py``); a Vertex row
+    that does not echo it is matched by its echoed ``request`` against the shard (no per-request label)."""
+    from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
 
     field = f"src line {number + 1}"
     try:
@@ -136,8 +135,6 @@ def _stamped_line(raw: bytes, number: int, index: int, label_stamp: bool = False
     if not isinstance(data, dict):
         raise OperatorInputError(field, f"is a {type(data).__name__}", "write one JSON object per line")
     data["metadata"] = stamp_metadata(data.get("metadata"), index, field)
-    if label_stamp and isinstance(data.get("request"), dict):
-        data["request"] = stamp_request_labels(data["request"], index, field)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
@@ -151,7 +148,7 @@ class ShardSink(Protocol):
         """Shard ``number`` is complete: ``lines`` lines were written to ``out``."""
 
 
-def cut_lines(lines: Iterable[bytes], limits: ShardLimits, sink: ShardSink, *, label_stamp: bool = False) -> int:
+def cut_lines(lines: Iterable[bytes], limits: ShardLimits, sink: ShardSink) -> int:
     """Write JSONL ``lines`` into consecutive shards within ``limits``, stamping each line with its index in its
     shard; blank lines are skipped (but counted, so errors name the line's number). Returns the shard count.
 
@@ -162,14 +159,14 @@ def cut_lines(lines: Iterable[bytes], limits: ShardLimits, sink: ShardSink, *, l
     for number, raw in enumerate(lines):
         if not raw.strip():
             continue
-        line = _stamped_line(raw, number, count if out is not None else 0, label_stamp)
+        line = _stamped_line(raw, number, count if out is not None else 0)
         if len(line) > limits.file_bytes:
             raise _too_big(f"src line {number + 1}", len(line), limits.file_bytes, limits)
         full = limits.requests is not None and count >= limits.requests
         if out is not None and (full or size + len(line) > limits.file_bytes):
             sink.close(shards, out, count)
             shards, out = shards + 1, None
-            line = _stamped_line(raw, number, 0, label_stamp)  # the first line of the next shard
+            line = _stamped_line(raw, number, 0)  # the first line of the next shard
         if out is None:
             out, count, size = sink.open(shards), 0, 0
         out.write(line)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from airflow_provider_genai_batch.client.models import BatchJob, RequestCounts
 from airflow_provider_genai_batch.client.results import ResultsLocation, results_location
 
-__all__ = ["BatchJobManifest", "manifest_from_job"]
+__all__ = ["BatchJobManifest", "ResultsAttribution", "manifest_from_job"]
 
 
 class BatchJobManifest(BaseModel):
@@ -73,3 +73,39 @@ def manifest_from_job(
         reattached=reattached,
         error=job.error.describe() if job.error is not None else None,
     )
+
+
+class ResultsAttribution(BaseModel):
+    """How a job's results were tied to their requests, counted (``BatchResult.attribution``): by the index stamp
+    or the echoed request (``index`` is the input position), by the user's key or only by arrival (``index``
+    is the order results were read). The write operator returns it under ``attribution``.
+
+    Example::
+
+        counts = ResultsAttribution.of(["stamp", "stamp"])
+        counts.to_xcom(), counts.in_input_order     # ({'stamp': 2}, True)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stamp: int = 0
+    request: int = 0
+    key: int = 0
+    arrival: int = 0
+
+    @classmethod
+    def of(cls, kinds: Any) -> ResultsAttribution:
+        """Count an iterable of attribution kinds (or take a ``{kind: count}`` dict)."""
+        counts: dict[str, int] = {}
+        for kind in kinds:
+            counts[kind] = counts.get(kind, 0) + (kinds[kind] if isinstance(kinds, dict) else 1)
+        return cls(**counts)
+
+    @property
+    def in_input_order(self) -> bool:
+        """True when every result's index is its input position."""
+        return not (self.key or self.arrival)
+
+    def to_xcom(self) -> dict[str, int]:
+        """The non-zero counts, e.g. ``{"request": 12}``."""
+        return {kind: count for kind, count in self.model_dump().items() if count}

@@ -247,3 +247,31 @@ def test_deeply_nested_or_cyclic_data_is_named_not_a_recursion_error() -> None:
         with pytest.raises(InvalidInputError) as info:
             prepare_create(GEMINI, model="gemini-2.5-flash", src=src, config=None)
         assert info.value.field == "src[0]"
+
+
+def test_a_stamped_local_file_reads_like_a_file_and_seeks_back_for_a_resumed_upload(tmp_path: Path) -> None:
+    """What an upload streams from a user's JSONL: its lines stamped, ``size`` bytes exactly, the same bytes
+    again after a seek back (an upload resuming from what the server stored); the user's file is not changed."""
+    from airflow_provider_genai_batch.client.jsonl import StampedJsonlFile, validate_jsonl_file
+
+    lines = [{"key": f"k{i}", "request": {"contents": [{"parts": [{"text": f"q{i}" * 50}]}]}} for i in range(40)]
+    lines[3]["metadata"] = {"row": "3"}
+    path = tmp_path / "in.jsonl"
+    original = b"".join(json.dumps(line).encode() + b"\n" + (b"\n" if i == 5 else b"") for i, line in enumerate(lines))
+    path.write_bytes(original)
+    check = validate_jsonl_file(path)
+    with StampedJsonlFile(path, check.stamped_size) as stamped:
+        whole = stamped.read()
+        assert len(whole) == check.stamped_size
+        stamped.seek(1000)
+        tail = stamped.read(700)
+        stamped.seek(0)
+        again = b"".join(iter(lambda: stamped.read(333), b""))
+    assert tail == whole[1000:1700] and again == whole
+    parsed = [json.loads(line) for line in whole.splitlines()]
+    assert [p["metadata"]["genai_batch_index"] for p in parsed] == [str(i) for i in range(40)]  # blank line skipped
+    assert parsed[3]["metadata"] == {"row": "3", "genai_batch_index": "3"}
+    assert path.read_bytes() == original
+    path.write_bytes(original + original[:200])  # rewritten after validation: refused, not sent
+    with StampedJsonlFile(path, check.stamped_size) as stamped, pytest.raises(InvalidInputError, match="changed"):
+        stamped.read()

@@ -297,11 +297,13 @@ def test_structured_answer_validates_into_the_output_type() -> None:
                     "inlinedResponses": [
                         {
                             "response": {"candidates": [{"content": {"parts": [{"text": answer}]}}]},
-                            "metadata": {"key": f"{KEY16}-0"},
+                            # the index stamp every inline request of ours carries (client/wire/stamp.py):
+                            # a job named by the adapter ("--gbk-") whose results lack it is refused
+                            "metadata": {"key": f"{KEY16}-0", "genai_batch_index": "0"},
                         },
                         {
                             "response": {"candidates": [{"content": {"parts": [{"text": "not json"}]}}]},
-                            "metadata": {"key": f"{KEY16}-1"},
+                            "metadata": {"key": f"{KEY16}-1", "genai_batch_index": "1"},
                         },
                     ]
                 }

@@ -77,6 +77,7 @@ def test_submit_then_sensor_then_write_results(
         "succeeded": 2,
         "failed": 0,
         "bytes": out.stat().st_size,
+        "attribution": {"stamp": 2},  # every result tied to its request by the index stamp
         "usage": {  # the emulator's usageMetadata: one prompt word, "echo: <word>" answered, per request
             "by_model": {
                 "gemini-2.5-flash": {

@@ -220,7 +220,14 @@ def test_results_built_out_of_order_are_written_in_index_order(tmp_path: Path, f
     lines = out.read_bytes().splitlines(keepends=True)
     assert [json.loads(line)["index"] for line in lines] == list(range(500))
     assert [json.loads(line)["key"] for line in lines] == [f"k{i}" for i in range(500)]
-    assert counts == {"results": 500, "succeeded": 500, "failed": 0, "bytes": len(b"".join(lines)), "reordered": 1}
+    assert counts == {
+        "results": 500,
+        "succeeded": 500,
+        "failed": 0,
+        "bytes": len(b"".join(lines)),
+        "reordered": 1,
+        "attribution": {"stamp": 500},
+    }
     assert [p.name for p in tmp_path.iterdir()] == ["results.jsonl"]
 
 
