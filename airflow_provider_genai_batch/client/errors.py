@@ -2,7 +2,8 @@
 
 Every API error keeps the HTTP status, the Google status (``NOT_FOUND``...) and the server's message. No
 exception text ever contains a credential: messages are built from the response body and the request's
-method and path only (never headers or query strings, where ``?key=`` could sit).
+method and path only (never headers or query strings, where ``?key=`` could sit), and text relayed from a
+server or a library passes ``redaction.scrub`` (a proxy or a token endpoint may echo what it was sent).
 
 Example::
 
@@ -15,6 +16,8 @@ Example::
 from __future__ import annotations
 
 from typing import Any
+
+from airflow_provider_genai_batch.client.redaction import scrub
 
 __all__ = [
     "APIConnectionError",
@@ -75,6 +78,7 @@ class APIConnectionError(GenAIBatchError):
         self.method = method
         self.path = path
         self.request_sent = request_sent
+        message = scrub(message)
         super().__init__(f"{message} ({method} {path})" if method else message)
 
 
@@ -102,7 +106,7 @@ class APIStatusError(GenAIBatchError):
     ) -> None:
         self.status_code = status_code
         self.google_status = google_status
-        self.message = message
+        self.message = message = scrub(message)
         self.method = method
         self.path = path
         self.details = details
