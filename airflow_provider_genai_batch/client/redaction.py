@@ -40,8 +40,10 @@ _MASK = "***"
 _SECRET_FIELDS = ("private_key_id", "private_key", "client_secret", "refresh_token", "access_token", "api_key")
 
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s@\"'<>]+@")
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----(?:[A-Za-z0-9+/=\s]|\\+[nr])*(?:-----END [A-Z0-9 ]+-----)?")
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|$)", re.DOTALL), "<redacted key>"),
+    # a PEM block, raw or JSON-escaped (once or twice), whole or truncated: the body ends where base64 does
+    (_PEM, "<redacted key>"),
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?"), "<redacted jwt>"),
     (re.compile(r"\bya29\.[A-Za-z0-9._-]+"), "<redacted token>"),
     (re.compile(r"\b1//[A-Za-z0-9._-]{20,}"), "<redacted token>"),
@@ -50,7 +52,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         # "private_key_id": "abc", private_key_id=abc, \"client_secret\": \"...\" (JSON inside a string)
         re.compile(
             r"(?P<name>(?:private_key_id|private_key|client_secret|refresh_token|access_token|api_key|apikey"
-            r"|password|passwd)\\?[\"']?\s*[:=]\s*(?:\\?[\"'])?)(?!<redacted|\*\*\*)(?P<value>(?:\\.|[^\"'\\\s,;&}])+)",
+            r"|password|passwd)\\?[\"']?\s*[:=]\s*(?:\\?[\"'])?)(?!<redacted|\*\*\*)(?P<value>(?:\\[^\"']|[^\"'\\\s,;&}])+)",
             re.IGNORECASE,
         ),
         rf"\g<name>{_MASK}",
@@ -95,8 +97,9 @@ def secret_parts(secret: str) -> list[str]:
     if info is None:
         return [secret]
     parts = [value for name in _SECRET_FIELDS if isinstance(value := info.get(name), str) and value]
-    if isinstance(info.get("private_key"), str):
-        parts += [line for line in info["private_key"].splitlines() if line and not line.startswith("-----")]
+    pem = info.get("private_key")
+    if isinstance(pem, str):
+        parts += [line for line in pem.splitlines() if line and not line.startswith("-----")]
     return parts
 
 

@@ -326,9 +326,10 @@ def test_no_piece_of_a_secret_reaches_the_task_log_or_xcom(
 
 def test_a_base64_key_is_accepted_and_decoded(key_info: dict[str, Any]) -> None:
     """Users paste keys base64-encoded (as CI systems store them): the key is used, never taken for a path."""
+    from airflow.sdk import Connection
+
     from airflow_provider_genai_batch.client.settings import ClientSettings
     from airflow_provider_genai_batch.hooks.connection import settings_from_connection
-    from airflow.sdk import Connection
 
     encoded = base64.b64encode(json.dumps(key_info).encode()).decode()
     extra = {"backend": "vertex", "project": "p", "service_account_key": encoded}
@@ -406,3 +407,122 @@ def test_the_masker_learns_every_form_of_the_key(key_info: dict[str, Any], monke
     masked = str(redact(line))
     assert not leaks(masked, [PRIVATE_KEY_ID, URL_PASSWORD, pem_body(key_info["private_key"])]), masked
     assert encoded not in masked
+
+
+# --------------------------------------------------------------------------------------------- the scrubber
+
+
+def _key_text(pem: str) -> str:
+    return json.dumps({"type": "service_account", "private_key_id": PRIVATE_KEY_ID, "private_key": pem})
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "pem",
+        "pem_json_escaped",
+        "pem_truncated",
+        "key_json",
+        "key_json_inside_a_json_string",
+        "key_base64",
+        "key_base64_urlsafe_truncated",
+    ],
+)
+def test_scrub_removes_key_material_nobody_registered(form: str, private_key_pem: str) -> None:
+    """What looks like key material goes, registered or not (a UI error may come from another connection)."""
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    key = _key_text(private_key_pem)
+    text = {
+        "pem": private_key_pem,
+        "pem_json_escaped": json.dumps(private_key_pem)[1:-1],
+        "pem_truncated": private_key_pem[:900],
+        "key_json": key,
+        "key_json_inside_a_json_string": json.dumps({"message": f"bad key {key}"}),
+        "key_base64": base64.b64encode(key.encode()).decode(),
+        "key_base64_urlsafe_truncated": base64.urlsafe_b64encode(key.encode()).decode()[:1200],
+    }[form]
+    scrubbed = scrub(f"Error reading the key: {text} (at line 3)")
+    assert scrubbed.startswith("Error reading the key: ") and scrubbed.endswith("(at line 3)")
+    opaque = [] if form.startswith("key_json") else [text]  # a key's JSON also holds harmless words
+    assert not leaks(scrubbed, [pem_body(private_key_pem), PRIVATE_KEY_ID, *opaque]), scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        ("token ya29.a0AfH6SMBx-3kQ_z9 expired", "a0AfH6SMBx", "expired"),
+        ("refresh 1//0gLm3kX9-abcdefghijklmnopqrstuv now", "0gLm3kX9", "now"),
+        ("key AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY refused", "D-9tSrke72", "refused"),
+        ("bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl sent", "eyJzdWIiOiJ4In0", "sent"),
+        ('{"private_key_id": "6f1d0c2b9a8e7d6c", "type": "service_account"}', "6f1d0c2b", "service_account"),
+        ('{\\"private_key_id\\": \\"6f1d0c2b9a8e7d6c\\"}', "6f1d0c2b", "private_key_id"),
+        ("client_secret=GOCSPX-abcdef123456&x=1", "GOCSPX-abcdef123456", "x=1"),
+        ("GET https://u:hunter2-pass@proxy.example/v1beta/batches", "hunter2-pass", "proxy.example/v1beta/batches"),
+        ("GET https://proxy.example/v1beta/files?key=AIzaNOTKEY&alt=json", "AIzaNOTKEY", "alt=json"),
+    ],
+)
+def test_scrub_removes_secret_shapes(text: str, gone: str, kept: str) -> None:
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    scrubbed = scrub(text)
+    assert gone not in scrubbed and kept in scrubbed, scrubbed
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda s: s,
+        lambda s: base64.b64encode(s.encode()).decode(),
+        lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
+        lambda s: __import__("urllib.parse").parse.quote(s, safe=""),
+        lambda s: s[3:14],  # an 11-character piece
+        lambda s: s[-8:],  # the last 8 characters
+    ],
+    ids=["raw", "base64", "base64url", "url-encoded", "piece", "last-8"],
+)
+def test_scrub_removes_every_spelling_and_piece_of_a_registered_secret(spelling: Callable[[str], str]) -> None:
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    secret = "s3cr3t/pa ss+w0rd=Z9"
+    shown = spelling(secret)
+    scrubbed = scrub(f"upstream said: {shown}!", [secret])
+    assert shown not in scrubbed and scrubbed.startswith("upstream said: ") and scrubbed.endswith("!"), scrubbed
+
+
+def test_scrub_of_a_registered_json_key_keeps_its_harmless_words(private_key_pem: str) -> None:
+    """A registered key removes its secret fields wherever they appear, not the words every key shares."""
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    key = _key_text(private_key_pem)
+    line = private_key_pem.splitlines()[5]
+    text = f"type service_account, token https://oauth2.googleapis.com/token; leaked {line[10:30]} {PRIVATE_KEY_ID}"
+    scrubbed = scrub(text, [key, base64.b64encode(key.encode()).decode()])
+    assert "service_account" in scrubbed and "https://oauth2.googleapis.com/token" in scrubbed
+    assert not leaks(scrubbed, [line, PRIVATE_KEY_ID]), scrubbed
+
+
+def test_scrub_leaves_ordinary_text_alone() -> None:
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    text = (
+        "404 NOT_FOUND: batches/abc123 not found (GET https://generativelanguage.googleapis.com/v1beta/batches/abc) "
+        "gs://bucket/results/predictions.jsonl sha256 9f86d081884c7d659a2feaa0c55ad015 key=<none>"
+    )
+    assert scrub(text, ["abc", ""]) == text  # secrets under 4 characters are not matched
+
+
+def test_redact_url() -> None:
+    from airflow_provider_genai_batch.client.redaction import redact_url
+
+    assert redact_url("https://u:p@host:8443/x?y=1") == "https://***@host:8443/x?y=1"
+    assert redact_url("http://127.0.0.1:8085") == "http://127.0.0.1:8085"
+
+
+def test_api_errors_relay_server_text_scrubbed() -> None:
+    """A proxy or token endpoint that echoes what it was sent cannot put a credential in our error text."""
+    from airflow_provider_genai_batch.client.errors import APIConnectionError, BadRequestError
+
+    error = BadRequestError(400, "INVALID_ARGUMENT", f"bad header x-goog-api-key: {API_KEY}", method="GET", path="/")
+    assert API_KEY not in str(error) and API_KEY not in error.message
+    assert URL_PASSWORD not in str(APIConnectionError(f"refused by https://u:{URL_PASSWORD}@proxy"))
