@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_genai_batch.client.redaction import scrub
-
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -78,7 +76,7 @@ class APIConnectionError(GenAIBatchError):
         self.method = method
         self.path = path
         self.request_sent = request_sent
-        message = scrub(message)
+        message = _scrubbed(message)
         super().__init__(f"{message} ({method} {path})" if method else message)
 
 
@@ -106,13 +104,21 @@ class APIStatusError(GenAIBatchError):
     ) -> None:
         self.status_code = status_code
         self.google_status = google_status
-        self.message = message = scrub(message)
+        self.message = message = _scrubbed(message)
         self.method = method
         self.path = path
         self.details = details
         self.retry_after = retry_after
         where = f" ({method} {path})" if method else ""
         super().__init__(f"{status_code} {google_status or ''}: {message}{where}".replace("  ", " "))
+
+
+def _scrubbed(message: str) -> str:
+    """Relayed text without secret-looking values; imported here so that importing this module stays free
+    (the operators import it at DAG parse time)."""
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    return scrub(message)
 
 
 class BadRequestError(APIStatusError):
