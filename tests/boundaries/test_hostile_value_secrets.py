@@ -526,3 +526,16 @@ def test_api_errors_relay_server_text_scrubbed() -> None:
     error = BadRequestError(400, "INVALID_ARGUMENT", f"bad header x-goog-api-key: {API_KEY}", method="GET", path="/")
     assert API_KEY not in str(error) and API_KEY not in error.message
     assert URL_PASSWORD not in str(APIConnectionError(f"refused by https://u:{URL_PASSWORD}@proxy"))
+
+
+def test_common_ai_adapter_refuses_and_masks_a_password_in_the_host() -> None:
+    """common-ai hands the adapter the connection's host: a password in it is masked, refused and never quoted."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    from airflow_provider_genai_batch.client.errors import InvalidInputError
+    from airflow_provider_genai_batch.common_ai.connection import adapter_settings
+
+    with pytest.raises(InvalidInputError) as info:
+        adapter_settings("gemini", api_key=API_KEY, base_url=f"https://u:{URL_PASSWORD}@proxy.example", environ={})
+    assert all(URL_PASSWORD not in text for text in chain_texts(info.value))
+    assert URL_PASSWORD not in str(redact(f"proxy said {URL_PASSWORD}"))
