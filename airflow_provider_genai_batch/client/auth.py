@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from airflow_provider_genai_batch.client.errors import (
     InvalidInputError,
     ServiceUnavailableError,
 )
+from airflow_provider_genai_batch.client.keys import ACCEPTED_KEY_FORMS, key_info, not_shown
+from airflow_provider_genai_batch.client.redaction import scrub
 from airflow_provider_genai_batch.client.settings import ClientSettings
 
 if TYPE_CHECKING:
@@ -62,18 +63,12 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=5)
 """A token is refreshed when it expires within this margin (google-auth's own margin is smaller)."""
 
-_SERVICE_ACCOUNT_KEY_FIELDS = ("type", "client_email", "private_key", "token_uri")
 _GOOGLE_CREDENTIAL_FIELDS = (
     "credentials",
     "service_account_key_json",
     "service_account_key_path",
     "use_application_default_credentials",
     "impersonation_chain",
-)
-_SECRET_PATTERNS = (
-    (re.compile(r"-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)", re.DOTALL), "<redacted key>"),
-    (re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*"), "<redacted jwt>"),
-    (re.compile(r"ya29\.[\w.-]+"), "<redacted token>"),
 )
 _MAX_REASON_CHARS = 500
 
@@ -272,12 +267,17 @@ class GoogleCredentialsAuth:
             if settled is not None:
                 return settled
             number = self._last.number + 1
+            failure: GoogleAuthError | None = None
             try:
                 self._credentials.refresh(self._http())  # type: ignore[no-untyped-call]
             except GoogleAuthError as exc:
                 # kept for the callers that waited on this attempt; without its frames (they hold the assertion)
-                self._last = _Attempt(number, failure=exc.with_traceback(None))
-                raise _auth_error(exc) from None
+                failure = exc.with_traceback(None)
+            if failure is not None:
+                self._last = _Attempt(number, failure=failure)
+                # raised outside the except block: google-auth's error (which may quote the server's answer,
+                # the assertion included) is neither the cause nor the context of ours
+                raise _auth_error(failure)
             self._last = _Attempt(number)
             log.debug("Refreshed the access token of %r (expires at %s UTC)", self, self._credentials.expiry)
             return self._current_token()
@@ -396,52 +396,46 @@ def _google_credentials(settings: ClientSettings) -> Credentials:
         text = settings.service_account_key_json.get_secret_value()
         return _service_account_credentials(text, "service_account_key_json", settings.scopes)
     if settings.service_account_key_path is not None:
-        path = Path(settings.service_account_key_path).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InvalidInputError(
-                "service_account_key_path",
-                f"there is no file at {str(path)!r}",
-                "give the path of a service-account JSON key readable where the task runs",
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(
-                "service_account_key_path",
-                f"{str(path)!r} cannot be read ({type(exc).__name__})",
-                "give the path of a readable service-account JSON key",
-            ) from None
+        text = _read_key_file(settings.service_account_key_path)
         return _service_account_credentials(text, "service_account_key_path", settings.scopes)
     return _application_default_credentials(settings)
 
 
-def _service_account_credentials(text: str, field: str, scopes: tuple[str, ...]) -> Credentials:
-    """Service-account credentials from the text of a JSON key; errors name ``field`` and never quote the key."""
-    fix = "give the JSON key file of a service account, as downloaded from the Google Cloud console"
+def _read_key_file(value: str) -> str:
+    """The text of the key file at ``value``. Errors quote neither the path (it may be a key pasted in the wrong
+    field) nor the file's content, and are raised outside the ``except`` block, so no ``OSError`` naming the file
+    is chained to them."""
+    path = Path(value).expanduser()
+    problem: str | None = None
     try:
-        info = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(field, f"is not valid JSON (line {exc.lineno}, column {exc.colno})", fix) from None
-    if not isinstance(info, dict):
-        raise InvalidInputError(field, f"is a JSON {type(info).__name__}, not an object", fix)
-    missing = [name for name in _SERVICE_ACCOUNT_KEY_FIELDS if not isinstance(info.get(name), str)]
-    if missing:
-        raise InvalidInputError(field, f"is missing {', '.join(missing)}", fix)
-    if info["type"] != "service_account":
-        raise InvalidInputError(
-            field,
-            f"holds a {info['type']!r} credential, not a service-account key",
-            "give a service-account key, or point GOOGLE_APPLICATION_CREDENTIALS at this file and use ADC",
-        )
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problem = f"there is no file at the given path ({not_shown(value)})"
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"the file at the given path cannot be read as UTF-8 text ({type(exc).__name__}; {not_shown(value)})"
+    if problem is not None:
+        raise InvalidInputError("service_account_key_path", problem, ACCEPTED_KEY_FORMS)
+    return text
+
+
+def _service_account_credentials(text: str, field: str, scopes: tuple[str, ...]) -> Credentials:
+    """Service-account credentials from the text of a JSON key; errors name ``field`` and never quote the key.
+
+    google-auth's own errors may quote key material: they are reported by type only and never chained.
+    """
+    info = key_info(text, field)
     from google.auth.exceptions import GoogleAuthError
     from google.oauth2 import service_account
 
+    failure: str | None = None
     try:
         credentials: Credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             info, scopes=list(scopes)
         )
-    except (GoogleAuthError, ValueError, TypeError) as exc:
-        raise InvalidInputError(field, f"has a private_key that cannot be loaded ({type(exc).__name__})", fix) from None
+    except (GoogleAuthError, ValueError, TypeError, IndexError) as exc:
+        failure = type(exc).__name__
+    if failure is not None:
+        raise InvalidInputError(field, f"has a private_key that cannot be loaded ({failure})", ACCEPTED_KEY_FORMS)
     return credentials
 
 
@@ -450,17 +444,20 @@ def _application_default_credentials(settings: ClientSettings) -> Credentials:
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
+    reason: str | None = None
     try:
         credentials: Credentials
         credentials, _project = google.auth.default(scopes=list(settings.scopes))
     except DefaultCredentialsError as exc:
+        reason = _safe_reason(exc)
+    if reason is not None:  # raised outside the except block: google-auth's text is never chained
         asked = settings.use_application_default_credentials
         raise InvalidInputError(
             "use_application_default_credentials" if asked else "credentials",
-            f"no usable Application Default Credentials ({_safe_reason(exc)})",
+            f"no usable Application Default Credentials ({reason})",
             "set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`"
             + ("" if asked else ", or give a service-account key or an access token"),
-        ) from None
+        )
     return credentials
 
 
@@ -523,7 +520,5 @@ def _safe_reason(exc: BaseException) -> str:
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and error.get("message"):
             parts.append(str(error["message"]))
-    reason = ": ".join(parts)
-    for pattern, replacement in _SECRET_PATTERNS:
-        reason = pattern.sub(replacement, reason)
+    reason = scrub(": ".join(parts))
     return reason if len(reason) <= _MAX_REASON_CHARS else reason[:_MAX_REASON_CHARS] + "..."

@@ -45,6 +45,7 @@ from airflow_provider_genai_batch.client.plans import (
     single,
     upload_gcs_object,
 )
+from airflow_provider_genai_batch.client.redaction import redact_url
 from airflow_provider_genai_batch.client.results import (
     BatchResult,
     LineSplitter,
@@ -109,9 +110,8 @@ class _Base:
         self.settings = settings
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(backend={self.settings.backend!r}, base_url={self.settings.effective_base_url!r})"
-        )
+        base_url = redact_url(self.settings.effective_base_url)  # settings copied without validation may hold one
+        return f"{type(self).__name__}(backend={self.settings.backend!r}, base_url={base_url!r})"
 
 
 class Batches(_Base):

@@ -2,7 +2,8 @@
 
 Every API error keeps the HTTP status, the Google status (``NOT_FOUND``...) and the server's message. No
 exception text ever contains a credential: messages are built from the response body and the request's
-method and path only (never headers or query strings, where ``?key=`` could sit).
+method and path only (never headers or query strings, where ``?key=`` could sit), and text relayed from a
+server or a library passes ``redaction.scrub`` (a proxy or a token endpoint may echo what it was sent).
 
 Example::
 
@@ -75,6 +76,7 @@ class APIConnectionError(GenAIBatchError):
         self.method = method
         self.path = path
         self.request_sent = request_sent
+        message = _scrubbed(message)
         super().__init__(f"{message} ({method} {path})" if method else message)
 
 
@@ -102,13 +104,21 @@ class APIStatusError(GenAIBatchError):
     ) -> None:
         self.status_code = status_code
         self.google_status = google_status
-        self.message = message
+        self.message = message = _scrubbed(message)
         self.method = method
         self.path = path
         self.details = details
         self.retry_after = retry_after
         where = f" ({method} {path})" if method else ""
         super().__init__(f"{status_code} {google_status or ''}: {message}{where}".replace("  ", " "))
+
+
+def _scrubbed(message: str) -> str:
+    """Relayed text without secret-looking values; imported here so that importing this module stays free
+    (the operators import it at DAG parse time)."""
+    from airflow_provider_genai_batch.client.redaction import scrub
+
+    return scrub(message)
 
 
 class BadRequestError(APIStatusError):

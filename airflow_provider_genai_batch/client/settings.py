@@ -1,7 +1,10 @@
 """Client settings: which backend, which credentials, which endpoints.
 
 Secrets are ``SecretStr`` and never appear in ``repr()``; a ready google-auth ``credentials`` object may be
-passed instead of key material.
+passed instead of key material. A service-account key may be given as JSON or base64-encoded JSON (decoded
+here); key material given as a path is refused. URLs carrying ``user:password@`` are refused (Google's APIs
+never take credentials in the URL, and httpx would send them as HTTP Basic auth). Validation errors never quote a
+secret, nor a value that might be one.
 
 Example::
 
@@ -12,7 +15,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,6 +31,8 @@ from pydantic import (
 )
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.client.keys import key_form, not_shown
+from airflow_provider_genai_batch.client.redaction import redact_url, scrub
 from airflow_provider_genai_batch.client.validation import invalid_input_from
 
 Backend = Literal["gemini", "vertex"]
@@ -60,17 +67,20 @@ class ClientSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, hide_input_in_errors=True)
 
     def __init__(self, **data: Any) -> None:
+        error: InvalidInputError | None = None
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise invalid_input_from(exc, "settings") from None
+            error = invalid_input_from(exc, "settings")
+        if error is not None:  # raised outside the except block: nothing that saw the input is chained to it
+            raise error
 
     backend: Backend = "gemini"
     # --- credentials (one of them; Gemini needs api_key, Vertex any of them) ---
     api_key: SecretStr | None = None
     access_token: SecretStr | None = None
     service_account_key_json: SecretStr | None = None
-    service_account_key_path: str | None = None
+    service_account_key_path: str | None = Field(default=None, repr=False)
     impersonation_chain: tuple[str, ...] = ()
     use_application_default_credentials: bool = False
     credentials: Any = Field(default=None, exclude=True, repr=False)
@@ -98,13 +108,51 @@ class ClientSettings(BaseModel):
     def _url_has_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value == "":
             return None
+        field = info.field_name or "base_url"
         if not value.startswith(("http://", "https://")):
             raise InvalidInputError(
-                info.field_name or "base_url",
-                f"{value!r} is not an http(s) URL",
+                field,
+                f"is not an http(s) URL ({not_shown(value)})",
                 "give a URL such as http://127.0.0.1:8085",
             )
+        if "@" in (urlsplit(value).netloc or ""):
+            raise InvalidInputError(
+                field,
+                "carries a user name or password before '@' (not shown); Google's APIs take no credentials in the "
+                "URL, and they would be sent to that host as HTTP Basic auth",
+                "remove 'user:password@' from the URL: the API key goes in the connection's password, a "
+                "service-account key or an access token in its extras",
+            )
         return value.rstrip("/")
+
+    @field_validator("service_account_key_json")
+    @classmethod
+    def _key_json_or_base64(cls, value: SecretStr | None) -> SecretStr | None:
+        """A key given base64-encoded is decoded here; a value that is no JSON key is refused without quoting it."""
+        if value is None:
+            return None
+        form, text = key_form(value.get_secret_value(), "service_account_key_json")
+        if form != "json":
+            raise InvalidInputError(
+                "service_account_key_json",
+                f"is not a JSON key ({not_shown(text)})",
+                "give the key file's JSON or the same JSON base64-encoded; a path goes in service_account_key_path",
+            )
+        return SecretStr(text)
+
+    @field_validator("service_account_key_path")
+    @classmethod
+    def _path_is_no_key(cls, value: str | None) -> str | None:
+        """Key material passed as a path is refused (it would be quoted as a file name in later errors)."""
+        if value is None:
+            return None
+        if key_form(value, "service_account_key_path")[0] == "json":
+            raise InvalidInputError(
+                "service_account_key_path",
+                f"holds a key, not a path ({not_shown(value)})",
+                "pass the key as service_account_key_json (the connection extra service_account_key takes either)",
+            )
+        return value.strip()
 
     @field_validator("gcs_staging_prefix")
     @classmethod
@@ -114,7 +162,7 @@ class ClientSettings(BaseModel):
         if not value.startswith("gs://") or len(value) <= len("gs://"):
             raise InvalidInputError(
                 "gcs_staging_prefix",
-                f"{value!r} is not a gs:// URI",
+                f"{scrub(value)!r} is not a gs:// URI",
                 "give a prefix such as gs://bucket/staging",
             )
         return value.rstrip("/")
@@ -144,6 +192,11 @@ class ClientSettings(BaseModel):
                     "set project to your Google Cloud project id",
                 )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Fields as pydantic shows them, URLs without userinfo (``model_copy(update=...)`` skips validation)."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name in ("base_url", "storage_base_url") and value else value
 
     @property
     def express_mode(self) -> bool:

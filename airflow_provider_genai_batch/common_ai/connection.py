@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.settings import ClientSettings
@@ -122,11 +123,22 @@ def adapter_settings(
     fingerprint = settings_fingerprint(backend, api_key, base_url, env)
 
     def build() -> ClientSettings:
+        for secret in _url_secrets(base_url):  # before building: settings refuse such a URL without quoting it
+            _mask(secret)
         settings = _build(backend, api_key, base_url, env)
         _mask(api_key or (settings.api_key.get_secret_value() if settings.api_key else None))
         return settings
 
     return fingerprint, client_cache.shared_settings(fingerprint, build)
+
+
+def _url_secrets(url: str | None) -> list[str]:
+    """The ``user:password`` and the password of a URL's userinfo (refused by the settings, masked here)."""
+    parts = urlsplit(_base_url(url) or "")
+    if "@" not in parts.netloc:
+        return []
+    userinfo = parts.netloc.rsplit("@", 1)[0]
+    return [userinfo, *([parts.password] if parts.password else [])]
 
 
 def _mask(secret: str | None) -> None:

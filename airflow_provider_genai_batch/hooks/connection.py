@@ -22,12 +22,15 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.client.keys import ACCEPTED_KEY_FORMS, key_form
+from airflow_provider_genai_batch.client.redaction import secret_parts
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
@@ -39,6 +42,7 @@ __all__ = [
     "SECRET_EXTRAS",
     "ConnectionLike",
     "connection_fingerprint",
+    "connection_secrets",
     "decode_extras",
     "normalised_extras",
     "settings_from_connection",
@@ -66,6 +70,7 @@ EXTRA_FIELDS = (
 EXTRA_ALIASES = ("base_url",)
 SECRET_EXTRAS = frozenset({"service_account_key", "access_token", "keyfile_dict", "api_key"})
 # Extras of a ``google_cloud_platform`` connection that this provider understands.
+_UNDECODED = object()
 _GCP_FIELDS = ("key_path", "keyfile_dict", "project", "impersonation_chain", "quota_project_id")
 
 
@@ -101,14 +106,15 @@ def decode_extras(conn: ConnectionLike) -> dict[str, Any]:
         return {}
     if isinstance(raw, Mapping):
         return dict(raw)
-    try:
+    value: Any = _UNDECODED
+    with contextlib.suppress(TypeError, ValueError):  # reported below: the decoder's exception holds the text
         value = json.loads(raw)
-    except (TypeError, ValueError):
+    if value is _UNDECODED:
         raise InvalidInputError(
             f"connection {conn.conn_id!r} extra",
             "is not valid JSON (value not shown)",
             'give a JSON object such as {"backend": "vertex", "project": "my-project"}',
-        ) from None
+        )
     if not isinstance(value, dict):
         raise InvalidInputError(
             f"connection {conn.conn_id!r} extra",
@@ -172,23 +178,42 @@ def _chain(conn: ConnectionLike, value: Any, name: str = "impersonation_chain") 
 
 
 def _service_account(conn: ConnectionLike, value: Any, name: str) -> dict[str, Any]:
-    """``service_account_key_json`` or ``service_account_key_path`` from a path, a JSON string or a dict."""
+    """``service_account_key_json`` or ``service_account_key_path`` from a path, JSON, base64 JSON or a dict."""
     if isinstance(value, Mapping):
         return {"service_account_key_json": json.dumps(dict(value))}
     if not isinstance(value, str):
-        raise _error(conn, name, f"has type {type(value).__name__}", "give a file path or the key's JSON")
-    text = value.strip()
-    if text.startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            raise _error(
-                conn, name, "looks like JSON but does not parse (value not shown)", "paste the whole key file"
-            ) from None
-        if not isinstance(parsed, dict) or ("private_key" not in parsed and "type" not in parsed):
-            raise _error(conn, name, "is JSON but not a service-account key", "paste the key file's JSON")
-        return {"service_account_key_json": text}
-    return {"service_account_key_path": text}
+        raise _error(conn, name, f"has type {type(value).__name__}", ACCEPTED_KEY_FORMS)
+    form, text = _key_form(conn, value, name)
+    if form == "path":
+        return {"service_account_key_path": text}
+    parsed: Any = None
+    with contextlib.suppress(json.JSONDecodeError):  # reported below: the decoder's exception holds the text
+        parsed = json.loads(text)
+    if parsed is None:
+        encoded = "" if value.strip().startswith("{") else "base64-encoded "
+        raise _error(
+            conn,
+            name,
+            f"holds {encoded}JSON that does not parse ({_not_shown(value.strip())}; truncated?)",
+            f"paste the whole key file: {ACCEPTED_KEY_FORMS}",
+        )
+    if not isinstance(parsed, dict) or ("private_key" not in parsed and "type" not in parsed):
+        raise _error(conn, name, "is JSON but not a service-account key", "paste the key file's JSON")
+    return {"service_account_key_json": text}
+
+
+def _key_form(conn: ConnectionLike, value: str, name: str) -> tuple[str, str]:
+    """``client.keys.key_form`` with the error renamed after the connection's extra."""
+    error: InvalidInputError | None = None
+    try:
+        return key_form(value, name)
+    except InvalidInputError as exc:
+        error = _error(conn, name, exc.problem, exc.fix)
+    raise error
+
+
+def _not_shown(text: str) -> str:
+    return f"value not shown, {len(text)} characters"
 
 
 def _check_known(conn: ConnectionLike, extras: Mapping[str, Any]) -> None:
@@ -251,6 +276,10 @@ def _gcp_fields(conn: ConnectionLike, extras: Mapping[str, Any]) -> dict[str, An
         fields.update(_service_account(conn, extras["keyfile_dict"], "keyfile_dict"))
     elif "key_path" in extras:
         path = _string(conn, extras, "key_path")
+        if path and _key_form(conn, path, "key_path")[0] == "json":
+            raise _error(
+                conn, "key_path", f"holds a key, not a path ({_not_shown(path)})", "put the key in keyfile_dict"
+            )
         if path:
             fields["service_account_key_path"] = path
     project = _string(conn, extras, "project")
@@ -336,10 +365,55 @@ def settings_from_connection(
     if fields["backend"] == "vertex" and not _has_credentials(fields):
         fields["use_application_default_credentials"] = True
     fields.update(overrides)
+    error: InvalidInputError | None = None
     try:
         return ClientSettings(**fields)
     except InvalidInputError as exc:
-        raise InvalidInputError(f"connection {conn.conn_id!r}: {exc.field}", exc.problem, exc.fix) from None
+        error = InvalidInputError(f"connection {conn.conn_id!r}: {exc.field}", exc.problem, exc.fix)
+    raise error
+
+
+def connection_secrets(conn: ConnectionLike, extras: Mapping[str, Any] | None = None) -> list[str]:
+    """Every secret a connection holds, for the log masker and ``redaction.scrub``.
+
+    The password; the secret extras (``service_account_key``, ``keyfile_dict``, ``access_token``, ``api_key``,
+    plain or prefixed, a dict as its JSON) and what they decode to (a JSON or base64 key's ``private_key``, its
+    lines and ``private_key_id``); a ``key_path`` holding key material; the user and password of a URL in the
+    host or in the ``base_url`` / ``storage_base_url`` extras. ``extras`` that do not decode still give the
+    password and the host's userinfo.
+    """
+    values: list[str] = []
+    if conn.password:
+        values.append(conn.password)
+    try:
+        raw = extras if extras is not None else decode_extras(conn)
+    except InvalidInputError:
+        raw = {}
+    plain = _unprefixed(raw, (conn.conn_type or CONN_TYPE).replace("-", "_")) if isinstance(raw, Mapping) else {}
+    for name in (*sorted(SECRET_EXTRAS), "key_path"):
+        value = plain.get(name)
+        if isinstance(value, Mapping):
+            value = json.dumps(dict(value))
+        if isinstance(value, str) and value.strip():
+            if name == "key_path" and secret_parts(value.strip()) == [value.strip()]:
+                continue  # a plain path is no secret
+            values.append(value)
+            values += [part for part in secret_parts(value.strip()) if part != value]
+    for url in (conn.host, plain.get("base_url"), plain.get("storage_base_url")):
+        values += _url_credentials(url)
+    return list(dict.fromkeys(value for value in values if value))
+
+
+def _url_credentials(url: Any) -> list[str]:
+    """The ``user:password`` of a URL, and the password alone."""
+    if not isinstance(url, str) or "@" not in url:
+        return []
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" not in netloc:
+        return []
+    userinfo = netloc.rsplit("@", 1)[0]
+    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    return [userinfo, password] if password else [userinfo]
 
 
 def connection_fingerprint(conn: ConnectionLike, extras: Mapping[str, Any] | None = None) -> str:

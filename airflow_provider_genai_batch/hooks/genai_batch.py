@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +31,15 @@ from airflow_provider_genai_batch.client import (
     GenAIBatchClient,
 )
 from airflow_provider_genai_batch.client.creation import PreparedCreate, prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.client.redaction import redact_url, scrub
 from airflow_provider_genai_batch.client.sources import FileSource, GcsSource
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
     connection_fingerprint,
+    connection_secrets,
     decode_extras,
-    normalised_extras,
     settings_from_connection,
 )
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyedJobScan
@@ -56,36 +56,16 @@ __all__ = ["GenAIBatchHook"]
 # AIP-158 has a service lower a larger value to its maximum rather than fail). 100 is the largest size we can
 # rely on: one list call reads up to 100 jobs.
 LOOKUP_PAGE_SIZE = 100
-_SECRET_EXTRA_NAMES = ("access_token", "service_account_key", "keyfile_dict")
 
 
-def _secrets_of(conn: Connection, extras: Mapping[str, Any]) -> list[str]:
-    """Every secret value a connection holds (password, sensitive extras, a key JSON's private key)."""
-    values: list[str] = []
-    if conn.password:
-        values.append(conn.password)
-    plain = normalised_extras(conn, extras)
-    for name in _SECRET_EXTRA_NAMES:
-        value = plain.get(name)
-        if isinstance(value, Mapping):
-            value = json.dumps(dict(value))
-        if isinstance(value, str) and value:
-            values.append(value)
-            if value.lstrip().startswith("{"):
-                try:
-                    parsed = json.loads(value)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(parsed, dict) and isinstance(parsed.get("private_key"), str):
-                    values.append(parsed["private_key"])
-    return values
+def _secrets_of(conn: Connection, extras: Mapping[str, Any] | None) -> list[str]:
+    """Every secret value a connection holds, in every form the masker must know (see ``connection_secrets``)."""
+    return connection_secrets(conn, extras)
 
 
 def _scrub(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if len(secret) >= 4:
-            message = message.replace(secret, "***")
-    return message
+    """``message`` without any form or piece of ``secrets`` nor anything secret-looking (``client.redaction``)."""
+    return scrub(message, secrets)
 
 
 class GenAIBatchHook(BaseHook):
@@ -130,12 +110,9 @@ class GenAIBatchHook(BaseHook):
     def get_settings(self) -> ClientSettings:
         """The client settings of the connection (read once per hook)."""
         if self._settings is None:
-            from airflow.sdk.log import mask_secret
-
             conn = self.get_connection(self.genai_batch_conn_id)
+            _mask(_secrets_of(conn, None))  # before decoding: an error below may quote nothing unmasked
             extras = decode_extras(conn)
-            for secret in _secrets_of(conn, extras):
-                mask_secret(secret)
             self._load(conn, extras)
         assert self._settings is not None
         return self._settings
@@ -155,8 +132,8 @@ class GenAIBatchHook(BaseHook):
     async def _aread_settings(self) -> tuple[str, ClientSettings]:
         """Read the connection, mask its secrets, and return its fingerprint and (shared) settings."""
         conn = await self._aget_connection()
+        await _amask(_secrets_of(conn, None))
         extras = decode_extras(conn)
-        await _amask(_secrets_of(conn, extras))
         fingerprint = connection_fingerprint(conn, extras)
         return fingerprint, client_cache.shared_settings(fingerprint, lambda: settings_from_connection(conn, extras))
 
@@ -337,23 +314,36 @@ class GenAIBatchHook(BaseHook):
         secrets: list[str] = []
         try:
             conn = self.get_connection(self.genai_batch_conn_id)
-            secrets = _secrets_of(conn, {})  # the password, known even if the extras do not parse
+            secrets = _secrets_of(conn, None)  # the password and host, known even if the extras do not parse
+            _mask(secrets)
             extras = decode_extras(conn)
-            secrets = _secrets_of(conn, extras)
             settings = self._load(conn, extras)
             with GenAIBatchClient(settings) as client:
                 next(iter(client.batches.list(page_size=1)), None)
         except Exception as exc:  # any failure is reported, never raised, and scrubbed of secrets
             return False, _scrub(f"{type(exc).__name__}: {exc}", secrets)
-        where = settings.effective_base_url
+        where = redact_url(settings.effective_base_url)
         return True, f"Connected to the {settings.backend} batch API at {where}."
+
+
+def _mask(secrets: list[str]) -> None:
+    """Register ``secrets`` with Airflow's log masker (in the task process and its supervisor)."""
+    from airflow.sdk.log import mask_secret
+
+    for secret in _maskable(secrets):
+        mask_secret(secret)
+
+
+def _maskable(secrets: list[str]) -> list[str]:
+    """The secrets Airflow's masker takes (it skips, with a warning, those under 5 characters)."""
+    return [secret for secret in secrets if len(secret) >= 5]
 
 
 async def _amask(secrets: list[str]) -> None:
     from airflow.sdk import log as sdk_log
 
     amask = getattr(sdk_log, "amask_secret", None)
-    for secret in secrets:
+    for secret in _maskable(secrets):
         if amask is not None:
             await amask(secret)
         else:
