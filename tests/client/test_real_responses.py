@@ -30,11 +30,12 @@ from airflow_provider_genai_batch.client.errors import APIStatusError, parse_row
 from airflow_provider_genai_batch.client.models import BatchJob
 from airflow_provider_genai_batch.client.results import ResultStreamParser, parse_result_line
 from airflow_provider_genai_batch.client.wire import gemini, vertex
-from tests.client.test_transport import sleeps  # noqa: F401  (the fixture recording the transport's sleeps)
+from tests.client import test_transport
 
 CORPUS = Path(__file__).parent / "real_responses"
 BASE = "http://gemini.test"
 KEY = "AIzaSECRET-real-responses-0123456789"
+sleeps = test_transport.sleeps  # the fixture recording the transport's sleeps
 
 
 def body(name: str) -> Any:
@@ -342,9 +343,9 @@ def test_a_retry_header_wins_over_retry_info_and_a_delay_beyond_the_bound_gives_
             httpx.Response(429, json=over),
         ]
     )
-    with GenAIBatchClient(ClientSettings(backend="gemini", api_key=KEY, base_url=BASE, max_retries=3)) as client:
-        with pytest.raises(RateLimitError) as caught:
-            client.batches.get(name="batches/abc")
+    settings = ClientSettings(backend="gemini", api_key=KEY, base_url=BASE, max_retries=3)
+    with GenAIBatchClient(settings) as client, pytest.raises(RateLimitError) as caught:
+        client.batches.get(name="batches/abc")
     assert sleeps == [2.0]
     assert caught.value.retry_after == 3600.0
 
