@@ -43,7 +43,8 @@ def test_a_listed_job_is_sparse_with_stale_counts_and_its_results_still_read(emu
 
 def test_vertex_reports_unknown_incomplete_count_while_running(emu: EmulatorHandle) -> None:
     emu.configure(pending_seconds=0.0, job_seconds=30.0)
-    emu.put_object("in-bucket", "in.jsonl", b'{"request": {"contents": [{"role": "user", "parts": [{"text": "x"}]}]}}\n')
+    line = b'{"request": {"contents": [{"role": "user", "parts": [{"text": "x"}]}]}}\n'
+    emu.put_object("in-bucket", "in.jsonl", line)
     settings = ClientSettings(
         backend="vertex",
         project="p",
