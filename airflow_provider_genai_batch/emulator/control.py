@@ -94,9 +94,9 @@ class EmulatorControls:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings (``job_seconds``, ``pending_seconds``, ``cancel_seconds``, ``vertex_shard_rows``,
-        ``api_key``, ``accepted_tokens``, ``strict``, ``shuffle_results``) and return them all. ``job_seconds`` and
-        ``pending_seconds`` apply to jobs created afterwards; the others apply at once (``shuffle_results`` to
-        jobs whose results are not written yet)."""
+        ``api_key``, ``accepted_tokens``, ``strict``, ``shuffle_results``, ``check_models``, ``extra_models``)
+        and return them all. ``job_seconds`` and ``pending_seconds`` apply to jobs created afterwards; the others
+        apply at once (``shuffle_results`` to jobs whose results are not written yet)."""
         with self._store.lock:
             self._store.config = self._store.config.updated(**settings)
             return self._store.config.to_dict()

@@ -54,7 +54,9 @@ def test_vertex_reports_unknown_incomplete_count_while_running(emu: EmulatorHand
         storage_base_url=emu.base_url,
     )
     with GenAIBatchClient(settings) as client:
-        job = client.batches.create(model="gemini-2.5-flash", src="gs://in-bucket/in.jsonl", config={"dest": "gs://in-bucket/out"})
+        job = client.batches.create(
+            model="gemini-2.5-flash", src="gs://in-bucket/in.jsonl", config={"dest": "gs://in-bucket/out"}
+        )
         job = client.batches.get(name=job.name)
     assert job.state is JobState.RUNNING
     assert job.completion_stats is not None and job.completion_stats.incomplete_count == -1
