@@ -54,6 +54,7 @@ from airflow_provider_genai_batch.client.results import (
     check_readable,
     inline_results,
     input_uris,
+    results_location,
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
@@ -166,8 +167,10 @@ class Batches(_Base):
         self._run(delete_job(self.settings, _require_name(name)))
 
     def iter_results(self, job: BatchJob | str) -> Iterator[BatchResult]:
-        """Stream every request's result of a succeeded job, in bounded memory."""
-        job = self.get(name=job) if isinstance(job, str) else job
+        """Stream every request's result of a succeeded job, in bounded memory. A job that does not say where
+        its results are (a ``list()`` entry, a stale copy) is read again first."""
+        if isinstance(job, str) or needs_refetch(job):
+            job = self.get(name=job if isinstance(job, str) else job.name)
         location = check_readable(job)
         if location.kind == "inline":
             yield from inline_results(job)
@@ -200,6 +203,25 @@ class Batches(_Base):
             return None
         index.freeze()
         return index
+
+
+def needs_refetch(job: BatchJob) -> bool:
+    """Whether a job object cannot be read as it is and must be fetched again before its results are: it is
+    not (yet) succeeded, or it does not say where its results are. ``list()`` returns such jobs: Gemini's list
+    entries carry no ``output`` and may carry stale state and counts.
+
+    Example::
+
+        needs_refetch(next(client.batches.list()))   # True for a succeeded Gemini job read from a list
+    """
+    if job.state.is_failure:
+        return False  # FAILED, CANCELLED and EXPIRED never change: no read can make results appear
+    if not job.state.is_success:
+        return True
+    location = results_location(job)
+    if location.kind == "none":
+        return True
+    return location.kind == "gcs" and not (job.output_info and job.output_info.gcs_output_directory)
 
 
 class AsyncBatches(_Base):
@@ -259,8 +281,10 @@ class AsyncBatches(_Base):
         await self._run(delete_job(self.settings, _require_name(name)))
 
     async def iter_results(self, job: BatchJob | str) -> AsyncIterator[BatchResult]:
-        """Stream every request's result of a succeeded job, in bounded memory."""
-        job = await self.get(name=job) if isinstance(job, str) else job
+        """Stream every request's result of a succeeded job, in bounded memory (a job that does not say where
+        its results are is read again first, as in the sync client)."""
+        if isinstance(job, str) or needs_refetch(job):
+            job = await self.get(name=job if isinstance(job, str) else job.name)
         location = check_readable(job)
         if location.kind == "inline":
             for result in inline_results(job):

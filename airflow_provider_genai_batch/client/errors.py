@@ -15,6 +15,9 @@ Example::
 
 from __future__ import annotations
 
+import http
+import json
+import re
 from typing import Any
 
 __all__ = [
@@ -35,7 +38,10 @@ __all__ = [
     "ServiceUnavailableError",
     "UnsupportedOperationError",
     "error_for_status",
+    "google_status_for",
     "is_transient",
+    "parse_row_status",
+    "retry_delay_from_details",
 ]
 
 
@@ -187,3 +193,86 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, APIStatusError):
         return exc.status_code in TRANSIENT_STATUS_CODES
     return isinstance(exc, APIConnectionError)
+
+
+# google.rpc.Code names by HTTP status, as Google's APIs map them (https://google.aip.dev/193).
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_REASON_CODES = {status.phrase.lower(): status.value for status in http.HTTPStatus}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+def google_status_for(status_code: int | None) -> str | None:
+    """The google.rpc.Code name Google's APIs give an HTTP status (``429`` -> ``RESOURCE_EXHAUSTED``)."""
+    return _GOOGLE_STATUS.get(status_code) if status_code is not None else None
+
+
+def retry_delay_from_details(details: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` in an error's ``details`` (``"retryDelay": "21s"``), else None.
+
+    Example::
+
+        retry_delay_from_details([{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "21s"}])
+        # 21.0
+    """
+    if not isinstance(details, list):
+        return None
+    for detail in details:
+        if not isinstance(detail, dict) or detail.get("@type") != _RETRY_INFO:
+            continue
+        delay = detail.get("retryDelay")
+        if isinstance(delay, dict):  # the proto form {"seconds": "21", "nanos": 0}, as some tools print it
+            try:
+                return max(float(delay.get("seconds") or 0) + float(delay.get("nanos") or 0) / 1e9, 0.0)
+            except (TypeError, ValueError):
+                return None
+        match = _DURATION_RE.match(delay) if isinstance(delay, str) else None
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def parse_row_status(text: str) -> tuple[int | None, str | None, str]:
+    """Code, Google status and message of a Vertex predictions row's ``status`` string.
+
+    Vertex writes a failed row's error as text: the HTTP reason phrase, a colon and the error body
+    (``Bad Request: {"error": {"code": 400, "message": "...", "status": "INVALID_ARGUMENT"}}``). The body's
+    code, status and message win; without a body the reason phrase gives the code. Text in no known form is
+    kept whole as the message, with no code.
+
+    Example::
+
+        parse_row_status('Bad Request: {"error": {"code": 400, "message": "m", "status": "INVALID_ARGUMENT"}}')
+        # (400, "INVALID_ARGUMENT", "m")
+    """
+    head, sep, rest = text.partition(":")
+    code = _REASON_CODES.get(head.strip().lower()) if sep else None
+    body_start = text.find("{")
+    if body_start >= 0:
+        try:
+            body = json.loads(text[body_start:])
+        except ValueError:
+            body = None
+        error = body.get("error", body) if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            raw_code = error.get("code")
+            if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+                code = raw_code
+            status = error.get("status") if isinstance(error.get("status"), str) else None
+            message = error.get("message") if isinstance(error.get("message"), str) else None
+            return code, status or google_status_for(code), message or text
+    if code is not None:
+        return code, google_status_for(code), rest.strip() or text
+    return None, None, text

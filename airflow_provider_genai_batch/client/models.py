@@ -171,10 +171,12 @@ class RequestCounts(ApiModel):
 
     @property
     def percent(self) -> float | None:
-        """Percentage of requests finished, when the total is known."""
+        """Percentage of requests finished (0 to 100), when the total is known: the requests no longer pending
+        when the pending count is known, else those that succeeded or failed."""
         if not self.total:
             return None
-        return round(100.0 * self.done / self.total, 1)
+        finished = self.total - self.pending if self.pending is not None else self.done
+        return round(100.0 * min(max(finished, 0), self.total) / self.total, 1)
 
 
 class OutputInfo(ApiModel):
@@ -351,21 +353,42 @@ class BatchJob(ApiModel):
 
     @property
     def request_counts(self) -> RequestCounts:
-        """Total, succeeded, failed and pending requests from batchStats (Gemini) or completionStats (Vertex)."""
+        """Total, succeeded, failed and pending requests from batchStats (Gemini) or completionStats (Vertex).
+
+        Counts are never negative and pending never exceeds the total: a negative count (Vertex reports
+        ``incompleteCount: -1`` when it does not know) is unknown (None, or 0 for succeeded and failed). A
+        succeeded job has nothing pending whatever its counts say (list entries can be stale: a SUCCEEDED job
+        listed with every request pending).
+        """
+        finished = self.state.is_success
         if self.batch_stats is not None:
             stats = self.batch_stats
-            succeeded = stats.successful_request_count or 0
-            failed = stats.failed_request_count or 0
-            pending = stats.pending_request_count
-            if pending is None and stats.request_count is not None:
-                pending = max(stats.request_count - succeeded - failed, 0)
-            return RequestCounts(total=stats.request_count, succeeded=succeeded, failed=failed, pending=pending)
-        if self.completion_stats is not None:
+            succeeded = _count(stats.successful_request_count) or 0
+            failed = _count(stats.failed_request_count) or 0
+            total = _count(stats.request_count)
+            pending = _count(stats.pending_request_count)
+            if pending is None and total is not None:
+                pending = total - succeeded - failed
+        elif self.completion_stats is not None:
             comp = self.completion_stats
-            succeeded = comp.successful_count or 0
-            failed = comp.failed_count or 0
-            incomplete = comp.incomplete_count or 0
-            return RequestCounts(
-                total=succeeded + failed + incomplete, succeeded=succeeded, failed=failed, pending=incomplete
-            )
-        return RequestCounts()
+            succeeded = _count(comp.successful_count) or 0
+            failed = _count(comp.failed_count) or 0
+            pending = _count(comp.incomplete_count)
+            # proto3 JSON leaves zero counts out: an absent incompleteCount is 0, a negative one unknown.
+            if comp.incomplete_count is None:
+                pending = 0
+            total = succeeded + failed + pending if pending is not None else None
+        else:
+            return RequestCounts(pending=0 if finished else None)
+        if finished:
+            pending = 0
+        if total is not None and pending is not None:
+            pending = min(max(pending, 0), max(total - succeeded - failed, 0) if not finished else 0)
+        if total is not None and succeeded + failed > total:
+            total = succeeded + failed + (pending or 0)
+        return RequestCounts(total=total, succeeded=succeeded, failed=failed, pending=pending)
+
+
+def _count(value: int | None) -> int | None:
+    """A count as reported, or None when absent or negative (Vertex's -1 means unknown)."""
+    return value if value is not None and value >= 0 else None

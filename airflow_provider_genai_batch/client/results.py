@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError, parse_row_status
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
 from airflow_provider_genai_batch.client.wire.stamp import (
     STAMP_KEY,
@@ -547,7 +547,8 @@ def _vertex_error(status: Any) -> JobError | None:
         return None
     if isinstance(status, dict):
         return JobError.model_validate(status)
-    return JobError(message=str(status))
+    code, google_status, message = parse_row_status(str(status))
+    return JobError(code=code, status=google_status, message=message)
 
 
 def _line_fields(

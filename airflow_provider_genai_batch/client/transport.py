@@ -1,7 +1,8 @@
 """The only code that sends: one retry policy, a sync and an async transport on httpx.
 
 Retries: 408, 429, 500, 502, 503, 504 and connection errors, exponential backoff with full jitter, honouring
-``Retry-After``. A request marked ``idempotent=False`` (a create) is re-sent only when it provably never reached
+``Retry-After`` or, without it, a ``google.rpc.RetryInfo`` ``retryDelay`` in the error body. A request marked
+``idempotent=False`` (a create) is re-sent only when it provably never reached
 the server (connect failed) or the server explicitly refused it with 429; anything else is surfaced, so the
 caller's look-up-then-create logic decides, never a blind second create.
 
@@ -32,6 +33,7 @@ from airflow_provider_genai_batch.client.errors import (
     APIStatusError,
     APITimeoutError,
     error_for_status,
+    retry_delay_from_details,
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.wire.common import ApiRequest, ApiResponse
@@ -118,8 +120,15 @@ def error_from_response(request: ApiRequest, response: ApiResponse) -> APIStatus
         method=request.method,
         path=request.path,
         details=details,
-        retry_after=parse_retry_after(response.headers.get("retry-after")),
+        retry_after=_retry_after(response, details),
     )
+
+
+def _retry_after(response: ApiResponse, details: Any) -> float | None:
+    """The server's wait: the ``Retry-After`` header, else a ``google.rpc.RetryInfo`` in the error's details
+    (Google's APIs send the latter on 429 RESOURCE_EXHAUSTED, e.g. ``"retryDelay": "21s"``)."""
+    header = parse_retry_after(response.headers.get("retry-after"))
+    return header if header is not None else retry_delay_from_details(details)
 
 
 def connection_error(request: ApiRequest, exc: Exception) -> APIConnectionError:

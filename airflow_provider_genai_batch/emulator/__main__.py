@@ -64,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="return results in request order (default: a shuffled order seeded by the job name, as Google may)",
     )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a model id to accept besides Google's published ones (repeatable), e.g. a model newer than this list",
+    )
+    parser.add_argument(
+        "--any-model",
+        action="store_true",
+        help="accept any model name (default: 404 NOT_FOUND for a model Google does not publish)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -81,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             accepted_tokens=tuple(args.accept_token),
             strict=not args.lenient,
             shuffle_results=not args.keep_order,
+            check_models=not args.any_model,
+            extra_models=tuple(args.model),
         )
     except EmulatorError as exc:
         print(f"genai-batch-emulator: {exc.message}", file=sys.stderr)

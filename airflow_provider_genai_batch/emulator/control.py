@@ -94,9 +94,9 @@ class EmulatorControls:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change settings (``job_seconds``, ``pending_seconds``, ``cancel_seconds``, ``vertex_shard_rows``,
-        ``api_key``, ``accepted_tokens``, ``strict``, ``shuffle_results``) and return them all. ``job_seconds`` and
-        ``pending_seconds`` apply to jobs created afterwards; the others apply at once (``shuffle_results`` to
-        jobs whose results are not written yet)."""
+        ``api_key``, ``accepted_tokens``, ``strict``, ``shuffle_results``, ``check_models``, ``extra_models``)
+        and return them all. ``job_seconds`` and ``pending_seconds`` apply to jobs created afterwards; the others
+        apply at once (``shuffle_results`` to jobs whose results are not written yet)."""
         with self._store.lock:
             self._store.config = self._store.config.updated(**settings)
             return self._store.config.to_dict()
@@ -147,6 +147,7 @@ class EmulatorControls:
         google_status: str | None = None,
         message: str | None = None,
         retry_after: float | None = None,
+        retry_delay: float = 1.0,
         delay_seconds: float = 0.0,
         count: int | None = 1,
         skip: int = 0,
@@ -155,7 +156,8 @@ class EmulatorControls:
     ) -> None:
         """Inject a fault into the next ``count`` matching requests (``None``: all, until cleared).
 
-        ``kind``: ``status`` (answer ``status`` with a Google error, ``Retry-After: retry_after`` if set),
+        ``kind``: ``status`` (answer ``status`` with a Google error, ``Retry-After: retry_after`` if set; a 429
+        carries ``QuotaFailure`` and ``RetryInfo`` with ``retryDelay`` = ``retry_delay`` seconds, as Google's do),
         ``delay`` (wait ``delay_seconds`` then serve), ``drop`` (close the connection without a response) or
         ``apply_then_drop`` (serve, then close without sending the response). ``method`` and ``path`` (a regex
         searched in the URL path) select requests; the first ``skip`` matching requests are let through;
@@ -170,6 +172,7 @@ class EmulatorControls:
             google_status=google_status,
             message=message,
             retry_after=retry_after,
+            retry_delay=retry_delay,
             delay_seconds=delay_seconds,
             count=count,
             skip=skip,

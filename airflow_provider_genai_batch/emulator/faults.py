@@ -4,7 +4,9 @@ A fault rule matches requests by method and a regex searched in the path, lets t
 requests through, fires with a probability (seeded, so runs are reproducible) at most ``count`` times, and then:
 
 - ``status``: answers ``status`` with a Google error body (``google_status`` derived from the code unless
-  given) and a ``Retry-After`` header when ``retry_after`` is set; the request is not processed.
+  given) and a ``Retry-After`` header when ``retry_after`` is set; a 429 also carries Google's quota details,
+  ``QuotaFailure`` and ``RetryInfo`` with ``retryDelay`` = ``retry_delay`` seconds (default 1; Google sends
+  values such as 15 s or 53 s). The request is not processed.
 - ``delay``: waits ``delay_seconds``, then processes the request normally.
 - ``drop``: closes the connection without any response; the request is not processed.
 - ``apply_then_drop``: processes the request (a create does create the job), then closes the connection
@@ -74,6 +76,7 @@ class FaultRule:
     google_status: str | None = None
     message: str | None = None
     retry_after: float | None = None
+    retry_delay: float = 1.0
     delay_seconds: float = 0.0
     count: int | None = 1
     skip: int = 0
@@ -98,6 +101,7 @@ class FaultRule:
             raise invalid_argument(f"status: expected an HTTP error status 400..599, got {self.status!r}")
         if self.retry_after is not None:
             self.retry_after = _number("retry_after", self.retry_after, low=0)
+        self.retry_delay = _number("retry_delay", self.retry_delay, low=0)
         self.delay_seconds = _number("delay_seconds", self.delay_seconds, low=0)
         self.probability = _number("probability", self.probability, low=0, high=1)
         if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
@@ -113,9 +117,25 @@ class FaultRule:
         return self._regex is None or self._regex.search(path) is not None
 
     def error(self) -> EmulatorError:
-        """The error answered by a ``status`` fault."""
+        """The error answered by a ``status`` fault. A 429 carries what Google's quota errors carry: a
+        ``google.rpc.QuotaFailure`` and a ``google.rpc.RetryInfo`` whose ``retryDelay`` is ``retry_delay``
+        (tests/client/real_responses/errors/429_quotafailure_help_retryinfo_15s.json)."""
         headers = {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
-        return EmulatorError(self.status, self.message, self.google_status, headers)
+        details: list[dict[str, Any]] = []
+        if self.status == 429:
+            details = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [
+                        {
+                            "quotaMetric": "generativelanguage.googleapis.com/batch_requests",
+                            "quotaId": "BatchRequestsPerMinutePerProject",
+                        }
+                    ],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{self.retry_delay:g}s"},
+            ]
+        return EmulatorError(self.status, self.message, self.google_status, headers, details)
 
 
 def pick_fault(store: Store, method: str, path: str) -> FaultRule | None:

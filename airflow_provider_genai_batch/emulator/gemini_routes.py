@@ -32,6 +32,7 @@ from airflow_provider_genai_batch.emulator.errors import (
 )
 from airflow_provider_genai_batch.emulator.inputs import InputError, parse_request_lines
 from airflow_provider_genai_batch.emulator.jobs import JobStatus, create_job, job_error, refresh
+from airflow_provider_genai_batch.emulator.published_models import model_problem
 from airflow_provider_genai_batch.emulator.responses import RequestKind
 from airflow_provider_genai_batch.emulator.routing import RequestContext, Route, json_response
 from airflow_provider_genai_batch.emulator.schema_gate import check_body, check_items
@@ -49,14 +50,21 @@ def gemini_state(state: str) -> str:
     return "BATCH_STATE_" + ("SUCCEEDED" if state == "PARTIALLY_SUCCEEDED" else state)
 
 
-def render_operation(job: Job, status: JobStatus) -> dict[str, Any]:
-    """The Operation JSON of a Gemini batch job (reference section 3.3)."""
+def render_operation(job: Job, status: JobStatus, *, listed: bool = False) -> dict[str, Any]:
+    """The Operation JSON of a Gemini batch job (reference section 3.3).
+
+    ``listed``: the entry as ``batches.list`` gives it. Google's list entries are sparse (no ``output``, no
+    ``response``) and a finished job's ``batchStats`` there can be stale: a SUCCEEDED job listed with every
+    request pending (tests/client/real_responses/gemini/list_succeeded_embeddings_stale.json). Clients must read
+    the job again (``batches.get``) before its results.
+    """
     batch_type = "EmbedContentBatch" if job.kind == "embed" else "GenerateContentBatch"
     stats = {"requestCount": str(status.total)}
+    stale = listed and status.terminal
     for key, value in (
-        ("successfulRequestCount", status.succeeded),
-        ("failedRequestCount", status.failed),
-        ("pendingRequestCount", status.pending),
+        ("successfulRequestCount", 0 if stale else status.succeeded),
+        ("failedRequestCount", 0 if stale else status.failed),
+        ("pendingRequestCount", status.total if stale else status.pending),
     ):
         if value:
             stats[key] = str(value)
@@ -65,7 +73,7 @@ def render_operation(job: Job, status: JobStatus) -> dict[str, Any]:
         metadata["displayName"] = job.display_name
     if job.input_config:
         metadata["inputConfig"] = job.input_config
-    if job.output is not None:
+    if job.output is not None and not listed:
         metadata["output"] = job.output
     metadata["createTime"] = rfc3339(job.create_time)
     metadata["updateTime"] = rfc3339(status.update_time)
@@ -75,7 +83,7 @@ def render_operation(job: Job, status: JobStatus) -> dict[str, Any]:
     operation: dict[str, Any] = {"name": job.name, "metadata": metadata}
     if status.terminal:
         operation["done"] = True
-        if job.output is not None:
+        if job.output is not None and not listed:
             operation["response"] = {"@type": f"{_TYPE_PREFIX}{batch_type}Output", **job.output}
         error = job_error(job, status)
         if error is not None:
@@ -153,6 +161,10 @@ class _Handlers:
                     raise InputError(f"{file_name} contains no requests.")
             except InputError as exc:
                 input_error = str(exc)
+        config = self.store.config
+        problem = model_problem("gemini", ctx.params["model"], extra=config.extra_models, enabled=config.check_models)
+        if problem is not None:
+            raise problem
         job_id = new_id(36)
         job = create_job(
             self.store,
@@ -196,7 +208,7 @@ class _Handlers:
             )
         body: dict[str, Any] = {}
         if selected:
-            body["operations"] = [render_operation(job, refresh(self.store, job)) for job in selected]
+            body["operations"] = [render_operation(job, refresh(self.store, job), listed=True) for job in selected]
         if token:
             body["nextPageToken"] = token
         return json_response(body)

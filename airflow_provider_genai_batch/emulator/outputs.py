@@ -114,6 +114,14 @@ def _gemini_output(store: Store, job: Job) -> dict[str, Any]:
     return {"responsesFile": f"files/{record.id}"}
 
 
+def _vertex_status(error: str | None) -> str:
+    """A row's ``status`` as Vertex writes it: ``""``, or the HTTP reason phrase and the error body as text
+    (``Bad Request: {"error": {"code": 400, ...}}``, Google's documented failed row)."""
+    if error is None:
+        return ""
+    return "Bad Request: " + json.dumps({"error": _gemini_error(error)})
+
+
 def _vertex_rows(store: Store, job: Job, status: JobStatus) -> list[dict[str, Any]]:
     processed = datetime.fromtimestamp(status.end_time or 0.0, UTC).isoformat(timespec="milliseconds")
     answers = _answers(job)
@@ -121,9 +129,8 @@ def _vertex_rows(store: Store, job: Job, status: JobStatus) -> list[dict[str, An
     for index in _order(store, job):
         item, (response, error) = job.items[index], answers[index]
         row = dict(item.extra)
-        row.update({"status": error or "", "processed_time": processed, "request": item.request})
-        if response is not None:
-            row["response"] = response
+        row.update({"status": _vertex_status(error), "processed_time": processed, "request": item.request})
+        row["response"] = response if response is not None else {}
         rows.append(row)
     return rows
 

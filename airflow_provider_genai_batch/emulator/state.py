@@ -79,6 +79,11 @@ class EmulatorConfig:
     shuffle_results: bool = True
     #: Order of the Gemini batch list: ``newest_first`` or ``oldest_first`` (Google documents none).
     gemini_list_order: str = "newest_first"
+    #: Answer ``404 NOT_FOUND`` for a model Google does not publish (``published_models.py``); ``False`` accepts
+    #: any model name (for tests that make names up).
+    check_models: bool = True
+    #: Model ids accepted besides the published ones (models newer than the emulator's list, or test names).
+    extra_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
@@ -96,6 +101,12 @@ class EmulatorConfig:
         object.__setattr__(self, "accepted_tokens", tuple(tokens))
         if not isinstance(self.strict, bool):
             raise invalid_argument(f"strict: expected true or false, got {self.strict!r}")
+        if not isinstance(self.check_models, bool):
+            raise invalid_argument(f"check_models: expected true or false, got {self.check_models!r}")
+        models = self.extra_models
+        if not isinstance(models, list | tuple) or not all(isinstance(m, str) and m for m in models):
+            raise invalid_argument("extra_models: expected a list of non-empty model ids")
+        object.__setattr__(self, "extra_models", tuple(models))
         if self.gemini_list_order not in ("newest_first", "oldest_first"):
             raise invalid_argument(
                 f"gemini_list_order: expected 'newest_first' or 'oldest_first', got {self.gemini_list_order!r}"
@@ -113,6 +124,7 @@ class EmulatorConfig:
         """The settings as JSON-compatible values."""
         data = asdict(self)
         data["accepted_tokens"] = list(self.accepted_tokens)
+        data["extra_models"] = list(self.extra_models)
         return data
 
 

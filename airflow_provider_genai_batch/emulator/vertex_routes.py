@@ -44,6 +44,7 @@ from airflow_provider_genai_batch.emulator.inputs import (
     read_table_rows,
 )
 from airflow_provider_genai_batch.emulator.jobs import JobStatus, create_job, job_error, refresh
+from airflow_provider_genai_batch.emulator.published_models import model_problem
 from airflow_provider_genai_batch.emulator.routing import Auth, RequestContext, Route, json_response
 from airflow_provider_genai_batch.emulator.schema_gate import check_body, check_items
 from airflow_provider_genai_batch.emulator.state import Job, RequestItem, SourceKind, Store
@@ -110,7 +111,8 @@ def render_batch_prediction_job(job: Job, status: JobStatus) -> dict[str, Any]:
     body["completionStats"] = {
         "successfulCount": str(status.succeeded),
         "failedCount": str(status.failed),
-        "incompleteCount": str(status.pending),
+        # Vertex reports -1 when it does not know ("Set to -1 if the number is unknown", CompletionStats).
+        "incompleteCount": str(status.pending) if status.terminal else "-1",
     }
     if job.output is not None:
         body["outputInfo"] = job.output
@@ -242,6 +244,10 @@ class _Handlers:
         model = get_field(body, "model")
         if not isinstance(model, str) or not model:
             raise invalid_argument("model: required (e.g. publishers/google/models/gemini-2.5-flash)")
+        config = self.store.config
+        problem = model_problem("vertex", model, extra=config.extra_models, enabled=config.check_models)
+        if problem is not None:
+            raise problem
         labels = _labels(body)
         output_config = _destination(body)
         source, input_config, items, input_error = _source(self.store, body, ctx.version)

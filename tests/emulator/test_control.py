@@ -150,7 +150,9 @@ async def test_the_app_mounts_in_any_asgi_server() -> None:
                 "inputConfig": {"requests": {"requests": [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}}]}}
             }
         }
-        created = await client.post("/v1/models/m:batchGenerateContent", json=body, params={"key": "mounted"})
+        created = await client.post(
+            "/v1/models/gemini-2.5-flash:batchGenerateContent", json=body, params={"key": "mounted"}
+        )
         assert created.json()["metadata"]["state"] == "BATCH_STATE_SUCCEEDED"
         start = await client.post(
             "/upload/v1/files",

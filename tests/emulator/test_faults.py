@@ -27,13 +27,12 @@ def test_status_fault_with_retry_after_then_normal_service(http: httpx.Client, e
     emu.add_fault("status", method="GET", path=r"/batches$", status=429, retry_after=2)
     limited = http.get("/v1/batches")
     assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
-    assert limited.json() == {
-        "error": {
-            "code": 429,
-            "message": "Resource has been exhausted (e.g. check quota).",
-            "status": "RESOURCE_EXHAUSTED",
-        }
-    }
+    error = limited.json()["error"]
+    assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")
+    assert error["message"] == "Resource has been exhausted (e.g. check quota)."
+    # Google's quota errors carry QuotaFailure and RetryInfo (tests/client/real_responses/errors/429_*.json).
+    types_ = [detail["@type"].rsplit(".", 1)[-1] for detail in error["details"]]
+    assert types_ == ["QuotaFailure", "RetryInfo"] and error["details"][1]["retryDelay"] == "1s"
     assert http.get("/v1/batches").status_code == 200  # count=1: fired once
     stats = emu.stats()
     assert stats["faults_fired"] == {"total": 1, "status": 1}

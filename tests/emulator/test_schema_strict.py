@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_genai_batch.client.errors import parse_row_status
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 
 VERTEX = "/v1beta1/projects/p/locations/us-central1/batchPredictionJobs"
@@ -244,8 +245,13 @@ def test_vertex_gcs_lines_fail_one_by_one(http: httpx.Client, emu: EmulatorHandl
     rows = {row["id"]: row for row in map(json.loads, emu.get_object("b", shard).decode().splitlines())}
     assert rows["good"]["status"] == "" and rows["good"]["metadata"] == {"genai_batch_index": "0"}
     for kind, request, path, template in BAD_REQUESTS:
-        assert rows[kind]["status"] == _expected(template, "", path, "TYPE_ENUM")[1], kind
-        assert rows[kind]["request"] == request and "response" not in rows[kind]
+        # Vertex writes a failed row's error as text: "Bad Request: {"error": {...}}" (Google's failed example).
+        assert parse_row_status(rows[kind]["status"]) == (
+            400,
+            "INVALID_ARGUMENT",
+            _expected(template, "", path, "TYPE_ENUM")[1],
+        ), kind
+        assert rows[kind]["request"] == request and rows[kind]["response"] == {}
 
 
 def test_vertex_bigquery_rows_fail_one_by_one(http: httpx.Client, emu: EmulatorHandle) -> None:
@@ -262,7 +268,9 @@ def test_vertex_bigquery_rows_fail_one_by_one(http: httpx.Client, emu: EmulatorH
     emu.finish_job(created.json()["name"])
     rows = sorted(emu.get_table("bq://p.d.out"), key=lambda row: row["n"])
     assert rows[0]["status"] == ""
-    assert rows[1]["status"] == "Invalid value at 'contents[0].parts[0].thought' (TYPE_BOOL), \"yes\""
+    assert (
+        parse_row_status(rows[1]["status"])[2] == "Invalid value at 'contents[0].parts[0].thought' (TYPE_BOOL), \"yes\""
+    )
 
 
 # --- Leniency and what stays valid -------------------------------------------------------------------------------
@@ -328,7 +336,9 @@ def test_strict_can_be_turned_off_when_starting_the_emulator() -> None:
     with run_emulator(api_key="k", strict=False) as lenient:
         assert lenient.configure()["strict"] is False
         created = httpx.post(
-            f"{lenient.base_url}/v1/models/m:batchGenerateContent", json=body, headers={"x-goog-api-key": "k"}
+            f"{lenient.base_url}/v1/models/gemini-2.5-flash:batchGenerateContent",
+            json=body,
+            headers={"x-goog-api-key": "k"},
         )
         assert created.status_code == 200, created.text
 
