@@ -51,9 +51,10 @@ class BatchResult:
     million of them, and construction cost is most of the client's share of reading it (BENCHMARKS.md).
 
     ``index`` is the position of the request in the input (from its stamp; for an unstamped user file, the
-    reading order), ``key`` the user's key (or ``str(index)`` for stamped requests without one), ``metadata``
-    exactly the user's metadata (None when there was none). Results arrive in the service's order: sort by
-    ``index`` for request order.
+    reading order), ``key`` the user's key (or ``str(index)`` for stamped requests without one: then
+    ``generated_key`` is True, set where the key is made, never inferred from its value), ``metadata`` exactly
+    the user's metadata (None when there was none). Results arrive in the service's order: sort by ``index``
+    for request order.
 
     Example::
 
@@ -65,6 +66,7 @@ class BatchResult:
     metadata: dict[str, str] | None = None
     response: dict[str, Any] | None = None
     error: JobError | None = None
+    generated_key: bool = False
 
     @property
     def ok(self) -> bool:
@@ -256,9 +258,10 @@ class Attribution:
             index = position
         if key is None and user_metadata:
             key = user_metadata.get("key")
-        if key is None and self._stamped:
+        generated = key is None and bool(self._stamped)
+        if generated:
             key = str(index)
-        return BatchResult(index, str(key) if key is not None else None, user_metadata, response, error)
+        return BatchResult(index, str(key) if key is not None else None, user_metadata, response, error, generated)
 
 
 def _staged_by_us(job: BatchJob) -> bool:

@@ -351,7 +351,8 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
 
     Lines are those of :class:`GenAIBatchWriteResultsOperator` with ``index`` made global (the shard's first
     index plus the index within it); a key the client generated from a shard's local index (a request without
-    a key of its own) is renumbered the same way. Every shard must have exactly as many results as requests,
+    a key of its own: ``BatchResult.generated_key``) is renumbered the same way, and a user's key is kept as
+    it is, whatever it looks like. Every shard must have exactly as many results as requests,
     or the task fails before the destination is replaced. The manifest: ``{"destination", "results",
     "succeeded", "failed", "bytes", "shards": [{"shard", "job_name", "state", "first_index", "requests",
     "results", "succeeded", "failed", "usage"}], "usage"[, "estimated_cost"]}``.
@@ -465,11 +466,10 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
                 usage.add(result.response)
                 row["results"] += 1
                 row["succeeded" if result.ok else "failed"] += 1
-                key = result.key
-                generated = key == str(result.index) and not (result.metadata and "key" in result.metadata)
+                generated = result.generated_key  # made by the client from the shard's index: renumbered
                 yield BatchResult(
-                    first + result.index, str(first + result.index) if generated else key, result.metadata,
-                    result.response, result.error,
+                    first + result.index, str(first + result.index) if generated else result.key,
+                    result.metadata, result.response, result.error, generated,
                 )  # fmt: skip
             if row["results"] != expected:
                 raise InvalidResponseError(

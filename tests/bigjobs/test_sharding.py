@@ -186,3 +186,31 @@ def test_unsplittable_input_fails_before_any_call(
     assert result.task_states["split"] == "failed"
     assert "cannot be split" in result.output and "BigQuery table is one Vertex job" in result.output
     assert fast_emulator.stats()["jobs_created"] == 0
+
+
+def test_combine_keeps_a_users_key_that_looks_like_an_index(
+    run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A user's key "1" at index 1 of shard 1 stays "1"; only keys the client made (requests without a key of
+    their own) become the global index."""
+    keys: list[str | None] = [f"k{i}" for i in range(10)]
+    keys[6] = "1"  # shard 1 (5 requests a shard), index 1 within it: the key the client would have generated
+    keys[7] = "2"
+    keys[2] = keys[8] = None  # no key of their own: the client numbers them, and combine renumbers them
+    lines = []
+    for prompt, key in zip(PROMPTS, keys, strict=True):
+        line: dict[str, Any] = {"request": {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}}
+        if key is not None:
+            line["key"] = key  # the Gemini JSONL form: the key beside the request, echoed beside its response
+        lines.append(json.dumps(line))
+    source = tmp_path / "keys.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "combined.jsonl"
+    result = run_built_dag(
+        "sharded", "sharded_user_keys", src=str(source), conn_id=GEMINI_CONN_ID, destination=str(out),
+        max_shard_requests=5, max_active=1,
+    )  # fmt: skip
+    assert result.state == "success", result.output[-3000:]
+    combined = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["index"] for line in combined] == list(range(10))
+    assert [line["key"] for line in combined] == [key if key is not None else str(i) for i, key in enumerate(keys)]
