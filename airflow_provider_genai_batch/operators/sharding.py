@@ -41,7 +41,7 @@ from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixi
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_genai_batch.client.models import BatchJob
+    from airflow_provider_genai_batch.client.models import BatchJob, JobState
     from airflow_provider_genai_batch.client.results import BatchResult
 
 __all__ = ["LIMITS", "SHARDS_XCOM_KEY", "GenAIBatchCombineResultsOperator", "GenAIBatchSplitOperator", "ShardLimits"]
@@ -251,6 +251,28 @@ def split_jsonl(path: Path, folder: Path, limits: ShardLimits, token: str) -> li
     return sink.written
 
 
+def _badness(state: JobState) -> int:
+    if state.is_failure:
+        return 3
+    if state.value == "JOB_STATE_SUCCEEDED":
+        return 0
+    if state.value == "JOB_STATE_PARTIALLY_SUCCEEDED":
+        return 1
+    return 2  # not finished, or a state this client does not know: worse than any success
+
+
+def worst_state(states: Iterable[JobState]) -> JobState:
+    """The worst of the shards' job states: FAILED, CANCELLED and EXPIRED (the first of them met) before any
+    unfinished or unknown state, before PARTIALLY_SUCCEEDED, before SUCCEEDED."""
+    worst: JobState | None = None
+    for state in states:
+        if worst is None or _badness(state) > _badness(worst):
+            worst = state
+    if worst is None:
+        raise ValueError("no shard states")
+    return worst
+
+
 class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
     """Split requests into shards that each fit one batch job; return one ``src`` per shard.
 
@@ -437,7 +459,7 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
             usage["total"]["total_tokens"],
         )
         extra = {k: v for k, v in manifest.items() if k not in ("shards", "usage")}
-        extra.update(job_names=names, state="JOB_STATE_SUCCEEDED", usage=usage["total"])
+        extra.update(job_names=names, state=worst_state(job.state for job in jobs).value, usage=usage["total"])
         emit_asset_extra(self, context, extra)
         return manifest
 

@@ -80,6 +80,7 @@ def sharded(dag_id: str, params_json: str) -> DAG:
             genai_batch_conn_id=params["conn_id"],
             deferrable=False,
             max_active_tis_per_dagrun=params.get("max_active", 2),
+            max_failure_ratio=params.get("max_failure_ratio", 0.0),
             **FAST,
         ).expand(src=split.output)
         if params.get("meanwhile"):
