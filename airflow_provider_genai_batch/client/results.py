@@ -82,9 +82,9 @@ class BatchResult:
 
     ``index`` is the position of the request in the input when ``attribution`` is ``"stamp"`` or ``"request"``
     (else the order results were read: see the module docstring), ``key`` the user's key (or ``str(index)`` for
-    stamped requests without one), ``metadata`` exactly the user's metadata (None when there was none),
-    ``request`` the request a Vertex row echoes. Results arrive in the service's order: sort by ``index`` for
-    request order.
+    stamped requests without one: then ``generated_key`` is True, set where the key is made, never inferred from
+    its value), ``metadata`` exactly the user's metadata (None when there was none), ``request`` the request a
+    Vertex row echoes. Results arrive in the service's order: sort by ``index`` for request order.
 
     Example::
 
@@ -98,6 +98,7 @@ class BatchResult:
     error: JobError | None = None
     attribution: AttributionKind = "stamp"
     request: dict[str, Any] | None = None
+    generated_key: bool = False
 
     @property
     def in_input_order(self) -> bool:
@@ -409,6 +410,7 @@ class Attribution:
             index = position
         if key is None and user_metadata:
             key = user_metadata.get("key")
+        generated = False
         if self._mode == "other":
             kind = "key" if key is not None else "arrival"
             if kind == "arrival" and not self._warned:
@@ -419,9 +421,11 @@ class Attribution:
                     self._job,
                 )
         elif key is None:
-            key = str(index)
+            key, generated = str(index), True
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        return BatchResult(index, str(key) if key is not None else None, user_metadata, response, error, kind, request)
+        return BatchResult(
+            index, str(key) if key is not None else None, user_metadata, response, error, kind, request, generated
+        )
 
 
 def job_was_stamped(job: BatchJob) -> bool:

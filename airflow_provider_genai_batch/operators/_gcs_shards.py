@@ -2,14 +2,16 @@
 
 The object is streamed through the connection's client (``GenAIBatchClient.gcs_download``) and cut by the same
 rules as a local file (``sharding.cut_lines``). Each shard goes to a local temporary file first (so memory stays
-bounded whatever the shard's size) and is then uploaded to ``<prefix><stem>.shard-00000.jsonl``. An object that
+bounded whatever the shard's size) and is then uploaded to ``<prefix><stem>.run-<token>.shard-00000.jsonl``
+(``token``: the split's task instance, so another run sharing the prefix writes other objects). An object that
 already holds the same bytes (same MD5) is left alone, so a retried split keeps each shard's GCS generation and
 with it the idempotency keys of the shards' create tasks.
 
 Example::
 
-    sources = split_gcs_object(client, "gs://b/in/requests.jsonl", "gs://b/in/requests.shards/", limits)
-    # [("gs://b/in/requests.shards/requests.shard-00000.jsonl", 50000), ...]
+    shards = split_gcs_object(client, "gs://b/in/requests.jsonl", "gs://b/in/requests.shards/", limits,
+                              token=run_token(context))
+    # [("gs://b/in/requests.shards/requests.run-<token>.shard-00000.jsonl", 50000, "<md5, base64>"), ...]
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
-from airflow_provider_genai_batch.operators.sharding import ShardLimits, cut_lines
+from airflow_provider_genai_batch.operators._shard_refs import shard_file_name
+from airflow_provider_genai_batch.operators.sharding import ShardFile, ShardLimits, cut_lines
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client import GenAIBatchClient
@@ -113,27 +116,25 @@ def object_lines(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
 
 
 class _GcsSink:
-    """Shards written to temporary files, then uploaded unless the object already holds the same bytes."""
+    """Shards written to temporary files (MD5 computed while writing), then uploaded unless the object already
+    holds the same bytes."""
 
-    def __init__(self, client: GenAIBatchClient, prefix: str, stem: str, folder: Path) -> None:
-        self.client, self.prefix, self.stem, self.folder = client, prefix, stem, folder
-        self.written: list[tuple[str, int]] = []
+    def __init__(self, client: GenAIBatchClient, prefix: str, stem: str, token: str, folder: Path) -> None:
+        self.client, self.prefix, self.stem, self.token, self.folder = client, prefix, stem, token, folder
+        self.written: list[tuple[str, int, str]] = []
         self.uploaded = self.kept = 0
 
-    def open(self, number: int) -> IO[bytes]:
-        return (self.folder / f"shard-{number:05d}.jsonl").open("w+b")
+    def open(self, number: int) -> ShardFile:
+        path = self.folder / f"shard-{number:05d}.jsonl"  # in a private temporary directory (mode 0700)
+        return ShardFile(path, path.open("w+b"), hashlib.md5(usedforsecurity=False))
 
-    def close(self, number: int, out: IO[bytes], lines: int) -> None:
+    def close(self, number: int, out: ShardFile, lines: int) -> None:
         from airflow_provider_genai_batch.client.errors import NotFoundError
 
-        uri = f"{self.prefix}{self.stem}.shard-{number:05d}.jsonl"
+        uri = f"{self.prefix}{shard_file_name(self.stem, self.token, number)}"
+        md5 = base64.b64encode(out.digest.digest()).decode()
         try:
-            size = out.tell()
-            out.seek(0)
-            digest = hashlib.md5(usedforsecurity=False)
-            while block := out.read(1 << 20):
-                digest.update(block)
-            md5 = base64.b64encode(digest.digest()).decode()
+            size = out.handle.tell()
             try:
                 existing = self.client.gcs_object(uri).md5_hash
             except NotFoundError:
@@ -141,20 +142,24 @@ class _GcsSink:
             if existing == md5:
                 self.kept += 1
             else:
-                out.seek(0)
-                self.client.gcs_upload(uri, out, size, "application/jsonl")
+                out.handle.seek(0)
+                self.client.gcs_upload(uri, out.handle, size, "application/jsonl")
                 self.uploaded += 1
         finally:
-            out.close()
-            Path(out.name).unlink(missing_ok=True)
-        self.written.append((uri, lines))
+            out.handle.close()
+            out.path.unlink(missing_ok=True)
+        self.written.append((uri, lines, md5))
 
 
-def split_gcs_object(client: GenAIBatchClient, uri: str, prefix: str, limits: ShardLimits) -> list[tuple[str, int]]:
-    """Stream ``uri``, cut it into shards within ``limits``, write them under ``prefix``; (shard URI, lines)
-    per shard. Each line is stamped in its ``metadata`` (never in the request's labels)."""
+def split_gcs_object(
+    client: GenAIBatchClient, uri: str, prefix: str, limits: ShardLimits, *, token: str
+) -> list[tuple[str, int, str]]:
+    """Stream ``uri``, cut it into shards within ``limits``, write them under ``prefix``; (shard URI, lines, MD5
+    of its bytes in base64, as Cloud Storage reports it) per shard. ``token`` names the split's task instance
+    (``_shard_refs.run_token``) in the shard names. Each line is stamped in its ``metadata`` (never in the
+    request's labels)."""
     with tempfile.TemporaryDirectory(prefix="genai-batch-shards-") as folder:
-        sink = _GcsSink(client, prefix, gcs_stem(uri), Path(folder))
+        sink = _GcsSink(client, prefix, gcs_stem(uri), token, Path(folder))
         cut_lines(object_lines(client.gcs_download(uri), limits.file_bytes), limits, sink)
     log.info("Shards of %s: %d uploaded, %d already in place (same MD5)", uri, sink.uploaded, sink.kept)
     return sink.written

@@ -2,7 +2,9 @@
 
 ``submit_create`` owns every step, for both create operators (and any later caller):
 
-0. Prepare once: the input is validated once (``GenAIBatchHook.prepare_create``; a local JSONL file is read
+0. Prepare once: a split's shard reference (``operators._shard_refs``) becomes its file or object, whose
+   content must be the one the split recorded (checked right after the identity below, before any look-up or
+   create). The input is validated once (``GenAIBatchHook.prepare_create``; a local JSONL file is read
    once to validate and hash it), its content identified (``input_identity``: the hash above, or one metadata
    call for ``gs://`` and ``files/...``), the idempotency key computed (``policy.idempotency``) and the job
    named with it (``PreparedCreate.rename``). That prepared create is what every create below sends: the input
@@ -39,11 +41,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyLookupIncompleteError, is_reattachable
+from airflow_provider_genai_batch.operators._shard_refs import check_shard_content, unwrap_shard
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
 from airflow_provider_genai_batch.policy.idempotency import (
     KEY_LENGTH,
@@ -355,6 +358,9 @@ def submit_create(
     """
     task_id = context["ti"].task_id
     backend = hook.backend
+    src, shard = unwrap_shard(request.src)  # a split's shard reference: submit its file if it is unchanged
+    if shard is not None:
+        request = replace(request, src=src)
     placeholder = job_config(
         request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
     )
@@ -362,7 +368,10 @@ def submit_create(
         model=request.model, src=request.src, config=placeholder, embeddings=request.embeddings
     )
     try:
-        key_proof = task_identity(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
+        identity = hook.input_identity(prepared)
+        if shard is not None:
+            check_shard_content(shard, identity)
+        key_proof = task_identity(context, request, identity, force_rerun=force_rerun)
         key = key_of_identity(key_proof)
         keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
         prepared.rename(keyed["display_name"], keyed.get("labels"))

@@ -66,6 +66,8 @@ def results_uris(jobs: list[Any]) -> list[str]:
 
 
 def _inputs_of_src(src: Any) -> list[str]:
+    if isinstance(src, Mapping) and isinstance(src.get("genai_batch_shard"), int) and isinstance(src.get("src"), str):
+        return [src["src"]]  # a split's shard reference (operators/_shard_refs.py)
     if isinstance(src, str):
         return [src]
     if isinstance(src, list | tuple) and src and all(isinstance(item, str) and "://" in item for item in src):

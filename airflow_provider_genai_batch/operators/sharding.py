@@ -25,21 +25,23 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError, decode_json_source
+from airflow_provider_genai_batch.operators._shard_refs import run_token, shard_file_name, shard_ref
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_genai_batch.client.models import BatchJob
+    from airflow_provider_genai_batch.client.models import BatchJob, JobState
     from airflow_provider_genai_batch.client.results import BatchResult
 
 __all__ = ["LIMITS", "SHARDS_XCOM_KEY", "GenAIBatchCombineResultsOperator", "GenAIBatchSplitOperator", "ShardLimits"]
@@ -138,13 +140,25 @@ def _stamped_line(raw: bytes, number: int, index: int) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+class ShardFile:
+    """A shard being written: its temporary file and the hash of the bytes written so far."""
+
+    def __init__(self, path: Path, handle: BinaryIO, digest: Any) -> None:
+        self.path, self.handle, self.digest = path, handle, digest
+
+    def write(self, data: bytes) -> int:
+        """Write ``data`` and add it to the hash."""
+        self.digest.update(data)
+        return self.handle.write(data)
+
+
 class ShardSink(Protocol):
     """Where :func:`cut_lines` writes shards: ``open`` a shard's file, ``close`` it once it is full."""
 
-    def open(self, number: int) -> IO[bytes]:
-        """A new binary file for shard ``number``."""
+    def open(self, number: int) -> ShardFile:
+        """A new file for shard ``number``."""
 
-    def close(self, number: int, out: IO[bytes], lines: int) -> None:
+    def close(self, number: int, out: ShardFile, lines: int) -> None:
         """Shard ``number`` is complete: ``lines`` lines were written to ``out``."""
 
 
@@ -154,7 +168,7 @@ def cut_lines(lines: Iterable[bytes], limits: ShardLimits, sink: ShardSink) -> i
 
     The bytes depend only on the input and the limits, so a second run writes the same shards.
     """
-    out: IO[bytes] | None = None
+    out: ShardFile | None = None
     shards = count = size = 0
     for number, raw in enumerate(lines):
         if not raw.strip():
@@ -179,46 +193,95 @@ def cut_lines(lines: Iterable[bytes], limits: ShardLimits, sink: ShardSink) -> i
 
 
 class _FolderSink:
-    """Shard files ``<stem>.shard-00000.jsonl`` in a folder, each written under a temporary name, then renamed."""
+    """Shard files ``<stem>.run-<token>.shard-00000.jsonl`` in a folder, each written to a new temporary file
+    (exclusive, unpredictable name: ``_local_files``) and renamed into place."""
 
-    def __init__(self, folder: Path, stem: str) -> None:
-        self.folder, self.stem = folder, stem
-        self.written: list[tuple[Path, int]] = []
+    def __init__(self, folder: Path, stem: str, token: str) -> None:
+        self.folder, self.stem, self.token = folder, stem, token
+        self.written: list[tuple[Path, int, str]] = []
+        self.current: ShardFile | None = None
 
-    def open(self, number: int) -> IO[bytes]:
-        return (self.folder / f".{self.stem}.shard-{number:05d}.jsonl.part").open("wb")
+    def open(self, number: int) -> ShardFile:
+        from airflow_provider_genai_batch.operators._local_files import create_exclusive
 
-    def close(self, number: int, out: IO[bytes], lines: int) -> None:
-        out.close()
-        final = self.folder / f"{self.stem}.shard-{number:05d}.jsonl"
-        os.replace(out.name, final)
-        self.written.append((final, lines))
+        final = shard_file_name(self.stem, self.token, number)
+        path, handle = create_exclusive(self.folder, f".{final}.", ".part")
+        self.current = ShardFile(path, handle, hashlib.sha256())
+        return self.current
+
+    def close(self, number: int, out: ShardFile, lines: int) -> None:
+        from airflow_provider_genai_batch.operators._local_files import move_into_place
+
+        out.handle.close()
+        final = self.folder / shard_file_name(self.stem, self.token, number)
+        move_into_place(out.path, final)
+        self.current = None
+        self.written.append((final, lines, out.digest.hexdigest()))
+
+    def discard(self) -> None:
+        """Remove the shard being written (after a failure)."""
+        if self.current is not None:
+            self.current.handle.close()
+            self.current.path.unlink(missing_ok=True)
+            self.current = None
 
 
-def split_jsonl(path: Path, folder: Path, limits: ShardLimits) -> list[tuple[Path, int]]:
-    """Write ``path``'s lines into consecutive shard files in ``folder``; return (file, lines) per shard.
+def split_jsonl(path: Path, folder: Path, limits: ShardLimits, token: str) -> list[tuple[Path, int, str]]:
+    """Write ``path``'s lines into consecutive shard files in ``folder``; return (file, lines, SHA-256 of its
+    bytes) per shard.
 
     Each line gets its index in its shard as ``metadata.genai_batch_index`` (the stamp the client puts on the
     requests it serialises), so results are attributed by stamp on both backends.
 
-    Files are named ``<stem>.shard-00000.jsonl`` and written to a temporary name, then renamed: a retry
-    rewrites the same bytes under the same names (so the shards' idempotency keys do not change).
+    Files are named ``<stem>.run-<token>.shard-00000.jsonl``, ``token`` naming the split's task instance
+    (``_shard_refs.run_token``): another run writing the same folder writes other names, and a retry rewrites
+    the same bytes under the same names (so the shards' idempotency keys do not change).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    sink = _FolderSink(folder, path.stem)
-    with path.open("rb") as source:
-        cut_lines(source, limits, sink)
+    sink = _FolderSink(folder, path.stem, token)
+    try:
+        with path.open("rb") as source:
+            cut_lines(source, limits, sink)
+    except BaseException:
+        sink.discard()
+        raise
     return sink.written
+
+
+def _badness(state: JobState) -> int:
+    if state.is_failure:
+        return 3
+    if state.value == "JOB_STATE_SUCCEEDED":
+        return 0
+    if state.value == "JOB_STATE_PARTIALLY_SUCCEEDED":
+        return 1
+    return 2  # not finished, or a state this client does not know: worse than any success
+
+
+def worst_state(states: Iterable[JobState]) -> JobState:
+    """The worst of the shards' job states: FAILED, CANCELLED and EXPIRED (the first of them met) before any
+    unfinished or unknown state, before PARTIALLY_SUCCEEDED, before SUCCEEDED."""
+    worst: JobState | None = None
+    for state in states:
+        if worst is None or _badness(state) > _badness(worst):
+            worst = state
+    if worst is None:
+        raise ValueError("no shard states")
+    return worst
 
 
 class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
     """Split requests into shards that each fit one batch job; return one ``src`` per shard.
 
-    ``src`` is a list of requests (or an XCom of one), a local ``.jsonl`` path (its shards are written to
-    ``shard_folder``, default ``<file>.shards/`` beside it; give a folder every worker sees), or a ``gs://``
-    JSONL object read through a Vertex AI connection (streamed; its shards are written as objects under
-    ``shard_folder``, default ``gs://bucket/<object without .jsonl>.shards/``, and each shard is a ``gs://``
-    source of the mapped create). The shard specs (``{"shard", "first_index", "requests"}``) are pushed under
+    ``src`` is a list of requests (or an XCom of one; each shard is a list), a local ``.jsonl`` path (its shards
+    are written to ``shard_folder``, default ``<file>.shards/`` beside it; give a folder every worker sees), or
+    a ``gs://`` JSONL object read through a Vertex AI connection (streamed; its shards are written as objects
+    under ``shard_folder``, default ``gs://bucket/<object without .jsonl>.shards/``). A shard file or object is
+    named for this task instance (``<name>.run-<token>.shard-00000.jsonl``: another run sharing the folder
+    writes other names) and returned as a shard reference, ``{"genai_batch_shard": n, "src": path or URI,
+    "sha256" | "md5": hash of its bytes}``, which the create operator takes as ``src``: it submits the shard
+    only if it still holds the bytes the split wrote (``_shard_refs``). The shard specs
+    (``{"shard", "first_index", "requests"}``) are pushed under
     the XCom key ``shards`` for :class:`GenAIBatchCombineResultsOperator`. Limits and the input's form are
     checked before any call (see the module docstring); a BigQuery table is not split (one Vertex job reads it).
 
@@ -270,15 +333,17 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
             from airflow_provider_genai_batch.operators._gcs_shards import split_gcs_object, validate_gcs_split
 
             prefix = validate_gcs_split(src, self.shard_folder, self.hook.backend, self.limits.name)
-            written = split_gcs_object(self.hook.get_conn(), src, prefix, self.limits)
-            sources, counts = [uri for uri, _ in written], [lines for _, lines in written]
+            objects = split_gcs_object(self.hook.get_conn(), src, prefix, self.limits, token=run_token(context))
+            sources = [shard_ref(number, uri, md5=md5) for number, (uri, _, md5) in enumerate(objects)]
+            counts = [lines for _, lines, _ in objects]
         elif isinstance(src, str) and src.endswith(".jsonl") and "://" not in src:
             path = Path(os.path.expanduser(src))
             if not path.is_file():
                 raise OperatorInputError("src", f"{path} is not a file", "pass an existing local .jsonl path")
             folder = Path(os.path.expanduser(self.shard_folder)) if self.shard_folder else path.with_suffix(".shards")
-            files = split_jsonl(path, folder, self.limits)
-            sources, counts = [str(file) for file, _ in files], [lines for _, lines in files]
+            files = split_jsonl(path, folder, self.limits, run_token(context))
+            sources = [shard_ref(number, str(file), sha256=digest) for number, (file, _, digest) in enumerate(files)]
+            counts = [lines for _, lines, _ in files]
         elif isinstance(src, list | tuple):
             shards = split_requests(list(src), self.limits)
             sources, counts = list(shards), [len(shard) for shard in shards]
@@ -305,7 +370,8 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
 
     Lines are those of :class:`GenAIBatchWriteResultsOperator` with ``index`` made global (the shard's first
     index plus the index within it); a key the client generated from a shard's local index (a request without
-    a key of its own) is renumbered the same way. Every shard must have exactly as many results as requests,
+    a key of its own: ``BatchResult.generated_key``) is renumbered the same way, and a user's key is kept as
+    it is, whatever it looks like. Every shard must have exactly as many results as requests,
     or the task fails before the destination is replaced. The manifest: ``{"destination", "results",
     "succeeded", "failed", "bytes", "shards": [{"shard", "job_name", "state", "first_index", "requests",
     "results", "succeeded", "failed", "usage"}], "usage"[, "estimated_cost"]}``.
@@ -390,7 +456,7 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
             usage["total"]["total_tokens"],
         )
         extra = {k: v for k, v in manifest.items() if k not in ("shards", "usage")}
-        extra.update(job_names=names, state="JOB_STATE_SUCCEEDED", usage=usage["total"])
+        extra.update(job_names=names, state=worst_state(job.state for job in jobs).value, usage=usage["total"])
         emit_asset_extra(self, context, extra)
         return manifest
 
@@ -419,11 +485,10 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
                 usage.add(result.response)
                 row["results"] += 1
                 row["succeeded" if result.ok else "failed"] += 1
-                key = result.key
-                generated = key == str(result.index) and not (result.metadata and "key" in result.metadata)
+                generated = result.generated_key  # made by the client from the shard's index: renumbered
                 yield BatchResult(
-                    first + result.index, str(first + result.index) if generated else key, result.metadata,
-                    result.response, result.error,
+                    first + result.index, str(first + result.index) if generated else result.key,
+                    result.metadata, result.response, result.error, result.attribution, result.request, generated,
                 )  # fmt: skip
             if row["results"] != expected:
                 raise InvalidResponseError(

@@ -1,9 +1,9 @@
 """The one place error text bound for the UI passes: every error a page or endpoint shows is built here.
 
 It keeps the error's type and message (HTTP status, Google status and the server's words stay readable) and
-removes what may be secret: anything that looks like a key, token or JWT (the client's own patterns,
-``client.auth``), the user and password of a URL, and every value Airflow's secrets masker knows (the hook
-registers a connection's secrets there when it reads the connection). Then it is cut to ``MAX_CHARS``.
+removes what may be secret: everything the client's one scrubber removes (``client.redaction.scrub``: keys,
+tokens, JWTs, PEM blocks, secret fields, URL credentials), and every value Airflow's secrets masker knows (the
+hook registers a connection's secrets there when it reads the connection). Then it is cut to ``MAX_CHARS``.
 
 Example::
 
@@ -13,23 +13,18 @@ Example::
 
 from __future__ import annotations
 
-import re
-
 __all__ = ["MAX_CHARS", "scrub", "ui_error_text"]
 
 MAX_CHARS = 500
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
 
 def scrub(text: str) -> str:
     """``text`` without secret-looking values, URL credentials and values Airflow's masker knows."""
     from airflow.sdk._shared.secrets_masker import redact
 
-    from airflow_provider_genai_batch.client.auth import _SECRET_PATTERNS
+    from airflow_provider_genai_batch.client.redaction import scrub as scrub_secrets
 
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    text = _USERINFO.sub(r"\1***@", text)
+    text = scrub_secrets(text)
     redacted = redact(text)
     return redacted if isinstance(redacted, str) else text
 

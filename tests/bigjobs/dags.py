@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, Asset
 
@@ -75,8 +80,14 @@ def sharded(dag_id: str, params_json: str) -> DAG:
             genai_batch_conn_id=params["conn_id"],
             deferrable=False,
             max_active_tis_per_dagrun=params.get("max_active", 2),
+            max_failure_ratio=params.get("max_failure_ratio", 0.0),
             **FAST,
         ).expand(src=split.output)
+        if params.get("meanwhile"):
+            from airflow.providers.standard.operators.python import PythonOperator
+
+            gate = PythonOperator(task_id="meanwhile", python_callable=meanwhile, op_args=[params["meanwhile"]])
+            split >> gate >> create
         GenAIBatchCombineResultsOperator(
             task_id="combine",
             jobs=create.output,
@@ -87,3 +98,62 @@ def sharded(dag_id: str, params_json: str) -> DAG:
             outlets=outlets,
         )
     return dag
+
+
+def shard_uris(split_output: list[Any]) -> list[str]:
+    """The shard paths or URIs of a split's return value (each a ``src``: a path, a URI or a shard reference)."""
+    return [entry if isinstance(entry, str) else entry["src"] for entry in split_output]
+
+
+def write_input(where: str, data: bytes, emulator_url: str | None) -> None:
+    """Replace a local file or (through the emulator's control API) a gs:// object with ``data``."""
+    if where.startswith("gs://"):
+        from airflow_provider_genai_batch.emulator import EmulatorClient
+
+        bucket, name = where.removeprefix("gs://").split("/", 1)
+        assert emulator_url is not None
+        with EmulatorClient(emulator_url) as emulator:
+            emulator.put_object(bucket, name, data, "application/jsonl")
+        return
+    replacement = Path(where).with_name(Path(where).name + ".replacement")
+    replacement.write_bytes(data)
+    os.replace(replacement, where)  # a new file under the old name, as an editor or a copy would leave
+
+
+def meanwhile(action: dict[str, Any], **context: Any) -> None:
+    """What happens between this run's split and its creates (the ``meanwhile`` task of ``sharded``):
+
+    - ``{"other_run": logical_date ISO, "src": path or URI, "data": text, "emulator_url"}``: the input is
+      rewritten with other prompts and ANOTHER DAG run of this DAG (another process, as another worker would)
+      runs its split, into the same shard folder;
+    - ``{"replace_shard": n, "data": text, "emulator_url"}``: shard ``n`` of this run is replaced by other bytes.
+    """
+    if "replace_shard" in action:
+        target = shard_uris(context["ti"].xcom_pull(task_ids="split"))[action["replace_shard"]]
+        write_input(target, action["data"].encode(), action.get("emulator_url"))
+        return
+    write_input(action["src"], action["data"].encode(), action.get("emulator_url"))
+    code = (
+        "import datetime as dt, importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('other_run', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "split_only = module.dag.partial_subset(task_ids=['split'], include_downstream=False)\n"
+        "run = split_only.test(logical_date=dt.datetime.fromisoformat(sys.argv[2]))\n"
+        "sys.exit(0 if str(run.state) == 'success' else 3)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    # The DAG file ``run_built_dag`` wrote (``dag.fileloc`` names this module, where DAG() is called).
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{context['dag'].dag_id}.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(dag_file), action["other_run"]],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the other run's split failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.bigjobs.test_usage import expected_usage
-from tests.conftest import GEMINI_CONN_ID
+from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
 
 
 def asset_extras(uri: str) -> list[dict[str, Any]]:
@@ -63,6 +65,49 @@ def test_combine_asset_extra(run_built_dag: Any, fast_emulator: EmulatorHandle, 
     [extra] = asset_extras("file:///results/assets_combine.jsonl")
     assert len(extra["job_names"]) == 3
     assert extra["results"] == 5 and extra["usage"] == expected_usage(prompts)
+
+
+def test_combine_asset_extra_reports_the_worst_shard_state(
+    run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """One shard of three PARTIALLY_SUCCEEDED: the combined asset event says so, not SUCCEEDED."""
+    fast_emulator.add_outcome("PARTIALLY_SUCCEEDED", failed_requests=[0], backend="vertex", count=1)
+    result = run_built_dag(
+        "sharded",
+        "assets_combine_partial",
+        src=[f"p {i}" for i in range(5)],
+        conn_id=VERTEX_CONN_ID,
+        limits="vertex",
+        destination=str(tmp_path / "all.jsonl"),
+        max_shard_requests=2,
+        max_active=1,
+        max_failure_ratio=0.5,
+        asset="file:///results/assets_combine_partial.jsonl",
+    )
+    assert result.state == "success", result.output[-3000:]
+    states = [shard["state"] for shard in result.value("combine")["shards"]]
+    assert sorted(states) == ["JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED"]
+    [extra] = asset_extras("file:///results/assets_combine_partial.jsonl")
+    assert extra["state"] == "JOB_STATE_PARTIALLY_SUCCEEDED"
+    assert extra["failed"] == 1 and extra["results"] == 5
+
+
+@pytest.mark.parametrize(
+    ("states", "worst"),
+    [
+        (["SUCCEEDED", "SUCCEEDED"], "SUCCEEDED"),
+        (["SUCCEEDED", "PARTIALLY_SUCCEEDED", "SUCCEEDED"], "PARTIALLY_SUCCEEDED"),
+        (["PARTIALLY_SUCCEEDED", "EXPIRED", "SUCCEEDED"], "EXPIRED"),
+        (["CANCELLED", "FAILED"], "CANCELLED"),
+        (["SUCCEEDED", "RUNNING", "PARTIALLY_SUCCEEDED"], "RUNNING"),
+        (["FAILED", "RUNNING"], "FAILED"),
+    ],
+)
+def test_worst_state_order(states: list[str], worst: str) -> None:
+    from airflow_provider_genai_batch.client.models import JobState
+    from airflow_provider_genai_batch.operators.sharding import worst_state
+
+    assert worst_state([JobState.parse(s) for s in states]) == JobState.parse(worst)
 
 
 def test_importing_operators_imports_no_openlineage() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ BUCKET = "input-bucket"
 NAME = "nightly/requests.jsonl"
 SOURCE = f"gs://{BUCKET}/{NAME}"
 SHARD_PREFIX = "nightly/requests.shards/"
+TOKEN = "0123456789abcdef"  # a split task instance's token (``_shard_refs.run_token``)
 
 
 def put_source(emulator: EmulatorHandle, prompts: list[str] = PROMPTS) -> None:
@@ -71,8 +74,14 @@ def test_gcs_object_in_three_shards_with_a_lost_create_response(
     assert stats["jobs_created_by_backend"] == {"gemini": 0, "vertex": 3}
     # (Each job's default output directory is beside its input: ``<shard>/dest/...``.)
     shard_names = [n for n in fast_emulator.list_objects(BUCKET, SHARD_PREFIX) if "/" not in n[len(SHARD_PREFIX) :]]
-    assert shard_names == [f"{SHARD_PREFIX}requests.shard-{n:05d}.jsonl" for n in range(3)]
-    assert result.value("split") == [f"gs://{BUCKET}/{name}" for name in shard_names]
+    token = shard_names[0].split(".run-")[1].split(".")[0]
+    assert shard_names == [f"{SHARD_PREFIX}requests.run-{token}.shard-{n:05d}.jsonl" for n in range(3)]
+    refs = result.value("split")
+    assert [ref["src"] for ref in refs] == [f"gs://{BUCKET}/{name}" for name in shard_names]
+    assert [ref["genai_batch_shard"] for ref in refs] == [0, 1, 2]
+    assert [ref["md5"] for ref in refs] == [  # the MD5 Cloud Storage reports for each shard, as the split wrote it
+        base64.b64encode(hashlib.md5(fast_emulator.get_object(BUCKET, name)).digest()).decode() for name in shard_names
+    ]
     manifest = result.value("combine")
     assert [(s["shard"], s["first_index"], s["requests"]) for s in manifest["shards"]] == [
         (0, 0, 4),
@@ -99,18 +108,18 @@ def test_a_second_split_leaves_identical_shards_alone(fast_emulator: EmulatorHan
     limits = ShardLimits.of("vertex", max_requests=4)
     prefix = f"gs://{BUCKET}/{SHARD_PREFIX}"
     with vertex_client(fast_emulator) as client:
-        written = split_gcs_object(client, SOURCE, prefix, limits)
-        assert [lines for _, lines in written] == [4, 4, 2]
-        before = [client.gcs_object(uri).generation for uri, _ in written]
+        written = split_gcs_object(client, SOURCE, prefix, limits, token=TOKEN)
+        assert [lines for _, lines, _ in written] == [4, 4, 2]
+        before = [client.gcs_object(uri).generation for uri, _, _ in written]
         assert uploads(fast_emulator) == 3
 
-        assert split_gcs_object(client, SOURCE, prefix, limits) == written
-        assert [client.gcs_object(uri).generation for uri, _ in written] == before
+        assert split_gcs_object(client, SOURCE, prefix, limits, token=TOKEN) == written
+        assert [client.gcs_object(uri).generation for uri, _, _ in written] == before
         assert uploads(fast_emulator) == 3
 
         put_source(fast_emulator, [*PROMPTS[:9], "a changed last prompt"])
-        split_gcs_object(client, SOURCE, prefix, limits)
-        after = [client.gcs_object(uri).generation for uri, _ in written]
+        split_gcs_object(client, SOURCE, prefix, limits, token=TOKEN)
+        after = [client.gcs_object(uri).generation for uri, _, _ in written]
     assert after[:2] == before[:2] and after[2] != before[2]
     assert uploads(fast_emulator) == 4
 
@@ -126,7 +135,9 @@ def test_object_lines_across_chunks_and_a_line_too_long() -> None:
 def test_a_too_long_line_fails_before_any_upload(fast_emulator: EmulatorHandle) -> None:
     fast_emulator.put_object(BUCKET, NAME, request_line("short", "k0") + request_line("word " * 80, "k1"))
     with vertex_client(fast_emulator) as client, pytest.raises(OperatorInputError) as caught:
-        split_gcs_object(client, SOURCE, f"gs://{BUCKET}/{SHARD_PREFIX}", ShardLimits.of("vertex", max_bytes=300))
+        split_gcs_object(
+            client, SOURCE, f"gs://{BUCKET}/{SHARD_PREFIX}", ShardLimits.of("vertex", max_bytes=300), token=TOKEN
+        )
     assert caught.value.field == "src line 2" and "300 bytes per shard" in str(caught.value)
     assert uploads(fast_emulator) == 0 and fast_emulator.list_objects(BUCKET, SHARD_PREFIX) == []
 
@@ -173,13 +184,13 @@ def test_a_dropped_download_resumes_and_the_split_is_unchanged(fast_emulator: Em
     with vertex_client(fast_emulator) as client:
         expected = [
             (uri, lines, fast_emulator.get_object(BUCKET, uri.removeprefix(f"gs://{BUCKET}/")))
-            for uri, lines in split_gcs_object(client, SOURCE, f"gs://{BUCKET}/a/", limits)
+            for uri, lines, _ in split_gcs_object(client, SOURCE, f"gs://{BUCKET}/a/", limits, token=TOKEN)
         ]
         fast_emulator.add_fault("drop", method="GET", path=r"/o/nightly%2Frequests\.jsonl$", count=1)
-        again = split_gcs_object(client, SOURCE, f"gs://{BUCKET}/b/", limits)
+        again = split_gcs_object(client, SOURCE, f"gs://{BUCKET}/b/", limits, token=TOKEN)
     assert fast_emulator.stats()["faults_fired"]["total"] == 1
-    assert [lines for _, lines in again] == [lines for _, lines, _ in expected] == [4, 4, 2]
-    for (uri, _), (_, _, data) in zip(again, expected, strict=True):
+    assert [lines for _, lines, _ in again] == [lines for _, lines, _ in expected] == [4, 4, 2]
+    for (uri, _, _), (_, _, data) in zip(again, expected, strict=True):
         assert fast_emulator.get_object(BUCKET, uri.removeprefix(f"gs://{BUCKET}/")) == data
 
 

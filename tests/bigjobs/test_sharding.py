@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +40,29 @@ def test_split_requests_respects_count_and_bytes() -> None:
 def test_split_jsonl_writes_stable_shard_files(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"".join(request_line(f"p{i}", f"k{i}") for i in range(5)) + b"\n")
-    files = split_jsonl(source, tmp_path / "shards", ShardLimits.of("vertex", max_requests=2))
-    assert [(f.name, n) for f, n in files] == [
-        ("in.shard-00000.jsonl", 2),
-        ("in.shard-00001.jsonl", 2),
-        ("in.shard-00002.jsonl", 1),
+    limits = ShardLimits.of("vertex", max_requests=2)
+    files = split_jsonl(source, tmp_path / "shards", limits, "0123456789abcdef")
+    assert [(f.name, n) for f, n, _ in files] == [
+        ("in.run-0123456789abcdef.shard-00000.jsonl", 2),
+        ("in.run-0123456789abcdef.shard-00001.jsonl", 2),
+        ("in.run-0123456789abcdef.shard-00002.jsonl", 1),
     ]
+    assert [digest for _, _, digest in files] == [hashlib.sha256(f.read_bytes()).hexdigest() for f, _, _ in files]
     first = files[0][0].read_bytes()
-    again = split_jsonl(source, tmp_path / "shards", ShardLimits.of("vertex", max_requests=2))
+    again = split_jsonl(source, tmp_path / "shards", limits, "0123456789abcdef")  # a retry: same names, same bytes
     assert again == files and files[0][0].read_bytes() == first
-    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [f.name for f, _ in files]  # no leftovers
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [f.name for f, _, _ in files]  # no leftovers
+    other = split_jsonl(source, tmp_path / "shards", limits, "fedcba9876543210")  # another run: other names
+    assert {f.name for f, _, _ in other}.isdisjoint(f.name for f, _, _ in files)
+    assert files[0][0].read_bytes() == first
+
+
+def test_a_failed_split_leaves_no_temporary_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(request_line("fine", "k0") + request_line("fine too", "k1") + b"[not an object]\n")
+    with pytest.raises(OperatorInputError, match="src line 3"):
+        split_jsonl(source, tmp_path / "shards", ShardLimits.of("vertex", max_requests=5), "0123456789abcdef")
+    assert list((tmp_path / "shards").iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -136,7 +151,13 @@ def test_local_jsonl_in_three_shards(
     manifest = result.value("combine")
     assert [s["requests"] for s in manifest["shards"]] == [4, 4, 2]
     check_combined(out, manifest, PROMPTS)
-    assert sorted(p.name for p in (tmp_path / "requests.shards").iterdir())[0] == "requests.shard-00000.jsonl"
+    names = sorted(p.name for p in (tmp_path / "requests.shards").iterdir())
+    assert len(names) == 3 and re.fullmatch(r"requests\.run-[0-9a-f]{16}\.shard-00000\.jsonl", names[0])
+    refs = result.value("split")
+    assert [ref["src"] for ref in refs] == [str(tmp_path / "requests.shards" / name) for name in names]
+    assert [ref["sha256"] for ref in refs] == [
+        hashlib.sha256((tmp_path / "requests.shards" / name).read_bytes()).hexdigest() for name in names
+    ]
 
 
 def test_vertex_list_in_three_shards(run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path) -> None:
@@ -165,3 +186,31 @@ def test_unsplittable_input_fails_before_any_call(
     assert result.task_states["split"] == "failed"
     assert "cannot be split" in result.output and "BigQuery table is one Vertex job" in result.output
     assert fast_emulator.stats()["jobs_created"] == 0
+
+
+def test_combine_keeps_a_users_key_that_looks_like_an_index(
+    run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A user's key "1" at index 1 of shard 1 stays "1"; only keys the client made (requests without a key of
+    their own) become the global index."""
+    keys: list[str | None] = [f"k{i}" for i in range(10)]
+    keys[6] = "1"  # shard 1 (5 requests a shard), index 1 within it: the key the client would have generated
+    keys[7] = "2"
+    keys[2] = keys[8] = None  # no key of their own: the client numbers them, and combine renumbers them
+    lines = []
+    for prompt, key in zip(PROMPTS, keys, strict=True):
+        line: dict[str, Any] = {"request": {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}}
+        if key is not None:
+            line["key"] = key  # the Gemini JSONL form: the key beside the request, echoed beside its response
+        lines.append(json.dumps(line))
+    source = tmp_path / "keys.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "combined.jsonl"
+    result = run_built_dag(
+        "sharded", "sharded_user_keys", src=str(source), conn_id=GEMINI_CONN_ID, destination=str(out),
+        max_shard_requests=5, max_active=1,
+    )  # fmt: skip
+    assert result.state == "success", result.output[-3000:]
+    combined = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["index"] for line in combined] == list(range(10))
+    assert [line["key"] for line in combined] == [key if key is not None else str(i) for i, key in enumerate(keys)]
