@@ -77,7 +77,8 @@ class EmulatorConfig:
     #: Return results (inline responses, result-file lines, prediction rows) in a shuffled order, seeded by the
     #: job name, as Google may; ``False`` keeps request order.
     shuffle_results: bool = True
-    #: Order of the Gemini batch list: ``newest_first`` or ``oldest_first`` (Google documents none).
+    #: Order of the Gemini batch list: ``newest_first``, ``oldest_first`` or ``unfinished_first`` (unfinished
+    #: jobs, then finished ones, each newest-first); Google documents none.
     gemini_list_order: str = "newest_first"
 
     def __post_init__(self) -> None:
@@ -96,9 +97,10 @@ class EmulatorConfig:
         object.__setattr__(self, "accepted_tokens", tuple(tokens))
         if not isinstance(self.strict, bool):
             raise invalid_argument(f"strict: expected true or false, got {self.strict!r}")
-        if self.gemini_list_order not in ("newest_first", "oldest_first"):
+        if self.gemini_list_order not in ("newest_first", "oldest_first", "unfinished_first"):
             raise invalid_argument(
-                f"gemini_list_order: expected 'newest_first' or 'oldest_first', got {self.gemini_list_order!r}"
+                "gemini_list_order: expected 'newest_first', 'oldest_first' or 'unfinished_first', "
+                f"got {self.gemini_list_order!r}"
             )
 
     def updated(self, **changes: Any) -> EmulatorConfig:

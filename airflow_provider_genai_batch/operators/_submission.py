@@ -13,11 +13,11 @@ Then the order of checks (1 and 2 skipped with ``force_rerun``):
 1. Fast path, Airflow 3.3+: the job name an earlier try saved in the task state store, if that job still
    carries this try's key and may be reattached. Never the only guard: a worker can die between the create and
    the save.
-2. The remote look-up by idempotency key (the source of truth): Vertex AI filters its list by the key label;
-   Gemini reads its list (it has no filter and no documented order) down to the DAG run's ``run_after``, a
-   bound that clearing the run does not move (see ``hooks.lookup`` for the cost). A look-up that cannot be
-   completed (its job budget spent, or the list call failed) fails the try, loudly, rather than risk a second
-   job; ``on_incomplete_lookup="create"`` creates anyway.
+2. The remote look-up by idempotency key (the source of truth, ``hooks.lookup``): Vertex AI filters its list
+   by the key label; Gemini reads its whole list (it has no filter and no documented order), up to
+   ``lookup_max_jobs`` jobs. A look-up that cannot be completed (its job budget spent, or the list call
+   failed) fails the try, loudly, rather than risk a second job; ``on_incomplete_lookup="create"`` creates
+   anyway.
 3. Create. If the create fails after the request may have reached the server (a dropped connection, a
    timeout, a 408 or a 5xx), look up by key again (three times over 7 s): a job found is the one created
    ("create applied, response lost" never leads to a second job); when every look-up answered and found none,
@@ -135,7 +135,7 @@ def _aware(value: Any) -> dt.datetime | None:
 
 
 def lookup_bound(context: Any) -> dt.datetime | None:
-    """Gemini jobs created before this cannot belong to this DAG run: its ``run_after`` minus a margin.
+    """Jobs created before this cannot belong to this DAG run: its ``run_after`` minus a margin (clock skew).
 
     ``run_after`` (Airflow 3.0+) is set when the run is created and is not changed by clearing the run, unlike
     ``start_date`` and ``queued_at``; a run never starts before it. The logical date stands in when
@@ -185,7 +185,7 @@ def _look_up_after_ambiguous_create(
     for delay in AMBIGUOUS_LOOKUP_DELAYS:
         sleep(delay)
         try:
-            found = hook.find_job_by_key(key, created_after=created_after)
+            found = hook.find_job_by_key(key, not_before=created_after)
         except Exception as lookup_exc:
             log.warning("look-up after the failed create failed too: %s", lookup_exc)
             continue
@@ -212,7 +212,7 @@ def _look_up(
     from airflow_provider_genai_batch.client.errors import GenAIBatchError
 
     try:
-        return hook.find_job_by_key(key, created_after=created_after, max_scanned=lookup_max_jobs)
+        return hook.find_job_by_key(key, not_before=created_after, max_scanned=lookup_max_jobs)
     except (KeyLookupIncompleteError, GenAIBatchError) as exc:
         if on_incomplete_lookup == "create":
             log.error(

@@ -52,11 +52,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     rewriting a table, use ``force_rerun=True`` or a new table name.
 
     Cost of the look-up before a create: on Vertex AI one list call filtered by the key label. The Gemini API
-    has no list filter and does not document the list's order, so the look-up reads pages of 100 jobs until
-    it finds the key, reaches the end of the list, or (only while the list is seen newest-first) reads 100
-    jobs in a row created before the DAG run's ``run_after`` minus 30 minutes. ``run_after`` does not move
-    when the run is cleared. A look-up that reads ``lookup_max_jobs`` jobs without an answer, or whose list
-    call fails, fails the try (``on_incomplete_lookup="fail"``) rather than risk a second job. On Airflow 3.3+
+    has no list filter and does not document the list's order, so the look-up reads the whole list, pages of
+    100 jobs, up to ``lookup_max_jobs`` jobs (one call per 100 jobs listed in the project). A look-up that
+    reads ``lookup_max_jobs`` jobs without an answer, or whose list call fails, fails the try
+    (``on_incomplete_lookup="fail"``) rather than risk a second job. On Airflow 3.3+
     a retry first tries the job name saved in the task state store (one get call). If a create fails after it
     may have reached the server (dropped connection, timeout, 408, 5xx), the key is looked up again before the
     error is raised, so a lost response never leads to a second job.
