@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +160,7 @@ def is_ambiguous_create_error(exc: BaseException) -> bool:
 
 def _from_store(hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: Any) -> BatchJob | None:
     saved = store.get()
-    if saved is None or saved[1] != key:
+    if saved is None or saved[1] != key:  # a legacy key is never saved: that job is found by the look-up
         return None
     from airflow_provider_genai_batch.client.errors import APIStatusError
 
@@ -202,7 +202,7 @@ def _look_up_after_ambiguous_create(
 
 def _look_up(
     hook: GenAIBatchHook,
-    key: str,
+    keys: Sequence[str],
     created_after: dt.datetime | None,
     log: Any,
     on_incomplete_lookup: str,
@@ -211,8 +211,9 @@ def _look_up(
     """The look-up before a create; an incomplete one fails the try unless the policy is ``create``."""
     from airflow_provider_genai_batch.client.errors import GenAIBatchError
 
+    key = keys[0]
     try:
-        return hook.find_job_by_key(key, not_before=created_after, max_scanned=lookup_max_jobs)
+        return hook.find_job_by_key(keys, not_before=created_after, max_scanned=lookup_max_jobs)
     except (KeyLookupIncompleteError, GenAIBatchError) as exc:
         if on_incomplete_lookup == "create":
             log.error(
@@ -243,14 +244,19 @@ def submit_once(
     sleep: Callable[[float], None] = time.sleep,
     on_incomplete_lookup: str = "fail",
     lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
+    legacy_keys: Sequence[str] = (),
 ) -> Submission:
-    """The job of this task instance: reattached when an earlier try made one, else created once."""
+    """The job of this task instance: reattached when an earlier try made one, else created once.
+
+    ``legacy_keys``: keys an earlier version of the provider gave this task instance's job (see
+    ``airflow_provider_genai_batch.deployment``); the look-up before the create accepts them too.
+    """
     if not force_rerun:
         job = _from_store(hook, key, store, log)
         if job is not None:
             log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
             return Submission(job, reattached=True)
-        job = _look_up(hook, key, created_after, log, on_incomplete_lookup, lookup_max_jobs)
+        job = _look_up(hook, [key, *legacy_keys], created_after, log, on_incomplete_lookup, lookup_max_jobs)
         if job is not None:
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)
@@ -267,8 +273,8 @@ def submit_once(
             found = _look_up_after_ambiguous_create(hook, key, created_after, log, sleep)
             if found is not None:
                 log.info("The create was applied: found %s by its key", found.name)
-                store.set(found.name, key)
-                return Submission(found, reattached=False)
+                job = found
+                break
             if attempt == MAX_CREATE_ATTEMPTS:
                 log.error(
                     "No job carries key %s after %d failed creates; the task's retry will try again", key, attempt
@@ -282,8 +288,56 @@ def submit_once(
             )
     assert job is not None
     log.info("Created %s (%s)", job.name, job.state.short)
-    store.set(job.name, key)
-    return Submission(job, reattached=False)
+    survivor = _settle_duplicates(hook, key, job, created_after, log, lookup_max_jobs)
+    store.set(survivor.name, key)
+    return Submission(survivor, reattached=survivor.name != job.name)
+
+
+def _settle_duplicates(
+    hook: GenAIBatchHook,
+    key: str,
+    created: BatchJob,
+    created_after: dt.datetime | None,
+    log: Any,
+    lookup_max_jobs: int,
+) -> BatchJob:
+    """After a create, the one job this task instance keeps: the earliest created job of its key.
+
+    Two tries of one task instance can overlap (a lost heartbeat: Airflow starts another try while the first
+    still runs), and both may create. Each looks the key up again right after its own create: the earliest
+    created job (ties: the smaller name, ``hooks.lookup.survivor_order``) survives, every other unfinished one
+    is cancelled, and the try continues with the survivor. The try whose job was created later sees the earlier
+    one (it existed before its own create), so both tries end attached to the same job, provided the list shows
+    a job once its create has returned (the same assumption as the look-ups after an ambiguous create). A
+    look-up that fails here keeps the job just created (this check is the second line; the look-up before the
+    create is the first).
+    """
+    from airflow_provider_genai_batch.operators._outcome import cancel_quietly
+
+    try:
+        scan = hook.scan_jobs_by_key(key, not_before=created_after, max_scanned=lookup_max_jobs)
+    except Exception as exc:
+        log.warning(
+            "Could not check key %s for a duplicate job after the create (%s); keeping %s", key, exc, created.name
+        )
+        return created
+    survivor = scan.best or created
+    for duplicate in scan.duplicates:
+        if duplicate.name == survivor.name or duplicate.done:
+            continue
+        log.warning(
+            "DUPLICATE JOB: %s also carries key %s (an overlapping try of this task instance created it); "
+            "cancelling it and keeping %s, the earliest created",
+            duplicate.name,
+            key,
+            survivor.name,
+        )
+        cancel_quietly(hook, duplicate.name, log, "a duplicate of " + survivor.name)
+    if survivor.name != created.name:
+        log.warning(
+            "Continuing with %s, created earlier by an overlapping try, instead of %s", survivor.name, created.name
+        )
+    return survivor
 
 
 # --- the one path of a create operator ---------------------------------------------------------------
@@ -308,8 +362,15 @@ def job_config(
     return keyed
 
 
-def task_key(context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool) -> str:
-    """The idempotency key of this task instance and input (``policy.idempotency.idempotency_key``)."""
+def task_key(
+    context: Any,
+    request: CreateRequest,
+    identity: dict[str, Any] | None,
+    *,
+    force_rerun: bool,
+    deployment: str | None = None,
+) -> str:
+    """The idempotency key of this task instance and input in ``deployment`` (``policy.idempotency``)."""
     ti = context["ti"]
     run_id = ti.run_id
     if force_rerun:
@@ -323,7 +384,27 @@ def task_key(context: Any, request: CreateRequest, identity: dict[str, Any] | No
         src=request.src,
         config={**(request.config or {}), "__embeddings__": request.embeddings},
         content=identity,
+        deployment=deployment,
     )
+
+
+def task_keys(
+    context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool
+) -> tuple[str, list[str]]:
+    """This deployment's key, and the legacy keys a retry may still accept (``deployment`` module docstring)."""
+    from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
+
+    deployment = deployment_digest_from_config()
+    key = task_key(context, request, identity, force_rerun=force_rerun, deployment=deployment)
+    legacy: list[str] = []
+    if (
+        deployment
+        and not force_rerun
+        and int(getattr(context["ti"], "try_number", 1) or 1) > 1
+        and accept_legacy_keys()
+    ):
+        legacy.append(task_key(context, request, identity, force_rerun=force_rerun, deployment=None))
+    return key, legacy
 
 
 def submit_create(
@@ -352,7 +433,7 @@ def submit_create(
         model=request.model, src=request.src, config=placeholder, embeddings=request.embeddings
     )
     try:
-        key = task_key(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
+        key, legacy_keys = task_keys(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
         keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
         prepared.rename(keyed["display_name"], keyed.get("labels"))
         return submit_once(
@@ -366,6 +447,7 @@ def submit_create(
             sleep=sleep,
             on_incomplete_lookup=on_incomplete_lookup,
             lookup_max_jobs=lookup_max_jobs,
+            legacy_keys=legacy_keys,
         )
     finally:
         prepared.cleanup.close()

@@ -1,11 +1,14 @@
 """A deterministic idempotency key per task instance and input, carried by the remote job so it can be found.
 
-The key is a truncated SHA-256 of the dag id, task id, run id, map index and a fingerprint of the input
+The key is a truncated SHA-256 of the deployment, dag id, task id, run id, map index and a fingerprint of the input
 (model, source, config, and the identity of the source's content when it lives elsewhere: a local file's
 SHA-256, a GCS object's generation and checksums, a Files API file's sha256Hash; see
 ``GenAIBatchHook.input_identity``). A rewritten input therefore gets a new key and a new job. It does not
 depend on the try number, so every retry of a task instance computes the same key and reattaches to the job
-an earlier try created. The job carries it in two places:
+an earlier try created. The deployment (``airflow_provider_genai_batch.deployment``: ``[genai_batch]
+deployment_id``, else a digest of the metadata DB's address) keeps two Airflow installations that run the same
+DAG ids on one Google project apart; a key computed without it (``deployment=None``) is the *legacy* key of
+versions before it. The job carries the key in two places:
 
 - the display name (both backends): ``<display name or task id, trimmed>--gbk-<key>``, at most 128 chars;
 - a Vertex label: ``genai-batch-key=<key>`` (label values: lowercase letters, digits, ``-``, ``_``; <= 63).
@@ -32,6 +35,8 @@ __all__ = [
     "KEY_LENGTH",
     "MAX_DISPLAY_NAME_LENGTH",
     "VERTEX_KEY_LABEL",
+    "database_identity",
+    "deployment_digest",
     "display_name_with_key",
     "fingerprint_input",
     "idempotency_key",
@@ -102,25 +107,56 @@ def idempotency_key(
     src: Any,
     config: Mapping[str, Any] | Any | None,
     content: Mapping[str, Any] | None = None,
+    deployment: str | None = None,
 ) -> str:
     """The job key of one task instance and input: 24 lowercase hex characters.
+
+    ``deployment`` (a :func:`deployment_digest`) separates Airflow installations; None or empty gives the
+    legacy key (the key of versions before the deployment was part of it).
 
     Example::
 
         idempotency_key(dag_id="d", task_id="t", run_id="r", map_index=None, model="m", src="gs://b/x",
-                        config={"dest": "gs://b/out"})
+                        config={"dest": "gs://b/out"}, deployment=deployment_digest("production"))
     """
-    identity = json.dumps(
-        [
-            dag_id,
-            task_id,
-            run_id,
-            -1 if map_index is None else int(map_index),
-            fingerprint_input(model, src, config, content),
-        ],
-        separators=(",", ":"),
-    )
+    parts: list[Any] = [
+        dag_id,
+        task_id,
+        run_id,
+        -1 if map_index is None else int(map_index),
+        fingerprint_input(model, src, config, content),
+    ]
+    if deployment:
+        parts.append({"deployment": deployment})
+    identity = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha256(identity.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def deployment_digest(identity: str) -> str:
+    """A 16-hex digest of a deployment's identity: what the key carries and logs may show (never the identity)."""
+    return hashlib.sha256(f"genai-batch-deployment\x00{identity}".encode()).hexdigest()[:16]
+
+
+def database_identity(url: str) -> str:
+    """The metadata DB's address without its secrets: scheme, user, host, port and database of a SQLAlchemy
+    URL (the password, query and fragment dropped), or a SQLite file's path. Never logged; hash it.
+
+    Example::
+
+        database_identity("postgresql+psycopg2://airflow:s3cret@db.prod:5432/airflow?sslmode=require")
+        # 'postgresql+psycopg2://airflow@db.prod:5432/airflow'
+    """
+    from urllib.parse import urlsplit
+
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text.partition("?")[0].rpartition("@")[2]  # unparseable: at least never the userinfo
+    user = f"{parts.username}@" if parts.username else ""
+    host = (parts.hostname or "") + (f":{port}" if port else "")
+    return f"{parts.scheme.lower()}://{user}{host}{parts.path}"
 
 
 def _check_key(key: str) -> None:
