@@ -53,6 +53,7 @@ from airflow_provider_genai_batch.policy.idempotency import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_genai_batch.client.creation import PreparedCreate
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
@@ -424,30 +425,67 @@ def submit_create(
     validated input's identity, is not known yet); the display name and label it stands in for are valid for
     every key, and ``PreparedCreate.rename`` checks the final ones again before anything is sent.
     """
+    from airflow_provider_genai_batch.operators._spool import spool_stream
+
     task_id = context["ti"].task_id
     backend = hook.backend
     placeholder = job_config(
         request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
     )
-    prepared = hook.prepare_create(
-        model=request.model, src=request.src, config=placeholder, embeddings=request.embeddings
-    )
-    try:
-        key, legacy_keys = task_keys(context, request, hook.input_identity(prepared), force_rerun=force_rerun)
-        keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
-        prepared.rename(keyed["display_name"], keyed.get("labels"))
-        return submit_once(
-            hook,
-            key=key,
-            create=lambda: hook.create_prepared(prepared),
-            created_after=lookup_bound(context),
-            store=TaskStateJobStore(context, log),
-            force_rerun=force_rerun,
-            log=log,
-            sleep=sleep,
-            on_incomplete_lookup=on_incomplete_lookup,
-            lookup_max_jobs=lookup_max_jobs,
-            legacy_keys=legacy_keys,
+    with spool_stream(request.src) as spooled:  # a generator is read (and hashed) before its key is computed
+        prepared = hook.prepare_create(
+            model=request.model,
+            src=spooled.replay if spooled is not None else request.src,
+            config=placeholder,
+            embeddings=request.embeddings,
         )
-    finally:
-        prepared.cleanup.close()
+        try:
+            identity = spooled.identity if spooled is not None else hook.input_identity(prepared)
+            return _submit_prepared(
+                hook,
+                context,
+                request,
+                prepared,
+                identity,
+                log=log,
+                force_rerun=force_rerun,
+                on_incomplete_lookup=on_incomplete_lookup,
+                lookup_max_jobs=lookup_max_jobs,
+                sleep=sleep,
+            )
+        finally:
+            prepared.cleanup.close()
+
+
+def _submit_prepared(
+    hook: GenAIBatchHook,
+    context: Any,
+    request: CreateRequest,
+    prepared: PreparedCreate,
+    identity: dict[str, Any] | None,
+    *,
+    log: Any,
+    force_rerun: bool,
+    on_incomplete_lookup: str,
+    lookup_max_jobs: int,
+    sleep: Callable[[float], None],
+) -> Submission:
+    """Key ``prepared`` by the task instance and ``identity``, name the job with it, then reattach or create."""
+    task_id = context["ti"].task_id
+    backend = hook.backend
+    key, legacy_keys = task_keys(context, request, identity, force_rerun=force_rerun)
+    keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
+    prepared.rename(keyed["display_name"], keyed.get("labels"))
+    return submit_once(
+        hook,
+        key=key,
+        create=lambda: hook.create_prepared(prepared),
+        created_after=lookup_bound(context),
+        store=TaskStateJobStore(context, log),
+        force_rerun=force_rerun,
+        log=log,
+        sleep=sleep,
+        on_incomplete_lookup=on_incomplete_lookup,
+        lookup_max_jobs=lookup_max_jobs,
+        legacy_keys=legacy_keys,
+    )

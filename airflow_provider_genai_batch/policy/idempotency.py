@@ -35,6 +35,7 @@ __all__ = [
     "KEY_LENGTH",
     "MAX_DISPLAY_NAME_LENGTH",
     "VERTEX_KEY_LABEL",
+    "canonical_bytes",
     "database_identity",
     "deployment_digest",
     "display_name_with_key",
@@ -72,9 +73,14 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return {"__sha256__": hashlib.sha256(value).hexdigest()}
     if isinstance(value, Iterable):
-        # A stream cannot be read twice: it is fingerprinted by its type only (documented limitation).
+        # A stream cannot be read twice: its type here; its content comes as ``content`` (operators/_spool.py).
         return {"__stream__": type(value).__name__}
     return {"__repr__": type(value).__name__, "value": str(value)}
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """A stable byte form of one value (mappings sorted, models dumped, bytes hashed) for content hashes."""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def fingerprint_input(
@@ -84,7 +90,8 @@ def fingerprint_input(
 
     ``src`` naming a file or object is fingerprinted by its name; ``content`` (from
     ``GenAIBatchHook.input_identity``) adds what changes when that content is rewritten. A generator is
-    fingerprinted by its type only.
+    fingerprinted here by its type; the create operators add the hash of what it yielded as ``content``
+    (``operators/_spool.py``).
     """
     config_value = _canonical(config) if config is not None else None
     if isinstance(config_value, dict):

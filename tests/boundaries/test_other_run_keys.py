@@ -53,3 +53,49 @@ def test_cleared_run_reattaches_when_the_list_is_unfinished_first(
     assert emulator.stats()["jobs_created"] == 151
     assert second.value("create")["reattached"] is True
     assert second.value("create")["job_name"] == first.value("create")["job_name"]
+
+
+GENERATOR_DAG = '''# An airflow DAG whose src is a one-pass iterable (Airflow's safe mode needs both words).
+import datetime as dt
+
+from airflow.sdk import DAG
+
+from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
+
+PROMPTS = {prompts!r}
+
+
+class Prompts:
+    """Requests read once, as from a database cursor."""
+
+    def __iter__(self):
+        yield from PROMPTS
+
+
+with DAG("{dag_id}", schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) as dag:
+    GenAIBatchCreateJobOperator(
+        task_id="create", model="gemini-2.5-flash", src=Prompts(), poll_interval=0.1, min_poll_interval=0.1
+    )
+'''
+
+
+def test_a_cleared_run_whose_generator_yields_other_requests_gets_a_new_job(
+    run_dag_file: Any, emulator: EmulatorHandle
+) -> None:
+    """Issue 20: a streamed ``src`` was keyed by its type, so a cleared run whose generator now yielded other
+    requests reattached to the old job and returned stale answers. The stream is hashed while it is spooled,
+    before the key is computed."""
+    emulator.configure(job_seconds=0.2, pending_seconds=0.1)
+    same_run = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+    dag_id = "boundary_generator_src"
+    runs = {}
+    for prompts in (["first question"], ["second question"], ["second question"]):
+        source = GENERATOR_DAG.format(prompts=prompts, dag_id=dag_id)
+        result = run_dag_file(dag_id, source, logical_date=same_run, run_after=same_run)
+        assert result.state == "success", result.output[-3000:]
+        runs.setdefault(prompts[0], []).append(result.value("create"))
+    (first,) = runs["first question"]
+    changed, unchanged = runs["second question"]
+    assert changed["reattached"] is False and changed["job_name"] != first["job_name"]
+    assert unchanged["reattached"] is True and unchanged["job_name"] == changed["job_name"]
+    assert emulator.stats()["jobs_created"] == 2
