@@ -37,6 +37,7 @@ from airflow_provider_genai_batch.common_ai import outcomes
 from airflow_provider_genai_batch.common_ai.connection import STAGING_ENV, adapter_settings, shared_client
 from airflow_provider_genai_batch.common_ai.errors import BatchLimitError, BatchModelError, as_batch_input_error
 from airflow_provider_genai_batch.common_ai.items import batch_key, build_items, job_config
+from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
 from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
 from airflow_provider_genai_batch.policy.idempotency import DISPLAY_NAME_MARKER, vertex_key_filter
@@ -214,7 +215,12 @@ class GoogleBatchAdapter(BatchAdapter):
         """Create the job (Gemini: inline up to 20 MB, an uploaded file above; Vertex: JSONL staged to GCS)."""
         self._check_staging()
         items = self._items(requests, model, idempotency_key, output_spec, system_prompt, max_tokens, request_params)
-        config = job_config(backend=self.backend, key16=idempotency_key, input_fingerprint=input_fingerprint)
+        config = job_config(
+            backend=self.backend,
+            key16=idempotency_key,
+            input_fingerprint=input_fingerprint,
+            deployment=deployment_digest_from_config(),
+        )
         try:
             job = self.client.batches.create(model=model, src=items, config=config)
         except InvalidInputError as exc:
@@ -262,6 +268,8 @@ class GoogleBatchAdapter(BatchAdapter):
         """The newest running or finished job whose name (and Vertex label) carries this key and input and that
         was created at or after ``not_before`` (less two minutes of clock skew); ``None`` when there is none.
 
+        The key includes this deployment (``airflow_provider_genai_batch.deployment``; the legacy key too while
+        ``[genai_batch] accept_legacy_keys``: the orphan's intent record is this task instance's own).
         The provider's one look-up by key (``hooks.lookup.KeyedJobScan``, as the create operators use it):
         Vertex filters the list by label server-side (one short page); Gemini reads its whole list, which has no
         filter and no documented order, up to ``lookup_max_jobs`` jobs. A look-up that fails or spends that
@@ -270,8 +278,12 @@ class GoogleBatchAdapter(BatchAdapter):
         """
         since = _parse_time(not_before) - ORPHAN_CLOCK_SKEW
         vertex = self.backend == "vertex"
+        deployment = deployment_digest_from_config()
+        keys = [batch_key(idempotency_key, input_fingerprint, deployment)]
+        if deployment and accept_legacy_keys():  # a job submitted before the upgrade (see the deployment module)
+            keys.append(batch_key(idempotency_key, input_fingerprint))
         scan = KeyedJobScan(
-            batch_key(idempotency_key, input_fingerprint),
+            keys,
             not_before=since,
             max_scanned=self.lookup_max_jobs,
             prefer="newest",

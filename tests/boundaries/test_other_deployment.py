@@ -17,6 +17,9 @@ from airflow_provider_genai_batch.deployment import deployment_digest_from_confi
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.policy.idempotency import display_name_with_key, idempotency_key
+from tests.common_ai.conftest import adc_key_file, cai, token_server
+
+__all__ = ["adc_key_file", "cai", "token_server"]  # fixtures, imported for their names
 
 DEPLOYMENT_ENV = "AIRFLOW__GENAI_BATCH__DEPLOYMENT_ID"
 PROMPT = "a question"
@@ -120,3 +123,28 @@ def test_a_legacy_keyed_job_is_reattached_by_a_retry_only(
     else:
         assert result.value("create")["job_name"] != old.name
         assert emulator.stats()["jobs_created"] == 2
+
+
+def test_common_ai_orphan_look_up_never_finds_another_deployments_job(
+    cai: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common-ai adapters key jobs by deployment too: staging's orphan recovery of a task instance that
+    production also ran (same DAG, run and prompts) finds nothing, where it used to find production's job."""
+    from airflow.providers.common.ai.batch.output_schema import build_output_spec
+
+    from airflow_provider_genai_batch.common_ai.adapter import GeminiBatchAdapter
+
+    adapter = GeminiBatchAdapter(api_key=cai.emulator.api_key, base_url=cai.emulator.base_url)
+    key16, fingerprint = "0123456789abcdef", "f" * 64
+    before = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).isoformat()
+    monkeypatch.setenv(DEPLOYMENT_ENV, "production")
+    submitted = adapter.submit(
+        [{"prompt": "hi"}],
+        model="gemini-2.5-flash",
+        idempotency_key=key16,
+        input_fingerprint=fingerprint,
+        output_spec=build_output_spec(str),
+    )
+    assert adapter.find_orphaned_batch(key16, fingerprint, before) == submitted.batch_id
+    monkeypatch.setenv(DEPLOYMENT_ENV, "staging")
+    assert adapter.find_orphaned_batch(key16, fingerprint, before) is None
