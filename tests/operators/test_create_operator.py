@@ -303,7 +303,7 @@ class TestOutcomes:
         fast_emulator.add_outcome("STUCK_PENDING")
         result = run_dag(spec(f"timeout_{deferrable}", create_task(src=PROMPTS, deferrable=deferrable, timeout=0.5)))
         assert result.task_states["create"] == "failed"
-        assert "GenAIBatchJobTimeoutError" in result.output
+        assert "GenAIBatchTaskTimeoutError" in result.output  # a GenAIBatchJobTimeoutError that is not retried
         assert fast_emulator.stats()["cancels"]["gemini"] == 1
 
     def test_timeout_without_cancel(self, run_dag: Any, fast_emulator: EmulatorHandle) -> None:
