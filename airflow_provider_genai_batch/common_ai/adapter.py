@@ -37,7 +37,9 @@ from airflow_provider_genai_batch.common_ai import outcomes
 from airflow_provider_genai_batch.common_ai.connection import STAGING_ENV, adapter_settings, shared_client
 from airflow_provider_genai_batch.common_ai.errors import BatchLimitError, BatchModelError, as_batch_input_error
 from airflow_provider_genai_batch.common_ai.items import batch_key, build_items, job_config
+from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
 from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
 from airflow_provider_genai_batch.policy.idempotency import DISPLAY_NAME_MARKER, vertex_key_filter
 
 if TYPE_CHECKING:
@@ -55,7 +57,8 @@ __all__ = [
 
 #: A job created up to this long before the intent record (clock skew) still counts as the orphan.
 ORPHAN_CLOCK_SKEW = dt.timedelta(minutes=2)
-_LOOKUP_PAGE_SIZE = 20
+#: Jobs per list call of the look-up (the operators' page size).
+LOOKUP_PAGE_SIZE = 100
 
 
 class GoogleBatchAdapter(BatchAdapter):
@@ -73,6 +76,8 @@ class GoogleBatchAdapter(BatchAdapter):
     prefixes: ClassVar[frozenset[str]]
     #: One model per job on both APIs (the create call names it).
     allows_per_request_model = False
+    #: The most Gemini jobs one orphan look-up reads before it raises (the operators' ``lookup_max_jobs``).
+    lookup_max_jobs: int = DEFAULT_MAX_SCANNED
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None, client: Any | None = None) -> None:
         self._fingerprint, self.settings = adapter_settings(self.backend, api_key=api_key, base_url=base_url)
@@ -210,7 +215,12 @@ class GoogleBatchAdapter(BatchAdapter):
         """Create the job (Gemini: inline up to 20 MB, an uploaded file above; Vertex: JSONL staged to GCS)."""
         self._check_staging()
         items = self._items(requests, model, idempotency_key, output_spec, system_prompt, max_tokens, request_params)
-        config = job_config(backend=self.backend, key16=idempotency_key, input_fingerprint=input_fingerprint)
+        config = job_config(
+            backend=self.backend,
+            key16=idempotency_key,
+            input_fingerprint=input_fingerprint,
+            deployment=deployment_digest_from_config(),
+        )
         try:
             job = self.client.batches.create(model=model, src=items, config=config)
         except InvalidInputError as exc:
@@ -258,23 +268,35 @@ class GoogleBatchAdapter(BatchAdapter):
         """The newest running or finished job whose name (and Vertex label) carries this key and input and that
         was created at or after ``not_before`` (less two minutes of clock skew); ``None`` when there is none.
 
-        Vertex filters the list by label server-side (one short page); Gemini pages through the newest jobs and
-        stops at 20 jobs in a row created before ``not_before``. A failed look-up raises.
+        The key includes this deployment (``airflow_provider_genai_batch.deployment``; the legacy key too while
+        ``[genai_batch] accept_legacy_keys``: the orphan's intent record is this task instance's own).
+        The provider's one look-up by key (``hooks.lookup.KeyedJobScan``, as the create operators use it):
+        Vertex filters the list by label server-side (one short page); Gemini reads its whole list, which has no
+        filter and no documented order, up to ``lookup_max_jobs`` jobs. A look-up that fails or spends that
+        budget without reaching the end of the list raises (common-ai then treats the orphan as unknown and
+        does not resubmit).
         """
-        key = batch_key(idempotency_key, input_fingerprint)
         since = _parse_time(not_before) - ORPHAN_CLOCK_SKEW
         vertex = self.backend == "vertex"
-        scan = KeyedJobScan(key, created_after=None if vertex else since)
-        for job in self.client.batches.list(
-            page_size=_LOOKUP_PAGE_SIZE, filter=vertex_key_filter(key) if vertex else None
-        ):
-            if not scan.feed(job):
-                break
+        deployment = deployment_digest_from_config()
+        keys = [batch_key(idempotency_key, input_fingerprint, deployment)]
+        if deployment and accept_legacy_keys():  # a job submitted before the upgrade (see the deployment module)
+            keys.append(batch_key(idempotency_key, input_fingerprint))
+        scan = KeyedJobScan(
+            keys,
+            not_before=since,
+            max_scanned=self.lookup_max_jobs,
+            prefer="newest",
+        )
+        for key in scan.keys if vertex else (None,):
+            listed = self.client.batches.list(
+                page_size=LOOKUP_PAGE_SIZE, filter=vertex_key_filter(key) if key is not None else None
+            )
+            if not all(scan.feed(job) for job in listed):
+                break  # the budget is spent
+        scan.raise_if_incomplete()
         best = scan.best
-        if best is None or best.create_time is None:
-            return None
-        created = best.create_time if best.create_time.tzinfo else best.create_time.replace(tzinfo=dt.UTC)
-        return best.name if created >= since else None
+        return best.name if best is not None else None
 
 
 def _has_results(job: BatchJob) -> bool:

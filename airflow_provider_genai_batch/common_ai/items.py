@@ -43,9 +43,11 @@ MANAGED_CONFIG_KEYS = frozenset(
 _LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def batch_key(key16: str, input_fingerprint: str) -> str:
-    """The 24-hex job key for one task instance and input (what the display name and label carry)."""
-    return hashlib.sha256(f"{key16}\x00{input_fingerprint}".encode()).hexdigest()[:24]
+def batch_key(key16: str, input_fingerprint: str, deployment: str = "") -> str:
+    """The 24-hex job key for one task instance and input in ``deployment`` (what the display name and label
+    carry); an empty ``deployment`` gives the legacy key (``airflow_provider_genai_batch.deployment``)."""
+    suffix = f"\x00{deployment}" if deployment else ""
+    return hashlib.sha256(f"{key16}\x00{input_fingerprint}{suffix}".encode()).hexdigest()[:24]
 
 
 def _label_value(value: str) -> str | None:
@@ -53,9 +55,9 @@ def _label_value(value: str) -> str | None:
     return value if value and set(value) <= _LABEL_CHARS else None
 
 
-def job_config(*, backend: str, key16: str, input_fingerprint: str) -> dict[str, Any]:
+def job_config(*, backend: str, key16: str, input_fingerprint: str, deployment: str = "") -> dict[str, Any]:
     """``display_name`` (both backends) and ``labels`` (Vertex) carrying the key and fingerprint."""
-    key = batch_key(key16, input_fingerprint)
+    key = batch_key(key16, input_fingerprint, deployment)
     config: dict[str, Any] = {"display_name": display_name_with_key(f"llm_batch-{key16}", task_id="", key=key)}
     if backend == "vertex":
         extra = {

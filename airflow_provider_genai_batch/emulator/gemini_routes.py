@@ -193,10 +193,14 @@ class _Handlers:
 
     async def list(self, ctx: RequestContext) -> Response:
         with self.store.lock:
-            oldest_first = self.store.config.gemini_list_order == "oldest_first"
+            order = self.store.config.gemini_list_order
             jobs = list(self.store.gemini_jobs.values())
-        if oldest_first:
+            if order == "unfinished_first":  # stable sort: each group stays newest-first
+                jobs = sorted(reversed(jobs), key=lambda j: refresh(self.store, j).terminal)
+        if order == "oldest_first":
             selected, token = _oldest_first_page(jobs, ctx.query("pageSize"), ctx.query("pageToken"))
+        elif order == "unfinished_first":
+            selected, token = _offset_page(jobs, ctx.query("pageSize"), ctx.query("pageToken"))
         else:
             selected, token = page(
                 list(reversed(jobs)),
@@ -254,6 +258,16 @@ def _oldest_first_page(
         start = next((i for i, job in enumerate(jobs) if job.seq >= int(page_token)), len(jobs))
     end = start + size
     return jobs[start:end], (str(jobs[end].seq) if end < len(jobs) else None)
+
+
+def _offset_page(jobs: list[Job], page_size: str | None, page_token: str | None) -> tuple[Sequence[Job], str | None]:
+    """One page of an already ordered list (``unfinished_first``); the token is the next page's offset."""
+    size = parse_page_size(page_size, default=50, maximum=1000)
+    if page_token and not page_token.isdigit():
+        raise invalid_argument(f"pageToken: {page_token!r} is not a valid page token")
+    start = int(page_token) if page_token else 0
+    end = start + size
+    return jobs[start:end], (str(end) if end < len(jobs) else None)
 
 
 def gemini_routes(store: Store) -> list[Route]:

@@ -77,7 +77,8 @@ class EmulatorConfig:
     #: Return results (inline responses, result-file lines, prediction rows) in a shuffled order, seeded by the
     #: job name, as Google may; ``False`` keeps request order.
     shuffle_results: bool = True
-    #: Order of the Gemini batch list: ``newest_first`` or ``oldest_first`` (Google documents none).
+    #: Order of the Gemini batch list: ``newest_first``, ``oldest_first`` or ``unfinished_first`` (unfinished
+    #: jobs, then finished ones, each newest-first); Google documents none.
     gemini_list_order: str = "newest_first"
     #: Answer ``404 NOT_FOUND`` for a model Google does not publish (``published_models.py``); ``False`` accepts
     #: any model name (for tests that make names up).
@@ -107,9 +108,10 @@ class EmulatorConfig:
         if not isinstance(models, list | tuple) or not all(isinstance(m, str) and m for m in models):
             raise invalid_argument("extra_models: expected a list of non-empty model ids")
         object.__setattr__(self, "extra_models", tuple(models))
-        if self.gemini_list_order not in ("newest_first", "oldest_first"):
+        if self.gemini_list_order not in ("newest_first", "oldest_first", "unfinished_first"):
             raise invalid_argument(
-                f"gemini_list_order: expected 'newest_first' or 'oldest_first', got {self.gemini_list_order!r}"
+                "gemini_list_order: expected 'newest_first', 'oldest_first' or 'unfinished_first', "
+                f"got {self.gemini_list_order!r}"
             )
 
     def updated(self, **changes: Any) -> EmulatorConfig:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -263,27 +263,47 @@ class GenAIBatchHook(BaseHook):
         return uploaded.name or ""
 
     def find_job_by_key(
-        self, key: str, *, created_after: dt.datetime | None = None, max_scanned: int = DEFAULT_MAX_SCANNED
+        self,
+        key: str | Sequence[str],
+        *,
+        not_before: dt.datetime | None = None,
+        max_scanned: int = DEFAULT_MAX_SCANNED,
     ) -> BatchJob | None:
-        """A reattachable job carrying idempotency ``key``, or None when the list holds none.
+        """The reattachable job carrying ``key`` (or one of several keys), or None when the list holds none.
 
-        Raises ``KeyLookupIncompleteError`` when ``max_scanned`` jobs were read without an answer; list errors
-        propagate. See ``hooks.lookup`` for what the look-up costs on each backend.
+        The earliest created of several (the survivor of duplicates). Raises ``KeyLookupIncompleteError`` when
+        ``max_scanned`` jobs were read without an answer; list errors propagate. See ``hooks.lookup`` for the
+        rules and what the look-up costs on each backend.
         """
-        scan = KeyedJobScan(
-            key, created_after=None if self.backend == "vertex" else created_after, max_scanned=max_scanned
+        return self.scan_jobs_by_key(key, not_before=not_before, max_scanned=max_scanned).best
+
+    def scan_jobs_by_key(
+        self,
+        key: str | Sequence[str],
+        *,
+        not_before: dt.datetime | None = None,
+        max_scanned: int = DEFAULT_MAX_SCANNED,
+    ) -> KeyedJobScan:
+        """The complete scan of the jobs carrying ``key`` (every candidate, ``best`` and ``duplicates``).
+
+        Vertex AI: one list call filtered by the key label per key. Gemini: the whole list, page after page of
+        100, up to ``max_scanned`` jobs (its list has no filter and no documented order).
+        """
+        scan = KeyedJobScan(key, not_before=not_before, max_scanned=max_scanned)
+        filters: list[str | None] = (
+            [vertex_key_filter(one) for one in scan.keys] if self.backend == "vertex" else [None]
         )
-        for job in self.list_jobs(page_size=LOOKUP_PAGE_SIZE, filter=self._key_filter(key)):
-            if not scan.feed(job):
-                break
+        for list_filter in filters:
+            if not all(scan.feed(job) for job in self.list_jobs(page_size=LOOKUP_PAGE_SIZE, filter=list_filter)):
+                break  # the budget is spent
         scan.raise_if_incomplete()
         self.log.info(
-            "Look-up of key %s: %s after reading %d job(s)", key, "found" if scan.best else "none", scan.scanned
+            "Look-up of key %s: %d job(s) carry it, after reading %d job(s)",
+            scan.key,
+            len(scan.candidates),
+            scan.scanned,
         )
-        return scan.best
-
-    def _key_filter(self, key: str) -> str | None:
-        return vertex_key_filter(key) if self.backend == "vertex" else None
+        return scan
 
     # --- verbs (async) --------------------------------------------------------------------------
 

@@ -1,43 +1,42 @@
 """Find the job an earlier try created, by the idempotency key it carries. Pure: it reads an iterable of jobs.
 
-Which jobs may be reattached: any not in FAILED, CANCELLED, EXPIRED or CANCELLING (those end without usable
-results, so a new job is submitted). The scan stops at the first reattachable job carrying the key.
+The one look-up-by-key of the provider: the create operators (``GenAIBatchHook.find_job_by_key``) and the
+common-ai adapters (``find_orphaned_batch``) both feed the client's job list to :class:`KeyedJobScan`, so they
+follow the same rules:
 
-What the APIs offer (checked 2026-12):
-
-- Vertex AI ``batchPredictionJobs.list`` takes an AIP-160 ``filter``: the scan reads one short page filtered by
-  the key label.
-- Gemini ``GET /v1beta/batches`` (``batches.list``, the standard ``google.longrunning`` ListOperations of
-  https://ai.google.dev/api/batch-api#method:-batches.list) documents ``filter``, ``pageSize`` and ``pageToken``
-  as "the standard list filter / page size / page token" and nothing more: no filter grammar, no maximum page
-  size, no ordering, no retention of finished jobs. google-genai (3.3.0, ``batches.py``
-  ``_ListBatchJobsConfig_to_mldev``) refuses ``filter`` on the Gemini API and sends only ``pageSize`` and
-  ``pageToken``. So the scan cannot filter server-side and must not assume the list is newest-first.
-
-Gemini scan, correct in any list order: it reads every listed job until the list ends, except when it may
-prove that the rest cannot hold the key. That early stop is allowed only when every job read so far came in
-newest-first order (creation times never increasing) and ``stop_after_old`` jobs in a row were created before
-``created_after``: a bound that never moves (the DAG run's ``run_after`` minus a margin, which clearing a run
-does not change). A list in any other order is read to its end. A scan that reaches ``max_scanned`` jobs
-without an answer is *incomplete*: the caller must not take "not found" for an answer.
+- A *candidate* carries one of the keys (display name ``--gbk-<key>`` or the Vertex label), is reattachable (not
+  FAILED, CANCELLED, EXPIRED or CANCELLING: those end without usable results, so a new job is submitted) and,
+  when ``not_before`` is given, was created at or after it.
+- The scan reads the whole list (Vertex AI: the short page its label filter returns; Gemini: every listed job)
+  and picks one candidate by a deterministic rule: the earliest ``createTime``, ties broken by name
+  (``prefer="earliest"``, the survivor of duplicates that overlapping tries may create), or the newest
+  (``prefer="newest"``, what common-ai asks of ``find_orphaned_batch``). Every candidate is kept in
+  ``candidates``, so a caller can cancel the duplicates.
+- It never stops early on an assumed order. Vertex AI filters by label server-side, so its answer is exact.
+  Gemini's ``batches.list`` documents no order, filter grammar or retention (``/v1beta/batches``: only
+  ``pageSize``, ``pageToken`` and "the standard list filter", which google-genai refuses to send), and lists
+  have been seen unfinished-first, then finished: any early stop on a date would be a guess. A scan that reads
+  ``max_scanned`` jobs without reaching the end of the list and without a candidate is *incomplete*: the
+  caller must fail loudly rather than take "not found" for an answer (:meth:`KeyedJobScan.raise_if_incomplete`).
 
 Example::
 
-    scan = KeyedJobScan(key, created_after=run_after - margin)
+    scan = KeyedJobScan(key)
     for job in client.batches.list(page_size=100):
         if not scan.feed(job):
             break
     scan.raise_if_incomplete()
+    job = scan.best
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
-from airflow_provider_genai_batch.policy.idempotency import job_carries_key
+from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -48,10 +47,9 @@ __all__ = [
     "KeyedJobScan",
     "find_keyed_job",
     "is_reattachable",
+    "survivor_order",
 ]
 
-# Jobs older than the bound, in a row and in newest-first order, before the scan may stop (one full page).
-DEFAULT_STOP_AFTER_OLD = 100
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -84,15 +82,21 @@ def _created(job: BatchJob) -> dt.datetime:
     return created if created.tzinfo else created.replace(tzinfo=dt.UTC)
 
 
-class KeyedJobScan:
-    """Feed jobs one by one; it keeps the match and says when scanning may stop (see the module docstring).
+def survivor_order(job: BatchJob) -> tuple[dt.datetime, str]:
+    """The sort key that makes the earliest-created job (ties: the smallest name) the survivor of duplicates."""
+    return _created(job), job.name
 
-    Shared by the sync and async look-ups (``for`` and ``async for`` over the client's list). After the list
-    ends or ``feed`` returns False, ``complete`` tells whether ``best`` is an answer.
+
+class KeyedJobScan:
+    """Feed jobs one by one; it keeps every candidate and says when scanning must stop (the budget).
+
+    Shared by the sync and async look-ups (``for`` and ``async for`` over the client's list), the operators'
+    and the common-ai adapters'. After the list ends or ``feed`` returns False, ``complete`` tells whether
+    ``best`` is an answer.
 
     Example::
 
-        scan = KeyedJobScan("0123456789abcdef01234567", created_after=bound)
+        scan = KeyedJobScan(["0123456789abcdef01234567"], not_before=bound)
         for job in jobs:
             if not scan.feed(job):
                 break
@@ -102,46 +106,57 @@ class KeyedJobScan:
 
     def __init__(
         self,
-        key: str,
+        keys: str | Iterable[str],
         *,
-        created_after: dt.datetime | None = None,
-        stop_after_old: int = DEFAULT_STOP_AFTER_OLD,
+        not_before: dt.datetime | None = None,
         max_scanned: int = DEFAULT_MAX_SCANNED,
+        prefer: Literal["earliest", "newest"] = "earliest",
     ) -> None:
-        self.key = key
-        self.created_after = created_after
-        self.stop_after_old = max(1, stop_after_old)
-        self.max_scanned = max_scanned
+        self.keys = (keys,) if isinstance(keys, str) else tuple(keys)
+        if not self.keys:
+            raise ValueError("KeyedJobScan needs at least one key")
+        self.key = self.keys[0]
+        self.not_before = not_before if not_before is None or not_before.tzinfo else not_before.replace(tzinfo=dt.UTC)
+        self.max_scanned = max(1, max_scanned)
+        self.prefer = prefer
         self.scanned = 0
-        self.best: BatchJob | None = None
-        self.stopped_early = False
-        self.newest_first = True
-        self._old_in_a_row = 0
-        self._previous: dt.datetime | None = None
+        self.candidates: list[BatchJob] = []
+
+    def carries_key(self, job: BatchJob) -> bool:
+        """Whether ``job`` carries one of the scan's keys."""
+        return key_from_labels(job.labels) in self.keys or key_from_display_name(job.display_name) in self.keys
+
+    def feed(self, job: BatchJob) -> bool:
+        """Look at one job; return False when the budget is spent (the caller stops reading the list)."""
+        self.scanned += 1
+        if (
+            self.carries_key(job)
+            and is_reattachable(job)
+            and (self.not_before is None or (job.create_time is not None and _created(job) >= self.not_before))
+            and all(job.name != seen.name for seen in self.candidates)
+        ):
+            self.candidates.append(job)
+        return self.scanned < self.max_scanned
+
+    @property
+    def best(self) -> BatchJob | None:
+        """The candidate chosen by ``prefer`` (earliest: the survivor of duplicates), or None."""
+        if not self.candidates:
+            return None
+        if self.prefer == "newest":
+            return max(self.candidates, key=survivor_order)
+        return min(self.candidates, key=survivor_order)
+
+    @property
+    def duplicates(self) -> list[BatchJob]:
+        """Every candidate but ``best``: jobs of the same key that overlapping tries created."""
+        best = self.best
+        return [job for job in self.candidates if best is None or job.name != best.name]
 
     @property
     def complete(self) -> bool:
-        """Whether the scan's answer can be trusted: a match, a proven early stop, or the whole list read."""
-        return self.best is not None or self.stopped_early or self.scanned < self.max_scanned
-
-    def feed(self, job: BatchJob) -> bool:
-        """Look at one job; return False when the scan should stop."""
-        self.scanned += 1
-        if job_carries_key(job.display_name, job.labels, self.key) and is_reattachable(job):
-            self.best = job
-            return False
-        created = _created(job)
-        if job.create_time is None or (self._previous is not None and created > self._previous):
-            self.newest_first = False  # not newest-first (or unknown): only the end of the list is an answer
-        self._previous = created
-        if self.created_after is not None and job.create_time is not None and created < self.created_after:
-            self._old_in_a_row += 1
-        else:
-            self._old_in_a_row = 0
-        if self.newest_first and self.created_after is not None and self._old_in_a_row >= self.stop_after_old:
-            self.stopped_early = True
-            return False
-        return self.scanned < self.max_scanned
+        """Whether the scan's answer can be trusted: a candidate found, or the whole list read."""
+        return bool(self.candidates) or self.scanned < self.max_scanned
 
     def raise_if_incomplete(self) -> None:
         """Raise :class:`KeyLookupIncompleteError` when the budget ran out before an answer."""
@@ -154,14 +169,15 @@ class KeyedJobScan:
 
 def find_keyed_job(
     jobs: Iterable[BatchJob],
-    key: str,
+    keys: str | Iterable[str],
     *,
-    created_after: dt.datetime | None = None,
-    stop_after_old: int = DEFAULT_STOP_AFTER_OLD,
+    not_before: dt.datetime | None = None,
     max_scanned: int = DEFAULT_MAX_SCANNED,
+    prefer: Literal["earliest", "newest"] = "earliest",
 ) -> BatchJob | None:
-    """The first reattachable job carrying ``key`` among ``jobs``; raises when the budget ran out first."""
-    scan = KeyedJobScan(key, created_after=created_after, stop_after_old=stop_after_old, max_scanned=max_scanned)
+    """The candidate carrying one of ``keys`` among ``jobs`` (see the module docstring); raises when the budget
+    ran out first."""
+    scan = KeyedJobScan(keys, not_before=not_before, max_scanned=max_scanned, prefer=prefer)
     for job in jobs:
         if not scan.feed(job):
             break

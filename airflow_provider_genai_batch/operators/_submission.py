@@ -15,11 +15,11 @@ Then the order of checks (1 and 2 skipped with ``force_rerun``):
 1. Fast path, Airflow 3.3+: the job name an earlier try saved in the task state store, if that job still
    carries this try's key and may be reattached. Never the only guard: a worker can die between the create and
    the save.
-2. The remote look-up by idempotency key (the source of truth): Vertex AI filters its list by the key label;
-   Gemini reads its list (it has no filter and no documented order) down to the DAG run's ``run_after``, a
-   bound that clearing the run does not move (see ``hooks.lookup`` for the cost). A look-up that cannot be
-   completed (its job budget spent, or the list call failed) fails the try, loudly, rather than risk a second
-   job; ``on_incomplete_lookup="create"`` creates anyway.
+2. The remote look-up by idempotency key (the source of truth, ``hooks.lookup``): Vertex AI filters its list
+   by the key label; Gemini reads its whole list (it has no filter and no documented order), up to
+   ``lookup_max_jobs`` jobs. A look-up that cannot be completed (its job budget spent, or the list call
+   failed) fails the try, loudly, rather than risk a second job; ``on_incomplete_lookup="create"`` creates
+   anyway.
 3. Create. If the create fails after the request may have reached the server (a dropped connection, a
    timeout, a 408 or a 5xx), look up by key again (three times over 7 s): a job found is the one created
    ("create applied, response lost" never leads to a second job); when every look-up answered and found none,
@@ -40,7 +40,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,12 +53,14 @@ from airflow_provider_genai_batch.policy.idempotency import (
     display_name_with_key,
     fingerprint_input,
     job_carries_key,
+    key_from_display_name,
     key_identity,
     key_of_identity,
     labels_with_key,
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_genai_batch.client.creation import PreparedCreate
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
@@ -143,7 +145,7 @@ def _aware(value: Any) -> dt.datetime | None:
 
 
 def lookup_bound(context: Any) -> dt.datetime | None:
-    """Gemini jobs created before this cannot belong to this DAG run: its ``run_after`` minus a margin.
+    """Jobs created before this cannot belong to this DAG run: its ``run_after`` minus a margin (clock skew).
 
     ``run_after`` (Airflow 3.0+) is set when the run is created and is not changed by clearing the run, unlike
     ``start_date`` and ``queued_at``; a run never starts before it. The logical date stands in when
@@ -168,7 +170,7 @@ def is_ambiguous_create_error(exc: BaseException) -> bool:
 
 def _from_store(hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: Any) -> BatchJob | None:
     saved = store.get()
-    if saved is None or saved[1] != key:
+    if saved is None or saved[1] != key:  # a legacy key is never saved: that job is found by the look-up
         return None
     from airflow_provider_genai_batch.client.errors import APIStatusError
 
@@ -193,7 +195,7 @@ def _look_up_after_ambiguous_create(
     for delay in AMBIGUOUS_LOOKUP_DELAYS:
         sleep(delay)
         try:
-            found = hook.find_job_by_key(key, created_after=created_after)
+            found = hook.find_job_by_key(key, not_before=created_after)
         except Exception as lookup_exc:
             log.warning("look-up after the failed create failed too: %s", lookup_exc)
             continue
@@ -210,7 +212,7 @@ def _look_up_after_ambiguous_create(
 
 def _look_up(
     hook: GenAIBatchHook,
-    key: str,
+    keys: Sequence[str],
     created_after: dt.datetime | None,
     log: Any,
     on_incomplete_lookup: str,
@@ -219,8 +221,9 @@ def _look_up(
     """The look-up before a create; an incomplete one fails the try unless the policy is ``create``."""
     from airflow_provider_genai_batch.client.errors import GenAIBatchError
 
+    key = keys[0]
     try:
-        return hook.find_job_by_key(key, created_after=created_after, max_scanned=lookup_max_jobs)
+        return hook.find_job_by_key(keys, not_before=created_after, max_scanned=lookup_max_jobs)
     except (KeyLookupIncompleteError, GenAIBatchError) as exc:
         if on_incomplete_lookup == "create":
             log.error(
@@ -251,14 +254,19 @@ def submit_once(
     sleep: Callable[[float], None] = time.sleep,
     on_incomplete_lookup: str = "fail",
     lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
+    legacy_keys: Sequence[str] = (),
 ) -> Submission:
-    """The job of this task instance: reattached when an earlier try made one, else created once."""
+    """The job of this task instance: reattached when an earlier try made one, else created once.
+
+    ``legacy_keys``: keys an earlier version of the provider gave this task instance's job (see
+    ``airflow_provider_genai_batch.deployment``); the look-up before the create accepts them too.
+    """
     if not force_rerun:
         job = _from_store(hook, key, store, log)
         if job is not None:
             log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
             return Submission(job, reattached=True)
-        job = _look_up(hook, key, created_after, log, on_incomplete_lookup, lookup_max_jobs)
+        job = _look_up(hook, [key, *legacy_keys], created_after, log, on_incomplete_lookup, lookup_max_jobs)
         if job is not None:
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)
@@ -275,8 +283,8 @@ def submit_once(
             found = _look_up_after_ambiguous_create(hook, key, created_after, log, sleep)
             if found is not None:
                 log.info("The create was applied: found %s by its key", found.name)
-                store.set(found.name, key)
-                return Submission(found, reattached=False)
+                job = found
+                break
             if attempt == MAX_CREATE_ATTEMPTS:
                 log.error(
                     "No job carries key %s after %d failed creates; the task's retry will try again", key, attempt
@@ -290,8 +298,56 @@ def submit_once(
             )
     assert job is not None
     log.info("Created %s (%s)", job.name, job.state.short)
-    store.set(job.name, key)
-    return Submission(job, reattached=False)
+    survivor = _settle_duplicates(hook, key, job, created_after, log, lookup_max_jobs)
+    store.set(survivor.name, key)
+    return Submission(survivor, reattached=survivor.name != job.name)
+
+
+def _settle_duplicates(
+    hook: GenAIBatchHook,
+    key: str,
+    created: BatchJob,
+    created_after: dt.datetime | None,
+    log: Any,
+    lookup_max_jobs: int,
+) -> BatchJob:
+    """After a create, the one job this task instance keeps: the earliest created job of its key.
+
+    Two tries of one task instance can overlap (a lost heartbeat: Airflow starts another try while the first
+    still runs), and both may create. Each looks the key up again right after its own create: the earliest
+    created job (ties: the smaller name, ``hooks.lookup.survivor_order``) survives, every other unfinished one
+    is cancelled, and the try continues with the survivor. The try whose job was created later sees the earlier
+    one (it existed before its own create), so both tries end attached to the same job, provided the list shows
+    a job once its create has returned (the same assumption as the look-ups after an ambiguous create). A
+    look-up that fails here keeps the job just created (this check is the second line; the look-up before the
+    create is the first).
+    """
+    from airflow_provider_genai_batch.operators._outcome import cancel_quietly
+
+    try:
+        scan = hook.scan_jobs_by_key(key, not_before=created_after, max_scanned=lookup_max_jobs)
+    except Exception as exc:
+        log.warning(
+            "Could not check key %s for a duplicate job after the create (%s); keeping %s", key, exc, created.name
+        )
+        return created
+    survivor = scan.best or created
+    for duplicate in scan.duplicates:
+        if duplicate.name == survivor.name or duplicate.done:
+            continue
+        log.warning(
+            "DUPLICATE JOB: %s also carries key %s (an overlapping try of this task instance created it); "
+            "cancelling it and keeping %s, the earliest created",
+            duplicate.name,
+            key,
+            survivor.name,
+        )
+        cancel_quietly(hook, duplicate.name, log, "a duplicate of " + survivor.name)
+    if survivor.name != created.name:
+        log.warning(
+            "Continuing with %s, created earlier by an overlapping try, instead of %s", survivor.name, created.name
+        )
+    return survivor
 
 
 # --- the one path of a create operator ---------------------------------------------------------------
@@ -316,13 +372,25 @@ def job_config(
     return keyed
 
 
-def task_key(context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool) -> str:
-    """The idempotency key of this task instance and input (``policy.idempotency.idempotency_key``)."""
-    return key_of_identity(task_identity(context, request, identity, force_rerun=force_rerun))
+def task_key(
+    context: Any,
+    request: CreateRequest,
+    identity: dict[str, Any] | None,
+    *,
+    force_rerun: bool,
+    deployment: str | None = None,
+) -> str:
+    """The idempotency key of this task instance and input in ``deployment`` (``policy.idempotency``)."""
+    return key_of_identity(task_identity(context, request, identity, force_rerun=force_rerun, deployment=deployment))
 
 
 def task_identity(
-    context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool
+    context: Any,
+    request: CreateRequest,
+    identity: dict[str, Any] | None,
+    *,
+    force_rerun: bool,
+    deployment: str | None = None,
 ) -> list[Any]:
     """What this task instance's key is the hash of (``policy.idempotency.key_identity``)."""
     ti = context["ti"]
@@ -336,7 +404,27 @@ def task_identity(
         run_id=run_id,
         map_index=ti.map_index,
         fingerprint=fingerprint_input(request.model, request.src, config, identity),
+        deployment=deployment,
     )
+
+
+def task_identities(
+    context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool
+) -> list[list[Any]]:
+    """What this deployment's key is the hash of, then the legacy identities a retry may still accept
+    (``deployment`` module docstring): the keys are their ``key_of_identity``."""
+    from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
+
+    deployment = deployment_digest_from_config()
+    proofs = [task_identity(context, request, identity, force_rerun=force_rerun, deployment=deployment)]
+    if (
+        deployment
+        and not force_rerun
+        and int(getattr(context["ti"], "try_number", 1) or 1) > 1
+        and accept_legacy_keys()
+    ):
+        proofs.append(task_identity(context, request, identity, force_rerun=force_rerun, deployment=None))
+    return proofs
 
 
 def submit_create(
@@ -356,6 +444,8 @@ def submit_create(
     validated input's identity, is not known yet); the display name and label it stands in for are valid for
     every key, and ``PreparedCreate.rename`` checks the final ones again before anything is sent.
     """
+    from airflow_provider_genai_batch.operators._spool import spool_stream
+
     task_id = context["ti"].task_id
     backend = hook.backend
     src, shard = unwrap_shard(request.src)  # a split's shard reference: submit its file if it is unchanged
@@ -364,29 +454,67 @@ def submit_create(
     placeholder = job_config(
         request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
     )
-    prepared = hook.prepare_create(
-        model=request.model, src=request.src, config=placeholder, embeddings=request.embeddings
-    )
-    try:
-        identity = hook.input_identity(prepared)
-        if shard is not None:
-            check_shard_content(shard, identity)
-        key_proof = task_identity(context, request, identity, force_rerun=force_rerun)
-        key = key_of_identity(key_proof)
-        keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
-        prepared.rename(keyed["display_name"], keyed.get("labels"))
-        submission = submit_once(
-            hook,
-            key=key,
-            create=lambda: hook.create_prepared(prepared),
-            created_after=lookup_bound(context),
-            store=TaskStateJobStore(context, log),
-            force_rerun=force_rerun,
-            log=log,
-            sleep=sleep,
-            on_incomplete_lookup=on_incomplete_lookup,
-            lookup_max_jobs=lookup_max_jobs,
+    with spool_stream(request.src) as spooled:  # a generator is read (and hashed) before its key is computed
+        prepared = hook.prepare_create(
+            model=request.model,
+            src=spooled.replay if spooled is not None else request.src,
+            config=placeholder,
+            embeddings=request.embeddings,
         )
-        return dataclasses.replace(submission, key_identity=key_proof)
-    finally:
-        prepared.cleanup.close()
+        try:
+            identity = spooled.identity if spooled is not None else hook.input_identity(prepared)
+            if shard is not None:
+                check_shard_content(shard, identity)
+            return _submit_prepared(
+                hook,
+                context,
+                request,
+                prepared,
+                identity,
+                log=log,
+                force_rerun=force_rerun,
+                on_incomplete_lookup=on_incomplete_lookup,
+                lookup_max_jobs=lookup_max_jobs,
+                sleep=sleep,
+            )
+        finally:
+            prepared.cleanup.close()
+
+
+def _submit_prepared(
+    hook: GenAIBatchHook,
+    context: Any,
+    request: CreateRequest,
+    prepared: PreparedCreate,
+    identity: dict[str, Any] | None,
+    *,
+    log: Any,
+    force_rerun: bool,
+    on_incomplete_lookup: str,
+    lookup_max_jobs: int,
+    sleep: Callable[[float], None],
+) -> Submission:
+    """Key ``prepared`` by the task instance and ``identity``, name the job with it, then reattach or create."""
+    task_id = context["ti"].task_id
+    backend = hook.backend
+    proofs = task_identities(context, request, identity, force_rerun=force_rerun)
+    keys = [key_of_identity(proof) for proof in proofs]
+    key, legacy_keys = keys[0], keys[1:]
+    keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
+    prepared.rename(keyed["display_name"], keyed.get("labels"))
+    submission = submit_once(
+        hook,
+        key=key,
+        create=lambda: hook.create_prepared(prepared),
+        created_after=lookup_bound(context),
+        store=TaskStateJobStore(context, log),
+        force_rerun=force_rerun,
+        log=log,
+        sleep=sleep,
+        on_incomplete_lookup=on_incomplete_lookup,
+        lookup_max_jobs=lookup_max_jobs,
+        legacy_keys=legacy_keys,
+    )
+    carried = key_from_display_name(submission.job.display_name or "")
+    proof = next((p for p, k in zip(proofs, keys, strict=True) if k == carried), proofs[0])
+    return dataclasses.replace(submission, key_identity=proof)  # the proof of the key the job carries (UI)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_genai_batch.compat import default_deferrable
@@ -30,6 +30,7 @@ from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, Po
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.operators._submission import CreateRequest, Submission
 
 __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator"]
@@ -52,14 +53,20 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     rewriting a table, use ``force_rerun=True`` or a new table name.
 
     Cost of the look-up before a create: on Vertex AI one list call filtered by the key label. The Gemini API
-    has no list filter and does not document the list's order, so the look-up reads pages of 100 jobs until
-    it finds the key, reaches the end of the list, or (only while the list is seen newest-first) reads 100
-    jobs in a row created before the DAG run's ``run_after`` minus 30 minutes. ``run_after`` does not move
-    when the run is cleared. A look-up that reads ``lookup_max_jobs`` jobs without an answer, or whose list
-    call fails, fails the try (``on_incomplete_lookup="fail"``) rather than risk a second job. On Airflow 3.3+
+    has no list filter and does not document the list's order, so the look-up reads the whole list, pages of
+    100 jobs, up to ``lookup_max_jobs`` jobs (one call per 100 jobs listed in the project). A look-up that
+    reads ``lookup_max_jobs`` jobs without an answer, or whose list call fails, fails the try
+    (``on_incomplete_lookup="fail"``) rather than risk a second job. On Airflow 3.3+
     a retry first tries the job name saved in the task state store (one get call). If a create fails after it
     may have reached the server (dropped connection, timeout, 408, 5xx), the key is looked up again before the
     error is raised, so a lost response never leads to a second job.
+
+    ``timeout`` is the task instance's, not each try's: it counts from the job's creation (its ``createTime``),
+    so a retry (after a lost worker, a failed read, an ``execution_timeout``) reattaches to the same job and
+    waits only what is left. When it passes, the job is cancelled (``cancel_on_timeout``) and the task fails
+    without retrying (``GenAIBatchTaskTimeoutError``): one paid job per task instance. With
+    ``resubmit_on_timeout=True`` each try waits ``timeout`` from its own start, and a timeout fails the try with
+    a retryable error: a retry then submits a new job when the old one was cancelled (a paid job per try).
 
     ``execution_timeout`` with retries: when the timeout ends a try that has retries left, ``on_kill`` leaves
     the job running and the next try reattaches to it (no second job is paid for). The last try's timeout,
@@ -82,8 +89,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     :param poll_interval: the longest wait between two polls, seconds (the first wait is ``min_poll_interval``,
         then 5 % of the elapsed time). 600 s keeps a 24 h job under 250 polls.
     :param min_poll_interval: the first and shortest wait, seconds.
-    :param timeout: wall-clock seconds to wait for the job in this try.
+    :param timeout: wall-clock seconds the job may take, counted from its creation, across all tries.
     :param cancel_on_timeout: cancel the job when ``timeout`` passes.
+    :param resubmit_on_timeout: ``False`` (default): a ``timeout`` fails the task without retries. ``True``:
+        ``timeout`` counts per try and its failure is retried; a retry after a cancelled job submits a new one.
     :param cancel_on_kill: cancel the job when the task is killed (sync mode: ``on_kill``; deferrable mode on
         Airflow 3.3+: the trigger's ``on_kill``, after checking that the task really ended). An
         ``execution_timeout`` that ends a try with retries left does not cancel: the retry reattaches.
@@ -126,6 +135,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         min_poll_interval: float = 5.0,
         timeout: float = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = True,
+        resubmit_on_timeout: bool = False,
         cancel_on_kill: bool = True,
         max_failure_ratio: float = 0.0,
         max_consecutive_poll_errors: int = 5,
@@ -145,6 +155,11 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.min_poll_interval = check_positive_seconds("min_poll_interval", min_poll_interval)
         self.timeout = check_positive_seconds("timeout", timeout)
         self.cancel_on_timeout = cancel_on_timeout
+        if not isinstance(resubmit_on_timeout, bool):
+            raise OperatorInputError(
+                "resubmit_on_timeout", f"must be True or False, got {resubmit_on_timeout!r}", "pass True or False"
+            )
+        self.resubmit_on_timeout = resubmit_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
         self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
@@ -227,15 +242,16 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         hook, job = self.hook, submission.job
         if not self.wait_for_completion:
             return manifest_for(hook, job, reattached=submission.reattached)
-        assert self.timeout is not None
         started_at = time.time()
-        deadline = started_at + self.timeout
+        deadline = self._deadline(job, started_at)
         if job.done:  # check before deferring: a reattached job may have ended already
             decision = decide_for_job(
                 job, started_at=started_at, deadline=deadline, now=started_at, partial=self._partial
             )
-            return conclude(
-                hook, decision, job, reattached=submission.reattached, cancel_on_timeout=False, log=self.log
+            return self._final_timeout(
+                lambda: conclude(
+                    hook, decision, job, reattached=submission.reattached, cancel_on_timeout=False, log=self.log
+                )
             )
         if self.deferrable:
             self._defer(job.name, started_at=started_at, deadline=deadline)
@@ -249,14 +265,42 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             log=self.log,
         )
         decision, job = wait_for_job(hook, watch)
-        return conclude(
-            hook,
-            decision,
-            job,
-            reattached=submission.reattached,
-            cancel_on_timeout=self.cancel_on_timeout,
-            log=self.log,
+        return self._final_timeout(
+            lambda: conclude(
+                hook,
+                decision,
+                job,
+                reattached=submission.reattached,
+                cancel_on_timeout=self.cancel_on_timeout,
+                log=self.log,
+            )
         )
+
+    def _deadline(self, job: BatchJob, started_at: float) -> float:
+        """When the wait ends: ``timeout`` after the job's creation (across tries), or after this try's start."""
+        assert self.timeout is not None
+        created = job.create_time
+        if self.resubmit_on_timeout or created is None:
+            return started_at + self.timeout
+        created_at = (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).timestamp()
+        return min(created_at, started_at) + self.timeout  # a server clock ahead of ours never extends it
+
+    def _final_timeout(self, conclude: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``conclude``; its timeout failure becomes final (no retry) unless ``resubmit_on_timeout``."""
+        from airflow_provider_genai_batch.operators.exceptions import (
+            GenAIBatchJobTimeoutError,
+            GenAIBatchTaskTimeoutError,
+        )
+
+        try:
+            return conclude()
+        except GenAIBatchJobTimeoutError as exc:
+            if self.resubmit_on_timeout or isinstance(exc, GenAIBatchTaskTimeoutError):
+                raise
+            raise GenAIBatchTaskTimeoutError(
+                f"{exc}. The timeout ({self.timeout:g} s) counts from the job's creation across tries, so the "
+                "task is not retried (resubmit_on_timeout=True would retry with a new job)"
+            ) from None
 
     def _defer(self, job_name: str, *, started_at: float, deadline: float) -> None:
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
@@ -275,7 +319,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 cancel_on_kill=self.cancel_on_kill,
             ),
             method_name="execute_complete",
-            timeout=dt.timedelta(seconds=self.timeout + self.poll_interval + DEFER_TIMEOUT_MARGIN),
+            timeout=dt.timedelta(seconds=max(0.0, deadline - time.time()) + self.poll_interval + DEFER_TIMEOUT_MARGIN),
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
@@ -285,13 +329,15 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):
             self._job_name = event["job_name"]
         reattached = context["ti"].xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY)
-        return resume_from_event(
-            self.hook,
-            event,
-            reattached=bool(reattached),
-            partial=self._partial,
-            cancel_on_timeout=self.cancel_on_timeout,
-            log=self.log,
+        return self._final_timeout(
+            lambda: resume_from_event(
+                self.hook,
+                event,
+                reattached=bool(reattached),
+                partial=self._partial,
+                cancel_on_timeout=self.cancel_on_timeout,
+                log=self.log,
+            )
         )
 
     def on_kill(self) -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "GenAIBatchJobFailedError",
     "GenAIBatchJobTimeoutError",
     "GenAIBatchPollingError",
+    "GenAIBatchTaskTimeoutError",
 ]
 
 
@@ -31,3 +32,8 @@ class GenAIBatchPollingError(AirflowException):
 
 class GenAIBatchJobEndedError(AirflowFailException, GenAIBatchJobFailedError):
     """The sensor's job ended without passing: the task fails without retries (they would re-read the same job)."""
+
+
+class GenAIBatchTaskTimeoutError(AirflowFailException, GenAIBatchJobTimeoutError):
+    """The create operator's ``timeout``, counted from the job's creation, passed: the task fails without retries
+    (a retry would reattach to the same job past the same deadline, or pay for a new one)."""

@@ -116,6 +116,9 @@ class GenAIBatchListJobsOperator(GenAIBatchBaseOperator):
 class GenAIBatchCancelJobOperator(GenAIBatchGetJobOperator):
     """Ask the service to cancel a job; a job that already ended is left as it is.
 
+    A job that ends between the read and the cancel (the service answers ``400 FAILED_PRECONDITION``) is read
+    again: if it has ended, the task succeeds and returns the job's terminal state; otherwise the error stands.
+
     :param name: the job name, or a create operator's manifest (templated).
 
     Example::
@@ -128,7 +131,16 @@ class GenAIBatchCancelJobOperator(GenAIBatchGetJobOperator):
         if job.done:
             self.log.info("%s already ended (%s); nothing to cancel", job.name, job.state.short)
             return job
-        self.hook.cancel_job(job.name)
+        from airflow_provider_genai_batch.client.errors import BadRequestError, ConflictError
+
+        try:
+            self.hook.cancel_job(job.name)
+        except (BadRequestError, ConflictError) as exc:
+            ended = self.hook.get_job(job.name)
+            if not ended.done:
+                raise
+            self.log.info("%s ended before it could be cancelled (%s): %s", job.name, ended.state.short, exc)
+            return ended
         self.log.info("Cancellation of %s requested", job.name)
         return self.hook.get_job(job.name)
 

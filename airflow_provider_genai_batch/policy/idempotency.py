@@ -1,11 +1,14 @@
 """A deterministic idempotency key per task instance and input, carried by the remote job so it can be found.
 
-The key is a truncated SHA-256 of the dag id, task id, run id, map index and a fingerprint of the input
+The key is a truncated SHA-256 of the deployment, dag id, task id, run id, map index and a fingerprint of the input
 (model, source, config, and the identity of the source's content when it lives elsewhere: a local file's
 SHA-256, a GCS object's generation and checksums, a Files API file's sha256Hash; see
 ``GenAIBatchHook.input_identity``). A rewritten input therefore gets a new key and a new job. It does not
 depend on the try number, so every retry of a task instance computes the same key and reattaches to the job
-an earlier try created. The job carries it in two places:
+an earlier try created. The deployment (``airflow_provider_genai_batch.deployment``: ``[genai_batch]
+deployment_id``, else a digest of the metadata DB's address) keeps two Airflow installations that run the same
+DAG ids on one Google project apart; a key computed without it (``deployment=None``) is the *legacy* key of
+versions before it. The job carries the key in two places:
 
 - the display name (both backends): ``<display name or task id, trimmed>--gbk-<key>``, at most 128 chars;
 - a Vertex label: ``genai-batch-key=<key>`` (label values: lowercase letters, digits, ``-``, ``_``; <= 63).
@@ -32,6 +35,9 @@ __all__ = [
     "KEY_LENGTH",
     "MAX_DISPLAY_NAME_LENGTH",
     "VERTEX_KEY_LABEL",
+    "canonical_bytes",
+    "database_identity",
+    "deployment_digest",
     "display_name_with_key",
     "fingerprint_input",
     "idempotency_key",
@@ -69,9 +75,14 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return {"__sha256__": hashlib.sha256(value).hexdigest()}
     if isinstance(value, Iterable):
-        # A stream cannot be read twice: it is fingerprinted by its type only (documented limitation).
+        # A stream cannot be read twice: its type here; its content comes as ``content`` (operators/_spool.py).
         return {"__stream__": type(value).__name__}
     return {"__repr__": type(value).__name__, "value": str(value)}
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """A stable byte form of one value (mappings sorted, models dumped, bytes hashed) for content hashes."""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def fingerprint_input(
@@ -81,7 +92,8 @@ def fingerprint_input(
 
     ``src`` naming a file or object is fingerprinted by its name; ``content`` (from
     ``GenAIBatchHook.input_identity``) adds what changes when that content is rewritten. A generator is
-    fingerprinted by its type only.
+    fingerprinted here by its type; the create operators add the hash of what it yielded as ``content``
+    (``operators/_spool.py``).
     """
     config_value = _canonical(config) if config is not None else None
     if isinstance(config_value, dict):
@@ -104,13 +116,17 @@ def idempotency_key(
     src: Any,
     config: Mapping[str, Any] | Any | None,
     content: Mapping[str, Any] | None = None,
+    deployment: str | None = None,
 ) -> str:
     """The job key of one task instance and input: 24 lowercase hex characters.
+
+    ``deployment`` (a :func:`deployment_digest`) separates Airflow installations; None or empty gives the
+    legacy key (the key of versions before the deployment was part of it).
 
     Example::
 
         idempotency_key(dag_id="d", task_id="t", run_id="r", map_index=None, model="m", src="gs://b/x",
-                        config={"dest": "gs://b/out"})
+                        config={"dest": "gs://b/out"}, deployment=deployment_digest("production"))
     """
     identity = key_identity(
         dag_id=dag_id,
@@ -118,23 +134,57 @@ def idempotency_key(
         run_id=run_id,
         map_index=map_index,
         fingerprint=fingerprint_input(model, src, config, content),
+        deployment=deployment,
     )
     return key_of_identity(identity)
 
 
-def key_identity(*, dag_id: str, task_id: str, run_id: str, map_index: int | None, fingerprint: str) -> list[Any]:
-    """What a key is the hash of: ``[dag_id, task_id, run_id, map_index, fingerprint]`` (JSON-able).
+def key_identity(
+    *, dag_id: str, task_id: str, run_id: str, map_index: int | None, fingerprint: str, deployment: str | None = None
+) -> list[Any]:
+    """What a key is the hash of: ``[dag_id, task_id, run_id, map_index, fingerprint]``, then
+    ``{"deployment": <digest>}`` when a deployment is given (JSON-able; without one it is the legacy identity).
 
     The operator records it in XCom; the UI re-derives the key from it (:func:`key_of_identity`) and checks that
     the job carries that key and that the identity starts with the task instance's own: a recorded identity
     cannot be made to name one task and hash to another task's key.
     """
-    return [dag_id, task_id, run_id, -1 if map_index is None else int(map_index), fingerprint]
+    parts: list[Any] = [dag_id, task_id, run_id, -1 if map_index is None else int(map_index), fingerprint]
+    if deployment:
+        parts.append({"deployment": deployment})
+    return parts
 
 
 def key_of_identity(identity: list[Any]) -> str:
     """The key of an identity from :func:`key_identity`: 24 hex characters of its SHA-256."""
     return hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()[:KEY_LENGTH]
+
+
+def deployment_digest(identity: str) -> str:
+    """A 16-hex digest of a deployment's identity: what the key carries and logs may show (never the identity)."""
+    return hashlib.sha256(f"genai-batch-deployment\x00{identity}".encode()).hexdigest()[:16]
+
+
+def database_identity(url: str) -> str:
+    """The metadata DB's address without its secrets: scheme, user, host, port and database of a SQLAlchemy
+    URL (the password, query and fragment dropped), or a SQLite file's path. Never logged; hash it.
+
+    Example::
+
+        database_identity("postgresql+psycopg2://airflow:s3cret@db.prod:5432/airflow?sslmode=require")
+        # 'postgresql+psycopg2://airflow@db.prod:5432/airflow'
+    """
+    from urllib.parse import urlsplit
+
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text.partition("?")[0].rpartition("@")[2]  # unparseable: at least never the userinfo
+    user = f"{parts.username}@" if parts.username else ""
+    host = (parts.hostname or "") + (f":{port}" if port else "")
+    return f"{parts.scheme.lower()}://{user}{host}{parts.path}"
 
 
 def _check_key(key: str) -> None:

@@ -3,11 +3,12 @@
 XCom is not evidence: an editor of a DAG can write any XCom of its tasks through Airflow's REST API. What such
 a user cannot change is the job: its display name (immutable) carries the idempotency key the operator derived
 from the task instance, and on Vertex AI its ``genai-batch-key`` label carries it too. The key is
-``SHA-256(json([dag_id, task_id, run_id, map_index, input fingerprint]))``; the operator records that list (the
-*key proof*, ``links.genai_batch.KEY_PROOF_XCOM_KEY``). A job is this task's when
+``SHA-256(json([dag_id, task_id, run_id, map_index, input fingerprint, {"deployment": digest}]))``; the
+operator records that list (the *key proof*, ``links.genai_batch.KEY_PROOF_XCOM_KEY``). A job is this task's when
 
 1. the proof starts with this task instance's own identity (a ``force_rerun`` try adds ``#try-<n>`` to the run
-   id), and
+   id) and names this deployment (``airflow_provider_genai_batch.deployment``; a legacy proof without a
+   deployment only while ``[genai_batch] accept_legacy_keys`` is on), and
 2. the key re-derived from the proof is the key the job carries (display name, and the label on Vertex AI).
 
 A forged proof must name this task (1) and hash to the key another task's job carries (2): a second preimage of
@@ -57,14 +58,26 @@ def plausible_job_name(name: object) -> bool:
 
 
 def _proof_names_task(proof: Any, record: JobRecord) -> bool:
-    if not isinstance(proof, list) or len(proof) != 5:
+    if not isinstance(proof, list) or len(proof) not in (5, 6) or not _of_this_deployment(proof[5:]):
         return False
-    dag_id, task_id, run_id, map_index, fingerprint = proof
+    dag_id, task_id, run_id, map_index, fingerprint = proof[:5]
     if (dag_id, task_id, map_index) != (record.dag_id, record.task_id, record.map_index):
         return False
     if not isinstance(fingerprint, str) or not _FINGERPRINT.fullmatch(fingerprint) or not isinstance(run_id, str):
         return False
     return run_id == record.run_id or re.fullmatch(rf"{re.escape(record.run_id)}#try-[0-9]+", run_id) is not None
+
+
+def _of_this_deployment(rest: list[Any]) -> bool:
+    """A proof's deployment element names this deployment (``airflow_provider_genai_batch.deployment``); a proof
+    without one (a legacy key) is accepted only while ``[genai_batch] accept_legacy_keys`` is on."""
+    from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
+
+    if not rest:
+        return accept_legacy_keys()
+    element = rest[0]
+    own = deployment_digest_from_config()
+    return isinstance(element, dict) and set(element) == {"deployment"} and bool(own) and element["deployment"] == own
 
 
 def verify(record: JobRecord, job: BatchJob) -> Verdict:

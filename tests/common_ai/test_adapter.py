@@ -248,6 +248,32 @@ def test_find_orphaned_batch_needs_key_fingerprint_and_time(cai: CommonAI, make:
     assert adapter.find_orphaned_batch(KEY16, FINGERPRINT, later) is None
 
 
+def test_find_orphaned_batch_in_an_oldest_first_list_skips_an_older_identical_submission(cai: CommonAI) -> None:
+    """Issue 20: with a list that is not newest-first, the older submission of the same key and input (before
+    the intent record) came first and ended the scan, so the orphan was reported absent and resubmitted."""
+    cai.emulator.configure(gemini_list_order="oldest_first")
+    adapter = gemini(cai)
+    submit(adapter, ["mine"])  # an earlier submission of identical content, before this intent
+    cai.emulator.advance_clock(3600)
+    not_before = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)).isoformat()
+    orphan = submit(adapter, ["mine"])  # created after the intent record (the emulator's clock is 1 h ahead)
+    assert adapter.find_orphaned_batch(KEY16, FINGERPRINT, not_before) == orphan
+
+
+def test_find_orphaned_batch_raises_when_its_budget_is_spent(cai: CommonAI) -> None:
+    """Issue 20: a look-up that read its budget without reaching the end of the list returned "absent", and
+    common-ai resubmitted; it raises now, which common-ai treats as "unknown" (no resubmission)."""
+    from airflow_provider_genai_batch.hooks.lookup import KeyLookupIncompleteError
+
+    adapter = gemini(cai)
+    before = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).isoformat()
+    for index in range(4):
+        submit(adapter, [f"other {index}"], fingerprint=f"{index}" * 64)
+    adapter.lookup_max_jobs = 3
+    with pytest.raises(KeyLookupIncompleteError, match="read 3 jobs"):
+        adapter.find_orphaned_batch(KEY16, FINGERPRINT, before)
+
+
 # --- one pool per connection, across threads ------------------------------------------------------
 
 

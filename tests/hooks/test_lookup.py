@@ -66,14 +66,39 @@ def test_failed_jobs_are_not_reattached() -> None:
     assert find_keyed_job(jobs, KEY) is None
 
 
-def test_the_first_reattachable_job_ends_the_scan() -> None:
+def test_failed_and_cancelled_jobs_are_skipped_and_the_earliest_candidate_is_chosen() -> None:
     jobs = [
         job("batches/new-failed", state="JOB_STATE_FAILED", minutes_ago=1),
         job("batches/middle", state="JOB_STATE_RUNNING", minutes_ago=5),
         job("batches/old", state="JOB_STATE_SUCCEEDED", minutes_ago=50),
     ]
     found = find_keyed_job(jobs, KEY)
-    assert found is not None and found.name == "batches/middle"
+    assert found is not None and found.name == "batches/old"
+    newest = find_keyed_job(jobs, KEY, prefer="newest")
+    assert newest is not None and newest.name == "batches/middle"
+
+
+def test_the_survivor_of_duplicates_is_the_same_in_any_list_order() -> None:
+    """Overlapping tries may create two jobs of one key: every reader picks the same one (earliest, then name)."""
+    same_time = [job("batches/b", minutes_ago=3), job("batches/a", minutes_ago=3), job("batches/c", minutes_ago=2)]
+    for order in (same_time, list(reversed(same_time))):
+        scan = KeyedJobScan(KEY)
+        assert all(scan.feed(item) for item in order)
+        assert scan.best is not None and scan.best.name == "batches/a"
+        assert sorted(j.name for j in scan.duplicates) == ["batches/b", "batches/c"]
+
+
+def test_jobs_created_before_not_before_are_not_candidates() -> None:
+    jobs = [job("batches/before", minutes_ago=60), job("batches/after", minutes_ago=5)]
+    found = find_keyed_job(jobs, KEY, not_before=NOW - dt.timedelta(minutes=30))
+    assert found is not None and found.name == "batches/after"
+    assert find_keyed_job(jobs[:1], KEY, not_before=NOW - dt.timedelta(minutes=30)) is None
+
+
+def test_any_of_several_keys_matches() -> None:
+    jobs = [job("batches/x", key=OTHER), job("batches/y", key=None)]
+    found = find_keyed_job(jobs, [KEY, OTHER])
+    assert found is not None and found.name == "batches/x"
 
 
 def test_vertex_label_is_enough() -> None:
@@ -83,24 +108,18 @@ def test_vertex_label_is_enough() -> None:
     assert find_keyed_job([vertex_job], KEY) is vertex_job
 
 
-def test_scan_stops_after_enough_old_jobs() -> None:
+def test_no_early_stop_on_dates_however_many_old_jobs_come_first() -> None:
     seen: list[str] = []
 
-    def jobs() -> Any:
-        for index in range(1000):
+    def jobs() -> Any:  # 300 old jobs first (newest-first), then the keyed one
+        for index in range(300):
             seen.append(str(index))
-            yield job(f"batches/{index}", key=OTHER, minutes_ago=10 * index)
+            yield job(f"batches/{index}", key=OTHER, minutes_ago=1000 + index)
+        yield job("batches/mine", minutes_ago=1)
 
-    cutoff = NOW - dt.timedelta(minutes=100)
-    assert find_keyed_job(jobs(), KEY, created_after=cutoff, stop_after_old=5) is None
-    assert len(seen) == 11 + 5  # jobs 0..10 are recent (10 is exactly at the cutoff), then 5 old in a row
-
-
-def test_a_slightly_out_of_order_list_is_tolerated() -> None:
-    cutoff = NOW - dt.timedelta(minutes=30)
-    jobs = [job("batches/old", key=OTHER, minutes_ago=60), job("batches/mine", minutes_ago=5)]
-    found = find_keyed_job(jobs, KEY, created_after=cutoff, stop_after_old=3)
+    found = find_keyed_job(jobs(), KEY, not_before=NOW - dt.timedelta(minutes=100))
     assert found is not None and found.name == "batches/mine"
+    assert len(seen) == 300
 
 
 def test_max_scanned_bounds_the_cost_and_leaves_the_scan_incomplete() -> None:
@@ -124,39 +143,6 @@ def test_a_found_job_is_complete_even_at_the_budget() -> None:
     assert found is not None and found.name == "batches/a"
 
 
-def test_an_oldest_first_list_is_read_to_its_end() -> None:
-    seen: list[str] = []
-
-    def jobs() -> Any:  # 300 old jobs first (oldest first), then the keyed one
-        for index in range(300):
-            seen.append(str(index))
-            yield job(f"batches/{index}", key=OTHER, minutes_ago=1000 - index)
-        yield job("batches/mine", minutes_ago=1)
-
-    cutoff = NOW - dt.timedelta(minutes=100)
-    found = find_keyed_job(jobs(), KEY, created_after=cutoff, stop_after_old=5)
-    assert found is not None and found.name == "batches/mine"
-    assert len(seen) == 300
-
-
-def test_one_step_out_of_newest_first_order_disables_the_early_stop() -> None:
-    cutoff = NOW - dt.timedelta(minutes=30)
-    old = [job(f"batches/old{i}", key=OTHER, minutes_ago=60 + i) for i in range(10)]
-    jobs = [job("batches/recent", key=OTHER, minutes_ago=5), old[0], job("batches/newer", key=OTHER, minutes_ago=2)]
-    scan = KeyedJobScan(KEY, created_after=cutoff, stop_after_old=3)
-    for item in [*jobs, *old[1:]]:
-        assert scan.feed(item)
-    assert not scan.newest_first and not scan.stopped_early
-
-
-def test_jobs_without_a_creation_time_disable_the_early_stop() -> None:
-    cutoff = NOW - dt.timedelta(minutes=30)
-    undated = BatchJob.model_validate({"name": "batches/undated", "displayName": "x", "state": "JOB_STATE_RUNNING"})
-    scan = KeyedJobScan(KEY, created_after=cutoff, stop_after_old=2)
-    feeds = [scan.feed(undated), *(scan.feed(job(f"batches/{i}", key=OTHER, minutes_ago=60 + i)) for i in range(5))]
-    assert all(feeds) and not scan.stopped_early
-
-
 def test_the_operators_default_budget_is_the_scans() -> None:
     import inspect
 
@@ -165,3 +151,13 @@ def test_the_operators_default_budget_is_the_scans() -> None:
 
     default = inspect.signature(GenAIBatchCreateJobOperator.__init__).parameters["lookup_max_jobs"].default
     assert default == DEFAULT_MAX_SCANNED
+
+
+def test_an_unfinished_first_list_is_not_cut_short_by_old_unfinished_jobs() -> None:
+    """Issue 20: a list ordered unfinished-first, then finished (each newest-first), stopped the scan after 100
+    older unfinished jobs; the cleared run's finished job, listed after them, was never reached."""
+    cutoff = NOW - dt.timedelta(minutes=30)
+    unfinished = [job(f"batches/old-running-{i}", key=OTHER, minutes_ago=120 + i) for i in range(150)]
+    finished = [job("batches/mine", state="JOB_STATE_SUCCEEDED", minutes_ago=10)]
+    found = find_keyed_job([*unfinished, *finished], KEY, not_before=cutoff)
+    assert found is not None and found.name == "batches/mine"

@@ -179,3 +179,32 @@ def test_write_vertex_results_to_object_storage_url(
     assert result.state == "success", result.output[-3000:]
     assert result.value("save")["results"] == 2
     assert len(out.read_text().splitlines()) == 2
+
+
+def test_cancel_of_a_job_that_ends_meanwhile_reports_its_end(run_dag: Any, fast_emulator: EmulatorHandle) -> None:
+    """Issue 20: a job that ended between the cancel operator's read and its cancel failed the task with
+    ``400 FAILED_PRECONDITION``. The operator reads the job again and reports how it ended."""
+    import threading
+    import time
+
+    fast_emulator.add_outcome("STUCK_PENDING")
+    job = GenAIBatchHook().create_job(model="gemini-2.5-flash", src=["x"])
+    # The cancel is held 3 s by the server; meanwhile (once it has arrived) the job succeeds.
+    fast_emulator.add_fault("delay", method="POST", path=r":cancel$", delay_seconds=3.0, count=1)
+    store = fast_emulator.app.store
+
+    def finish_when_the_cancel_arrives() -> None:
+        for _ in range(3000):
+            if store.requests["gemini.batches.cancel"]:
+                fast_emulator.finish_job(job.name)
+                return
+            time.sleep(0.01)
+
+    finisher = threading.Thread(target=finish_when_the_cancel_arrives)
+    finisher.start()
+    cancel = {"class": "GenAIBatchCancelJobOperator", "task_id": "c", "name": job.name}
+    result = run_dag({"dag_id": "cancel_race", "tasks": [cancel]})
+    finisher.join()
+    assert result.state == "success", result.output[-3000:]
+    assert result.value("c")["state"] == "JOB_STATE_SUCCEEDED"
+    assert "ended before it could be cancelled" in result.output
