@@ -577,6 +577,8 @@ def _line_fields(
     except ValueError as exc:  # pydantic's ValidationError
         raise InvalidResponseError(f"result line {position + 1} has a malformed error: {exc}") from None
     response = data.get("response") if isinstance(data.get("response"), dict) else None
+    if parsed_error is not None and not response:
+        response = None  # a failed Vertex row carries "response": {} beside its status: there is no answer
     request = data.get("request") if isinstance(data.get("request"), dict) else None
     return data.get("key"), metadata, response, parsed_error, request
 

@@ -28,6 +28,7 @@ from airflow_provider_genai_batch.client import (
 from airflow_provider_genai_batch.client.client import needs_refetch
 from airflow_provider_genai_batch.client.errors import APIStatusError, parse_row_status, retry_delay_from_details
 from airflow_provider_genai_batch.client.models import BatchJob
+from airflow_provider_genai_batch.client.redaction import scrub
 from airflow_provider_genai_batch.client.results import ResultStreamParser, parse_result_line
 from airflow_provider_genai_batch.client.wire import gemini, vertex
 from tests.client import test_transport
@@ -242,8 +243,10 @@ def test_a_failed_vertex_row_keeps_code_and_status() -> None:
         "INVALID_ARGUMENT",
         "Please use a valid role: user, model.",
     )
-    written = result.to_json()["error"]  # what GenAIBatchWriteResultsOperator writes
-    assert (written["code"], written["status"]) == (400, "INVALID_ARGUMENT")
+    assert result.response is None  # the row's "response": {} is no answer (usage and writers must not read it)
+    written = result.to_json()  # what GenAIBatchWriteResultsOperator writes
+    assert (written["error"]["code"], written["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    assert "response" not in written
 
 
 @pytest.mark.parametrize(
@@ -294,7 +297,8 @@ def test_error_bodies_keep_status_message_and_retry_delay(
     with GenAIBatchClient(settings) as client, pytest.raises(cls) as caught:
         client.batches.get(name="batches/abc")
     error = caught.value
-    assert (error.status_code, error.google_status, error.message) == (code, status, raw["error"]["message"])
+    # Google's words stay readable; what looks like a credential (even a redacted one) is scrubbed.
+    assert (error.status_code, error.google_status, error.message) == (code, status, scrub(raw["error"]["message"]))
     assert error.details == raw["error"].get("details")
     assert error.retry_after == retry_after
     assert route.call_count == 1 and not sleeps

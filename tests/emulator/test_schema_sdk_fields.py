@@ -16,6 +16,7 @@ from google import genai
 from google.genai import types
 
 from airflow_provider_genai_batch.client import ClientSettings, GenAIBatchClient
+from airflow_provider_genai_batch.client.errors import parse_row_status
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.client.recorder import Recorder, sdk_vertex_body
 from tests.emulator.conftest import wait_done
@@ -131,9 +132,12 @@ def test_vertex_service_tier_as_the_sdk_sends_it_fails_its_row_as_google_answers
     done = wait_done(lambda: vertex.batches.get(name=job.name or ""))
     assert done.state == types.JobState.JOB_STATE_PARTIALLY_SUCCEEDED
     rows = _rows(emu, done)
+    # Vertex writes a failed row's status as "Bad Request: " + the JSON error body (see parse_row_status).
+    code, status, message = parse_row_status(rows["k0"]["status"])
+    assert (code, status) == (400, "INVALID_ARGUMENT")
     assert (
         "Invalid value at 'service_tier' (type.googleapis.com/google.cloud.aiplatform.v1beta1.ServiceTier), \"flex\""
-        in rows["k0"]["status"]
+        in message
     )
     assert rows["k1"]["status"] == ""
 
