@@ -62,6 +62,8 @@ class ReceiverConfig:
     jwks_url: str = GOOGLE_JWKS_URL
     audiences: frozenset[str] = frozenset()
     tolerance: float = TOLERANCE_SECONDS
+    #: The shortest time between two reads of the key set caused by unknown ``kid``s, seconds.
+    jwks_min_refetch: float = 30.0
 
 
 def load_config() -> ReceiverConfig:
@@ -101,9 +103,9 @@ class _Receiver:
             self._config = (time.monotonic(), await asyncio.to_thread(load_config))
         return self._config[1]
 
-    def jwks(self, url: str) -> JwksCache:
-        if self._jwks is None or self._jwks.url != url:
-            self._jwks = JwksCache(url)
+    def jwks(self, config: ReceiverConfig) -> JwksCache:
+        if self._jwks is None or self._jwks.url != config.jwks_url:
+            self._jwks = JwksCache(config.jwks_url, min_refetch=config.jwks_min_refetch)
         return self._jwks
 
     async def verify(self, headers: dict[str, str], body: bytes, now: float) -> tuple[str, str]:
@@ -115,7 +117,7 @@ class _Receiver:
             verify_static(headers, body, config.static_secrets, now=now, tolerance=config.tolerance)
             return delivery.webhook_id, "static"
         check_timestamp(delivery.timestamp, now, config.tolerance)
-        await self.jwks(config.jwks_url).verify(signature, now=now, leeway=config.tolerance, audiences=config.audiences)
+        await self.jwks(config).verify(signature, now=now, leeway=config.tolerance, audiences=config.audiences)
         return delivery.webhook_id, "dynamic"
 
     async def handle(self, request: Request) -> JSONResponse:
