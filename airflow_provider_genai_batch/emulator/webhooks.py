@@ -8,7 +8,9 @@ instead, signed with an RS256 JWT whose key is served at ``/.well-known/jwks.jso
 ``exp`` five minutes on). Deliveries leave from a background task on the server's loop, a few tenths of a second
 after a job's end (jobs end lazily, so the task reads them). Controls, under ``/_emulator/webhooks``:
 ``POST .../faults`` (``lost``, ``duplicated``, ``bad_signature``: counts of coming deliveries; ``delay_seconds``;
-``out_of_order``: hold each delivery until the next one), ``POST .../jwks:rotate``, ``GET .../deliveries``.
+``out_of_order``: hold each delivery until the next one; ``GET`` reads them), ``POST .../jwks:rotate``,
+``GET .../deliveries`` (what was sent, and how the receiver answered), ``GET .../requested`` (each job's
+``webhookConfig`` as its create sent it). A reset of the emulator forgets all of it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
@@ -89,6 +91,8 @@ class WebhookHub:
     faults: Faults = field(default_factory=Faults)
     keys: list[tuple[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    #: Each Gemini job's ``batch.webhookConfig`` exactly as its create sent it (tests read it back).
+    requested: dict[str, Any] = field(default_factory=dict)
     held: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
@@ -122,6 +126,8 @@ def register_dynamic(store: Store, job: Job, webhook_config: Any) -> None:
     """Watch a new Gemini job: delivered to its ``webhookConfig.uris``, else to the static webhooks."""
     state = hub(store)
     with store.lock:
+        if webhook_config is not None:
+            state.requested[job.name] = webhook_config
         if isinstance(webhook_config, dict) and webhook_config.get("uris"):
             uris = webhook_config["uris"]
             if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
@@ -200,7 +206,7 @@ async def _send(state: WebhookHub, client: httpx.AsyncClient, delay: float, item
 
 async def _dispatch(store: Store, state: WebhookHub) -> None:
     async with httpx.AsyncClient(timeout=10.0) as client:
-        while True:
+        while store.__dict__.get("_webhook_hub") is state:  # a reset replaces the hub: this task then ends
             ready: list[Any] = []
             with store.lock:
                 for name, job in list(state.watched.items()):
@@ -286,6 +292,12 @@ class _Handlers:
         state.signing_key()
         return json_response({"keys": [jwk_of(key.public_key(), kid) for kid, key in state.keys]})
 
+    async def get_faults(self, ctx: RequestContext) -> Response:
+        return json_response(asdict(hub(self.store).faults))
+
+    async def requested(self, ctx: RequestContext) -> Response:
+        return json_response({"requested": dict(hub(self.store).requested)})
+
     async def faults(self, ctx: RequestContext) -> Response:
         body = await ctx.json_body()
         try:
@@ -316,6 +328,8 @@ def webhook_routes(store: Store) -> list[Route]:
         Route("POST", one + ":ping", "gemini.webhooks.ping", h.ping, auth="api_key"),
         Route("GET", r"/\.well-known/jwks\.json", "gemini.jwks", h.jwks),
         Route("POST", r"/_emulator/webhooks/faults", "admin.webhooks.faults", h.faults),
+        Route("GET", r"/_emulator/webhooks/faults", "admin.webhooks.faults_get", h.get_faults),
+        Route("GET", r"/_emulator/webhooks/requested", "admin.webhooks.requested", h.requested),
         Route("POST", r"/_emulator/webhooks/jwks:rotate", "admin.webhooks.jwks_rotate", h.rotate_jwks),
         Route("GET", r"/_emulator/webhooks/deliveries", "admin.webhooks.deliveries", h.deliveries),
     ]

@@ -129,3 +129,29 @@ def test_a_jwks_rotation_is_followed_by_the_receiver(emu: Any) -> None:
         httpx.post(f"{emu.base_url}/_emulator/webhooks/jwks:rotate")
         create(emu, {"uris": [f"{base}/deliveries"]})
         wait_for(lambda: len(record.jobs()) == 2)
+
+
+def test_a_reset_forgets_webhooks_faults_and_requested_configs(genai_batch_emulator: Any) -> None:
+    """The session-wide emulator is reset before each test: no webhook state may leak into the next test."""
+    emu = genai_batch_emulator
+    headers = {"x-goog-api-key": emu.api_key}
+    created = httpx.post(
+        f"{emu.base_url}/v1beta/webhooks",
+        headers=headers,
+        json={"uri": "http://127.0.0.1:9/deliveries", "subscribed_events": ["batch.succeeded"]},
+    )
+    assert created.status_code == 200
+    httpx.post(f"{emu.base_url}/_emulator/webhooks/faults", json={"lost": 3})
+    create(emu, {"uris": ["http://127.0.0.1:9/deliveries"]})
+    assert httpx.get(f"{emu.base_url}/_emulator/webhooks/requested").json()["requested"]
+    emu.reset()
+    assert httpx.get(f"{emu.base_url}/v1beta/webhooks", headers=headers).json() == {"webhooks": []}
+    assert httpx.get(f"{emu.base_url}/_emulator/webhooks/faults").json() == {
+        "lost": 0,
+        "duplicated": 0,
+        "bad_signature": 0,
+        "delay_seconds": 0.0,
+        "out_of_order": False,
+    }
+    assert httpx.get(f"{emu.base_url}/_emulator/webhooks/requested").json() == {"requested": {}}
+    assert deliveries(emu) == []
