@@ -39,6 +39,7 @@ from airflow_provider_genai_batch.webhooks.signing import (
     WebhookVerificationError,
     check_timestamp,
     read_headers,
+    usable_keys,
     verify_static,
 )
 
@@ -77,8 +78,18 @@ def load_config() -> ReceiverConfig:
         return ReceiverConfig()
     extras = conn.extra_dejson or {}
     audience = extras.get("audience")
+    secrets = tuple((conn.password or "").split())
+    malformed = len(secrets) - len(usable_keys(secrets))
+    if malformed:
+        log.error(
+            "connection %s: %d of its %d webhook signing secrets are not 'whsec_' followed by base64 and are "
+            "ignored; copy each secret exactly as the webhook's create or rotation returned it",
+            conn_id,
+            malformed,
+            len(secrets),
+        )
     return ReceiverConfig(
-        static_secrets=tuple((conn.password or "").split()),
+        static_secrets=secrets,
         jwks_url=str(extras.get("jwks_url") or GOOGLE_JWKS_URL),
         audiences=frozenset([audience]) if isinstance(audience, str) and audience else frozenset(),
         tolerance=float(extras.get("tolerance_seconds") or TOLERANCE_SECONDS),

@@ -31,6 +31,7 @@ __all__ = [
     "parse_secret",
     "read_headers",
     "sign",
+    "usable_keys",
     "verify_static",
 ]
 
@@ -98,6 +99,17 @@ def parse_secret(secret: str) -> bytes:
     return key
 
 
+def usable_keys(secrets: Iterable[str]) -> list[bytes]:
+    """The key bytes of each well-formed secret; a malformed one (a typo in the connection) is skipped."""
+    keys: list[bytes] = []
+    for secret in secrets:
+        try:
+            keys.append(parse_secret(secret))
+        except ValueError:
+            continue
+    return keys
+
+
 def _signed_content(webhook_id: str, timestamp: int, body: bytes) -> bytes:
     return f"{webhook_id}.{timestamp}.".encode() + body
 
@@ -127,9 +139,9 @@ def verify_static(
     """
     delivery = read_headers(headers)
     check_timestamp(delivery.timestamp, now, tolerance)
-    keys = [parse_secret(s) for s in secrets]
+    keys = usable_keys(secrets)
     if not keys:
-        raise WebhookVerificationError("no static signing secret is configured")
+        raise WebhookVerificationError("no static signing secret is configured or well-formed")
     candidates: list[bytes] = []
     for entry in delivery.signature.split(" "):
         version, _, value = entry.partition(",")
