@@ -98,9 +98,9 @@ def test_a_malformed_secret_in_the_connection_is_refused_without_showing_it(
     """An operator's typo in the receiver's connection: deliveries are refused (401), the secret is never echoed."""
     typo = "whsec_not-base64-at-all!!"
     record = Record()
-    with serve(create_app(config=ReceiverConfig(static_secrets=(typo,)), record=record)) as base:
-        with caplog.at_level(logging.DEBUG):
-            response = httpx.post(f"{base}/deliveries", headers=sign("m", int(time.time()), BODY, SECRET), content=BODY)
+    app = create_app(config=ReceiverConfig(static_secrets=(typo,)), record=record)
+    with serve(app) as base, caplog.at_level(logging.DEBUG):
+        response = httpx.post(f"{base}/deliveries", headers=sign("m", int(time.time()), BODY, SECRET), content=BODY)
     assert response.status_code == 401
     assert record.calls == []
     assert "not-base64-at-all" not in response.text + caplog.text
