@@ -93,6 +93,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.jobs",
                     f"{_PACKAGE}.operators.results",
                     f"{_PACKAGE}.operators.sharding",
+                    f"{_PACKAGE}.operators.webhooks",
                 ],
             }
         ],
