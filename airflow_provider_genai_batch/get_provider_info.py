@@ -50,6 +50,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait for one HTTP response.",
         "schema": {"type": ["number", "null"], "default": 60},
     },
+    "webhook_url": _string_field(
+        "Webhook URL", "Gemini: this deployment's public webhook receiver URL (.../genai-batch-webhooks/deliveries)."
+    ),
     "max_retries": {
         "label": "Max retries",
         "description": "Retries of one read-only call on 429, 5xx and connection errors.",
@@ -90,13 +93,17 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.jobs",
                     f"{_PACKAGE}.operators.results",
                     f"{_PACKAGE}.operators.sharding",
+                    f"{_PACKAGE}.operators.webhooks",
                 ],
             }
         ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.sensors.genai_batch"]}],
         "triggers": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PACKAGE}.triggers.genai_batch"]}],
         "extra-links": [f"{_PACKAGE}.links.genai_batch.GenAIBatchJobLink"],
-        "plugins": [{"name": "genai_batch_ui", "plugin-class": f"{_PACKAGE}.ui.plugin.GenAIBatchUIPlugin"}],
+        "plugins": [
+            {"name": "genai_batch_ui", "plugin-class": f"{_PACKAGE}.ui.plugin.GenAIBatchUIPlugin"},
+            {"name": "genai_batch_webhooks", "plugin-class": f"{_PACKAGE}.webhooks.plugin.GenAIBatchWebhooksPlugin"},
+        ],
         "connection-types": [
             {
                 "connection-type": "genai_batch",

@@ -58,6 +58,7 @@ from airflow_provider_genai_batch.client.results import (
 )
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
+from airflow_provider_genai_batch.client.webhooks import AsyncWebhooks, Webhooks
 from airflow_provider_genai_batch.client.wire import gemini, storage
 from airflow_provider_genai_batch.client.wire.common import parse_gcs_uri
 from airflow_provider_genai_batch.client.wire.storage import ObjectMetadata
@@ -378,7 +379,7 @@ class AsyncFiles(_Base):
 
 
 class GenAIBatchClient(_Base):
-    """Blocking client for both backends: ``client.batches`` and ``client.files``.
+    """Blocking client for both backends: ``client.batches``, ``client.files`` and (Gemini) ``client.webhooks``.
 
     Example::
 
@@ -400,6 +401,7 @@ class GenAIBatchClient(_Base):
         self._transport = SyncTransport(self.settings, self.auth, http_client=http_client)
         self.batches = Batches(self.settings, self._transport)
         self.files = Files(self.settings, self._transport)
+        self.webhooks = Webhooks(self.settings, self._transport)
 
     def gcs_object(self, uri: str) -> ObjectMetadata:
         """A GCS object's metadata (generation, md5/crc32c): ``gs://bucket/path``, one GET, no bytes."""
@@ -452,6 +454,7 @@ class AsyncGenAIBatchClient(_Base):
         self._transport = AsyncTransport(self.settings, self.auth, http_client=http_client)
         self.batches = AsyncBatches(self.settings, self._transport)
         self.files = AsyncFiles(self.settings, self._transport)
+        self.webhooks = AsyncWebhooks(self.settings, self._transport)
 
     async def gcs_object(self, uri: str) -> ObjectMetadata:
         """A GCS object's metadata (generation, md5/crc32c), one GET."""

@@ -93,6 +93,9 @@ class ClientSettings(BaseModel):
     base_url: str | None = None
     storage_base_url: str | None = None
     gcs_staging_prefix: str | None = None
+    #: Gemini: the public URL of this deployment's webhook receiver; creates then ask for dynamic webhooks there
+    #: and waits wake early on verified deliveries (docs/WEBHOOKS.md). Vertex AI has no batch webhooks.
+    webhook_url: str | None = None
     # --- behaviour ---
     timeout: float = Field(default=60.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
@@ -103,7 +106,7 @@ class ClientSettings(BaseModel):
     upload_chunk_bytes: int = Field(default=UPLOAD_CHUNK_BYTES, gt=0)
     max_connections: int = Field(default=100, gt=0)
 
-    @field_validator("base_url", "storage_base_url")
+    @field_validator("base_url", "storage_base_url", "webhook_url")
     @classmethod
     def _url_has_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value == "":
@@ -170,6 +173,10 @@ class ClientSettings(BaseModel):
     @model_validator(mode="after")
     def _check_backend_needs(self) -> ClientSettings:
         versions = GEMINI_API_VERSIONS if self.backend == "gemini" else VERTEX_API_VERSIONS
+        if self.webhook_url is not None and self.backend != "gemini":
+            raise InvalidInputError(
+                "webhook_url", "Vertex AI has no batch webhooks", "remove webhook_url from a vertex connection"
+            )
         if self.api_version is not None and self.api_version not in versions:
             raise InvalidInputError(
                 "api_version",

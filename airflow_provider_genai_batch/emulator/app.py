@@ -30,6 +30,7 @@ from airflow_provider_genai_batch.emulator.routing import (
 from airflow_provider_genai_batch.emulator.state import EmulatorConfig, Store
 from airflow_provider_genai_batch.emulator.storage_routes import storage_routes
 from airflow_provider_genai_batch.emulator.vertex_routes import vertex_routes
+from airflow_provider_genai_batch.emulator.webhooks import webhook_routes
 
 __all__ = ["EmulatorApp", "create_app"]
 
@@ -56,6 +57,7 @@ class EmulatorApp:
                 *files_routes(self.store),
                 *vertex_routes(self.store),
                 *storage_routes(self.store),
+                *webhook_routes(self.store),
             ]
         )
 

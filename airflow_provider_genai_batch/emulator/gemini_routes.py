@@ -37,6 +37,7 @@ from airflow_provider_genai_batch.emulator.responses import RequestKind
 from airflow_provider_genai_batch.emulator.routing import RequestContext, Route, json_response
 from airflow_provider_genai_batch.emulator.schema_gate import check_body, check_items
 from airflow_provider_genai_batch.emulator.state import Job, RequestItem, Store
+from airflow_provider_genai_batch.emulator.webhooks import register_dynamic
 
 __all__ = ["gemini_routes", "gemini_state", "render_operation"]
 
@@ -179,6 +180,7 @@ class _Handlers:
             input_error=input_error,
             input_config=echoed,
         )
+        register_dynamic(self.store, job, get_field(batch, "webhookConfig"))  # webhooks: emulator/webhooks.py
         return json_response(render_operation(job, refresh(self.store, job)))
 
     async def create(self, ctx: RequestContext) -> Response:

@@ -318,6 +318,8 @@ class Store:
             self.faults_fired: Counter[str] = Counter()
             self.clock_offset = 0.0
             self._seq = itertools.count(1)
+            # webhooks (emulator/webhooks.py): registrations, faults and deliveries; made again on first use
+            self.__dict__.pop("_webhook_hub", None)
 
     def now(self) -> float:
         """The emulator's clock: wall-clock time plus whatever ``advance_clock`` added."""

@@ -6,8 +6,9 @@ Two connection types are understood:
   proxy), and these extras, spelled ``name`` or ``extra__genai_batch__name``: ``backend`` (``gemini`` or
   ``vertex``), ``project``, ``location``, ``service_account_key`` (a path or the JSON itself),
   ``access_token``, ``impersonation_chain`` (comma-separated or a list), ``quota_project``, ``api_version``,
-  ``storage_base_url``, ``gcs_staging_prefix``, ``timeout``, ``max_retries``, and ``base_url`` as another name
-  for ``host``. Unknown extras are rejected, so a typo never passes silently.
+  ``storage_base_url``, ``gcs_staging_prefix``, ``timeout``, ``max_retries``, ``webhook_url`` (Gemini: the
+  public URL of the webhook receiver), and ``base_url`` as another name for ``host``. Unknown extras are
+  rejected, so a typo never passes silently.
 - ``google_cloud_platform`` (the Google provider's): always Vertex AI; reads ``key_path``, ``keyfile_dict``,
   ``project``, ``impersonation_chain``, ``quota_project_id`` (plain or ``extra__google_cloud_platform__``
   prefixed) plus this provider's extras above; other Google-provider extras are ignored.
@@ -65,6 +66,7 @@ EXTRA_FIELDS = (
     "gcs_staging_prefix",
     "timeout",
     "max_retries",
+    "webhook_url",
 )
 # Accepted but not shown in the form: ``base_url`` (google-genai's name) is the same as the connection's host.
 EXTRA_ALIASES = ("base_url",)
@@ -237,6 +239,7 @@ def _genai_fields(conn: ConnectionLike, extras: Mapping[str, Any]) -> dict[str, 
         "base_url",
         "storage_base_url",
         "gcs_staging_prefix",
+        "webhook_url",
     ):
         value = _string(conn, extras, name)
         if value is not None:

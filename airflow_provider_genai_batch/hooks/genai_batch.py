@@ -234,8 +234,15 @@ class GenAIBatchHook(BaseHook):
         return self.get_conn().batches.create_embeddings(model=model, src=src, config=config)
 
     def create_prepared(self, prepared: PreparedCreate) -> BatchJob:
-        """Send a create from :meth:`prepare_create` (again, after an ambiguous failure: the same request)."""
-        return self.get_conn().batches.create_prepared(prepared)
+        """Send a create from :meth:`prepare_create` (again, after an ambiguous failure: the same request).
+
+        With a connection's ``webhook_url`` (Gemini), the job asks for a dynamic webhook there, carrying its
+        idempotency key in ``user_metadata`` (a ``webhook_config`` the user gave is kept as given).
+        """
+        from airflow_provider_genai_batch.webhooks.config import with_dynamic_webhook
+
+        client = self.get_conn()
+        return client.batches.create_prepared(with_dynamic_webhook(prepared, self.get_settings()))
 
     def get_job(self, name: str) -> BatchJob:
         """Read a job."""

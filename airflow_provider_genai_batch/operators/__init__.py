@@ -16,6 +16,7 @@ from airflow_provider_genai_batch.operators.jobs import (
 )
 from airflow_provider_genai_batch.operators.results import GenAIBatchWriteResultsOperator
 from airflow_provider_genai_batch.operators.sharding import GenAIBatchCombineResultsOperator, GenAIBatchSplitOperator
+from airflow_provider_genai_batch.operators.webhooks import GenAIBatchWebhooksOperator
 
 __all__ = [
     "GenAIBatchCancelJobOperator",
@@ -26,5 +27,6 @@ __all__ = [
     "GenAIBatchGetJobOperator",
     "GenAIBatchListJobsOperator",
     "GenAIBatchSplitOperator",
+    "GenAIBatchWebhooksOperator",
     "GenAIBatchWriteResultsOperator",
 ]

@@ -30,6 +30,7 @@ from airflow_provider_genai_batch.policy.waiting import JobWatch
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from airflow_provider_genai_batch.webhooks.wakeup import NudgeWaiter
 
 __all__ = ["GenAIBatchJobTrigger"]
 
@@ -127,6 +128,7 @@ class GenAIBatchJobTrigger(BaseTrigger):
             max_consecutive_poll_errors=self.max_consecutive_poll_errors,
             log=self.log,
         )
+        waiter = None
         while True:
             now = time.time()
             try:
@@ -135,10 +137,23 @@ class GenAIBatchJobTrigger(BaseTrigger):
                 result = exc
             decision = watch.observe(result, now)
             if decision.kind is DecisionKind.WAIT:
-                await asyncio.sleep(decision.wait_seconds)
+                waiter = waiter or self._webhook_waiter(hook)
+                if waiter is None:
+                    await asyncio.sleep(decision.wait_seconds)
+                elif await waiter.sleep(decision.wait_seconds, since=now):
+                    self.log.info("%s: a webhook delivery says it may have ended: reading it now", self.job_name)
                 continue
             yield TriggerEvent(self._event(decision, watch.job, hook).to_payload())  # type: ignore[no-untyped-call]
             return
+
+    def _webhook_waiter(self, hook: GenAIBatchHook) -> NudgeWaiter | None:
+        """A waiter that also wakes on verified webhook deliveries, when the connection names a receiver."""
+        settings = hook.get_cached_settings()
+        if settings is None or settings.webhook_url is None:
+            return None
+        from airflow_provider_genai_batch.webhooks.wakeup import NudgeWaiter
+
+        return NudgeWaiter(self.job_name)
 
     def _event(self, decision: Decision, job: BatchJob | None, hook: GenAIBatchHook) -> JobEvent:
         if decision.poll_error or job is None:

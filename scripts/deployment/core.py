@@ -77,6 +77,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     :param executor: ``local`` (LocalExecutor in the scheduler) or ``celery`` (Redis broker, ``workers`` workers).
     :param database: ``sqlite`` (a file in the home) or ``postgres`` (a server of its own, see ``database.py``).
     :param triggerers: how many triggerer processes (``triggerer``, ``triggerer-2``, ...).
+    :param api_workers: how many worker processes the api-server runs (``airflow api-server --workers``).
     :param workers: how many Celery workers (``worker-1``, ...); ignored by the LocalExecutor.
     :param component_env: more environment for one component, by name (e.g. a triggerer's
         ``AIRFLOW__TRIGGERER__CAPACITY``).
@@ -100,6 +101,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     executor: str = "local"
     database: str = "sqlite"
     triggerers: int = 1
+    api_workers: int = 1
     workers: int = 2
     component_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     emulator_urls: dict[str, str] = field(default_factory=dict)
@@ -121,7 +123,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
             raise ValueError(f"database must be 'sqlite' or 'postgres', not {self.database!r}")
         if self.executor == "celery" and self.database == "sqlite":
             raise ValueError("the Celery executor needs PostgreSQL (its results are stored there)")
-        if self.triggerers < 1 or (self.executor == "celery" and self.workers < 1):
+        if self.triggerers < 1 or self.api_workers < 1 or (self.executor == "celery" and self.workers < 1):
             raise ValueError("at least one triggerer (and one worker with Celery)")
 
     # --- life cycle -----------------------------------------------------------------------------------------
@@ -349,7 +351,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
             return [*argv, "--without-gossip", "--without-mingle"]
         argv.append(role)
         if role == "api-server":
-            argv += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+            argv += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", str(self.api_workers)]
         if role in ("scheduler", "triggerer"):
             argv.append("--skip-serve-logs")  # the log servers would listen on every interface
         return argv

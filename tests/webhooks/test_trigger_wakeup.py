@@ -1,0 +1,122 @@
+"""A verified webhook delivery shortens a deferred wait: the real trigger, the real receiver and the emulator, all
+over real sockets, with the deliveries record in the real metadata DB.
+
+The trigger polls every 300 s; the emulator's job runs for an hour unless ended. The test ends the job after the
+trigger's first read; the emulator delivers a signed dynamic webhook to the receiver, the receiver records it, the
+trigger's watcher reads the record and the trigger reads the job again at once. What proves the shortcut is the
+emulator's count of job reads (2: the first, and the one the delivery caused), never a clock. Without a delivery,
+the same wait needs a second read 300 s later, which the test's 60 s guard does not allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from airflow_provider_genai_batch.emulator import EmulatorHandle
+from airflow_provider_genai_batch.hooks import client_cache
+from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
+from airflow_provider_genai_batch.webhooks.nudges import VARIABLE_KEY, parse_entries
+from airflow_provider_genai_batch.webhooks.receiver import ReceiverConfig, create_app
+from tests.conftest import GEMINI_CONN_ID, gemini_connection, set_connection
+from tests.webhooks.keys import serve
+
+SLOW = {"poll_interval": 300.0, "min_poll_interval": 300.0}
+#: A guard against a hang, far below the 300 s a wait without a delivery would take; never asserted on.
+GUARD_SECONDS = 60.0
+
+
+@pytest.fixture(autouse=True)
+async def _close_async_clients() -> AsyncIterator[None]:
+    yield
+    await client_cache.close_loop_clients()
+
+
+@pytest.fixture
+def receiver_url(airflow_db: None, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The receiver app on a real port, verifying with the emulator's JWK set, recording in the metadata DB; the
+    Gemini connection names it (``webhook_url``); ``Variable.get`` in this process reads the metadata DB (as the
+    triggerer's Execution API does for its trigger runner)."""
+    from airflow.models.variable import Variable
+
+    Variable.delete(VARIABLE_KEY)
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    emulator.configure(job_seconds=3600, pending_seconds=0)
+    config = ReceiverConfig(jwks_url=f"{emulator.base_url}/.well-known/jwks.json", jwks_min_refetch=0.0)
+    with serve(create_app(config=config)) as base:
+        url = f"{base}/deliveries"
+        connection = gemini_connection(emulator)
+        connection["extra"] = {"webhook_url": url}
+        set_connection(monkeypatch, GEMINI_CONN_ID, connection)
+        yield url
+    Variable.delete(VARIABLE_KEY)
+
+
+def create_job() -> str:
+    """A job created as the create operator does (prepare, then send: the webhook is added on the way)."""
+    hook = GenAIBatchHook(genai_batch_conn_id=GEMINI_CONN_ID)
+    job = hook.create_prepared(hook.prepare_create(model="gemini-2.5-flash", src=["a", "b"]))
+    assert job.name
+    return job.name
+
+
+def job_reads(emulator: EmulatorHandle) -> int:
+    return emulator.stats()["requests"].get("gemini.batches.get", 0)
+
+
+async def end_after_first_read(emulator: EmulatorHandle, job_name: str) -> None:
+    while job_reads(emulator) < 1:
+        await asyncio.sleep(0.05)
+    emulator.finish_job(job_name, "SUCCEEDED")
+
+
+async def test_a_verified_delivery_ends_a_300_s_wait_after_one_more_read(
+    emulator: EmulatorHandle, receiver_url: str
+) -> None:
+    name = create_job()
+    trigger = GenAIBatchJobTrigger(
+        genai_batch_conn_id=GEMINI_CONN_ID, job_name=name, deadline=time.time() + 3600, **SLOW
+    )
+    ender = asyncio.create_task(end_after_first_read(emulator, name))
+    event = await asyncio.wait_for(anext(trigger.run()), timeout=GUARD_SECONDS)
+    await ender
+    assert event.payload["status"] == "success"
+    assert job_reads(emulator) == 2  # the first read, and the one the delivery caused; no 300 s poll
+    sent = httpx.get(f"{emulator.base_url}/_emulator/webhooks/deliveries").json()["deliveries"]
+    assert [(d["uri"], d["status"]) for d in sent] == [(receiver_url, 202)]
+    from airflow.models.variable import Variable
+
+    recorded = parse_entries(Variable.get(VARIABLE_KEY, default_var=None))
+    assert [(e.job, e.via, e.type) for e in recorded] == [(name, "dynamic", "batch.succeeded")]
+
+
+async def test_a_delivery_for_another_job_does_not_wake_the_wait(emulator: EmulatorHandle, receiver_url: str) -> None:
+    """Another job's verified delivery is recorded but leaves this wait on its 300 s schedule."""
+    waited, other = create_job(), create_job()
+    trigger = GenAIBatchJobTrigger(
+        genai_batch_conn_id=GEMINI_CONN_ID, job_name=waited, deadline=time.time() + 3600, **SLOW
+    )
+    run = asyncio.ensure_future(anext(trigger.run()))
+    while job_reads(emulator) < 1:
+        await asyncio.sleep(0.05)
+    emulator.finish_job(other, "SUCCEEDED")
+    from airflow.models.variable import Variable
+
+    for _ in range(400):  # until the other job's delivery is recorded, then two watcher rounds more
+        if parse_entries(Variable.get(VARIABLE_KEY, default_var=None)):
+            break
+        await asyncio.sleep(0.05)
+    assert [e.job for e in parse_entries(Variable.get(VARIABLE_KEY, default_var=None))] == [other]
+    await asyncio.sleep(4.5)  # two rounds of the watcher (every 2 s): it has read the record
+    assert not run.done()
+    assert job_reads(emulator) == 1
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert json.dumps(trigger.serialize()[1]).find("deliveries") == -1  # the receiver URL is not in the kwargs
