@@ -81,7 +81,7 @@ def test_combine_asset_extra_reports_the_worst_shard_state(
         destination=str(tmp_path / "all.jsonl"),
         max_shard_requests=2,
         max_active=1,
-        max_failure_ratio=0.5,
+        max_failure_ratio=1.0,  # dag.test() runs mapped tasks in no fixed order: the failing job may be a 1-row shard
         asset="file:///results/assets_combine_partial.jsonl",
     )
     assert result.state == "success", result.output[-3000:]

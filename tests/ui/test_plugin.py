@@ -10,11 +10,17 @@ from airflow_provider_genai_batch.get_provider_info import get_provider_info
 
 PLUGIN_CLASS = "airflow_provider_genai_batch.ui.plugin.GenAIBatchUIPlugin"
 
+WEBHOOKS_PLUGIN_CLASS = "airflow_provider_genai_batch.webhooks.plugin.GenAIBatchWebhooksPlugin"
+
 
 def test_provider_info_and_entry_point_name_the_plugin() -> None:
-    assert get_provider_info()["plugins"] == [{"name": "genai_batch_ui", "plugin-class": PLUGIN_CLASS}]
+    assert get_provider_info()["plugins"] == [
+        {"name": "genai_batch_ui", "plugin-class": PLUGIN_CLASS},
+        {"name": "genai_batch_webhooks", "plugin-class": WEBHOOKS_PLUGIN_CLASS},
+    ]
     points = importlib.metadata.entry_points(group="airflow.plugins")
     assert any(p.value == PLUGIN_CLASS.rsplit(".", 1)[0] + ":GenAIBatchUIPlugin" for p in points)
+    assert any(p.value == WEBHOOKS_PLUGIN_CLASS.rsplit(".", 1)[0] + ":GenAIBatchWebhooksPlugin" for p in points)
 
 
 def test_airflows_plugins_manager_loads_the_views_the_app_and_the_card() -> None:
