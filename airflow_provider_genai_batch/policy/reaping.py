@@ -1,10 +1,12 @@
 """Which live batch jobs are orphans to cancel, and why: a pure plan from the jobs and their owners' states.
 
 A live (unfinished) job that carries this provider's idempotency key is an *orphan* when the task instance that
-created it can no longer use it: the task ended (``success``, ``failed``, ``upstream_failed``, ``skipped``,
-``removed``), or its DAG run ended while the task was not running. Orphans still count against the project's cap
-on concurrent batch jobs, so they are cancelled. Kept:
+created it can no longer use it: the task ended without success (``failed``, ``upstream_failed``, ``skipped``,
+``removed``), or its DAG run ended while the task was waiting for a retry or had no state. Orphans still count
+against the project's cap on concurrent batch jobs, so they are cancelled. Kept:
 
+- a job whose task *succeeded* while the job still runs: the task did not wait for it on purpose
+  (``wait_for_completion=False``), and a sensor in this or another DAG may be waiting for it;
 - a job whose task is alive (``running``, ``deferred``, ``queued``, ``scheduled``, ``up_for_reschedule``,
   ``restarting``): the task is waiting for it;
 - a job whose task is ``up_for_retry`` or has no state (cleared) in a run that has not ended: the next try
@@ -31,6 +33,7 @@ __all__ = [
     "ALIVE_TI_STATES",
     "ENDED_RUN_STATES",
     "ENDED_TI_STATES",
+    "HANDED_ON_TI_STATES",
     "REATTACHING_TI_STATES",
     "LiveJob",
     "Owner",
@@ -44,7 +47,9 @@ ALIVE_TI_STATES = frozenset({"running", "deferred", "queued", "scheduled", "up_f
 #: Task states after which the next try reattaches to the same job by its key (unless the run has ended).
 REATTACHING_TI_STATES = frozenset({"up_for_retry", "none", ""})
 #: Task states after which nothing will wait for the job again (until someone clears the task).
-ENDED_TI_STATES = frozenset({"success", "failed", "upstream_failed", "skipped", "removed"})
+ENDED_TI_STATES = frozenset({"failed", "upstream_failed", "skipped", "removed"})
+#: A task that succeeded while its job runs handed the job on (``wait_for_completion=False``).
+HANDED_ON_TI_STATES = frozenset({"success"})
 #: DAG run states after which no task of the run is scheduled again.
 ENDED_RUN_STATES = frozenset({"success", "failed"})
 
@@ -105,6 +110,9 @@ def decide(job: LiveJob) -> ReapDecision:
     ti, run = _state(owner.ti_state), _state(owner.dag_run_state)
     if ti in ALIVE_TI_STATES:
         return ReapDecision(job, "keep", f"its task instance is {ti}", owner)
+    if ti in HANDED_ON_TI_STATES:
+        reason = "its task succeeded without waiting for the job (wait_for_completion=False): left to its reader"
+        return ReapDecision(job, "keep", reason, owner)
     if ti in ENDED_TI_STATES:
         return ReapDecision(job, "cancel", f"its task instance is {ti}", owner)
     if run in ENDED_RUN_STATES:
