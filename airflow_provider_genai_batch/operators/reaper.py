@@ -51,7 +51,7 @@ class GenAIBatchReapOrphansOperator(BaseOperator):
     :param timeout: seconds to wait for the api-server's answer.
     """
 
-    template_fields: Sequence[str] = ("dry_run", "conn_ids")
+    template_fields: Sequence[str] = ("reap_dry_run", "conn_ids")
     ui_color = "#f4e4d4"
 
     def __init__(
@@ -71,14 +71,14 @@ class GenAIBatchReapOrphansOperator(BaseOperator):
             )
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
             raise OperatorInputError("timeout", f"must be a positive number of seconds, got {timeout!r}", "use 600")
-        self.dry_run = dry_run
+        self.reap_dry_run = dry_run  # ``BaseOperator.dry_run`` is a method
         self.conn_ids = list(conn_ids) if conn_ids is not None else None
         self.airflow_api_conn_id = airflow_api_conn_id
         self.fail_on_errors = fail_on_errors
         self.timeout = float(timeout)
 
     def _dry_run(self) -> bool:
-        value: Any = self.dry_run
+        value: Any = self.reap_dry_run
         if isinstance(value, str):  # a rendered template
             if value.strip().lower() not in ("true", "false"):
                 raise OperatorInputError("dry_run", f"must be true or false, got {value!r}", "pass a boolean")
