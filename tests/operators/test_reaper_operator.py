@@ -99,3 +99,15 @@ def test_bad_arguments_are_refused_before_any_request() -> None:
         GenAIBatchReapOrphansOperator(task_id="reap", timeout=0)
     with pytest.raises(OperatorInputError, match="airflow_api_conn_id"):
         GenAIBatchReapOrphansOperator(task_id="reap", airflow_api_conn_id="")
+
+
+def test_the_example_reaper_dag_runs_a_dry_run_by_default(
+    run_dag_file: Any, emulator: EmulatorHandle, api_server: str, token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "example_dags" / "reap_orphans.py").read_text()
+    use_api(monkeypatch, api_server, token("admin1", "ADMIN"))
+    result = run_dag_file("genai_batch_reap_orphans", source + "\ndag = genai_batch_reap_orphans()\n")
+    assert result.task_states["reap_orphans"] == "success", result.output[-3000:]
+    assert result.value("reap_orphans")["dry_run"] is True
