@@ -91,6 +91,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     f"{_PACKAGE}.operators.create",
                     f"{_PACKAGE}.operators.jobs",
+                    f"{_PACKAGE}.operators.reaper",
                     f"{_PACKAGE}.operators.results",
                     f"{_PACKAGE}.operators.sharding",
                     f"{_PACKAGE}.operators.webhooks",

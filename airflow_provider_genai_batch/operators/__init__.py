@@ -14,6 +14,7 @@ from airflow_provider_genai_batch.operators.jobs import (
     GenAIBatchGetJobOperator,
     GenAIBatchListJobsOperator,
 )
+from airflow_provider_genai_batch.operators.reaper import GenAIBatchReapOrphansOperator
 from airflow_provider_genai_batch.operators.results import GenAIBatchWriteResultsOperator
 from airflow_provider_genai_batch.operators.sharding import GenAIBatchCombineResultsOperator, GenAIBatchSplitOperator
 from airflow_provider_genai_batch.operators.webhooks import GenAIBatchWebhooksOperator
@@ -26,6 +27,7 @@ __all__ = [
     "GenAIBatchDeleteJobOperator",
     "GenAIBatchGetJobOperator",
     "GenAIBatchListJobsOperator",
+    "GenAIBatchReapOrphansOperator",
     "GenAIBatchSplitOperator",
     "GenAIBatchWebhooksOperator",
     "GenAIBatchWriteResultsOperator",

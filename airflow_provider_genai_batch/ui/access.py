@@ -39,6 +39,11 @@ def can_edit_dag(user: Any, dag_id: str) -> bool:
     return bool(auth_manager().is_authorized_dag(method="PUT", details=DagDetails(id=dag_id), user=user))
 
 
+def can_edit_some_dag(user: Any) -> bool:
+    """Edit access to DAGs in general (what the reaping action needs; each job is checked against its DAG)."""
+    return bool(auth_manager().is_authorized_dag(method="PUT", user=user))
+
+
 def can_read_connection(user: Any, conn_id: str) -> bool:
     """Read access to one connection (what the per-connection list needs)."""
     from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails

@@ -3,8 +3,9 @@
 Every route needs a signed-in user; a task's job is shown to users who may read its DAG, and only when the job
 carries the task's identity (``ui.binding``: XCom alone is not evidence); a job no task owns is shown to users
 who may read its connection; cancelling needs edit access to the DAG that owns the job, and a job that is not
-verified as the task's is never cancelled through it. Error text passes ``ui.errors.ui_error_text`` and reaches
-only users who may read the connection. Example::
+verified as the task's is never cancelled through it. Reaping orphans (``POST /api/reap``, ``ui.reaper``) needs
+edit access to DAGs and cancels only verified jobs of DAGs the user may edit. Error text passes
+``ui.errors.ui_error_text`` and reaches only users who may read the connection. Example::
 
     app = create_app()      # mounted by Airflow's plugins manager; tests serve it with httpx's ASGI transport
 """
@@ -25,12 +26,14 @@ from pydantic import BaseModel
 from airflow_provider_genai_batch.ui.access import (
     UserDep,
     can_edit_dag,
+    can_edit_some_dag,
     can_read_connection,
     can_read_dag,
     require,
 )
 from airflow_provider_genai_batch.ui.binding import Verdict, plausible_job_name, verify
 from airflow_provider_genai_batch.ui.errors import ui_error_text
+from airflow_provider_genai_batch.ui.reaper import reap
 from airflow_provider_genai_batch.ui.records import (
     JobRecord,
     env_connection_ids,
@@ -62,6 +65,16 @@ class TaskRef(BaseModel):
     run_id: str
     task_id: str
     map_index: int = -1
+
+
+class ReapRequest(BaseModel):
+    """A reaping action: a dry run (the default) or the cancellation of the orphans a dry run listed."""
+
+    dry_run: bool = True
+    #: The connections to scan (default: every known ``genai_batch`` connection).
+    conn_ids: list[str] | None = None
+    #: Cancel only these job names (what the user confirmed after a dry run); ``None``: every orphan found.
+    only: list[str] | None = None
 
 
 class JobsService:
@@ -235,6 +248,16 @@ def create_app(reader: JobReader | None = None) -> FastAPI:
             detail = ui_error_text(exc) if can_read_connection(user, record.conn_id) else "see the api-server log"
             raise HTTPException(status_code=502, detail=f"cancel failed: {detail}") from exc
         return await service.row(user, record)
+
+    @app.post("/api/reap")
+    async def reap_orphans(
+        user: UserDep, body: ReapRequest, x_requested_with: str | None = Header(default=None)
+    ) -> dict[str, Any]:
+        if x_requested_with != CSRF_HEADER:
+            raise HTTPException(status_code=400, detail=f"send the header X-Requested-With: {CSRF_HEADER}")
+        require(can_edit_some_dag(user), "no edit access to DAGs: cannot reap their jobs")
+        only = set(body.only) if body.only is not None else None
+        return await reap(service, user, dry_run=body.dry_run, conn_ids=body.conn_ids, only=only)
 
     @app.get("/static/{asset}")
     async def static(user: UserDep, asset: str) -> FileResponse:

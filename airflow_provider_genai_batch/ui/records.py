@@ -48,6 +48,7 @@ class JobRecord:
     started_at: float | None = None
     created: dt.datetime | None = None
     key_proof: list[Any] | None = None
+    dag_run_state: str | None = None
 
     @property
     def ti_key(self) -> tuple[str, str, str, int]:
@@ -64,8 +65,11 @@ def _value(row: Any) -> Any:
         return None
 
 
-def read_records(*, since: dt.datetime | None = None, ti: tuple[str, str, str, int] | None = None) -> list[JobRecord]:
-    """The jobs recorded in XCom since ``since`` (or of one task instance ``ti``), newest first."""
+def read_records(
+    *, since: dt.datetime | None = None, ti: tuple[str, str, str, int] | None = None, limit: int = MAX_RECORDS
+) -> list[JobRecord]:
+    """The jobs recorded in XCom since ``since`` (or of one task instance ``ti``), newest first, at most
+    ``limit``."""
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.trigger import Trigger
@@ -83,7 +87,7 @@ def read_records(*, since: dt.datetime | None = None, ti: tuple[str, str, str, i
         )
     if since is not None:
         query = query.where(XComModel.timestamp >= since)
-    query = query.order_by(XComModel.timestamp.desc()).limit(MAX_RECORDS * len(_KEYS))
+    query = query.order_by(XComModel.timestamp.desc()).limit(limit * len(_KEYS))
     with create_session() as session:
         by_ti: dict[tuple[str, str, str, int], dict[str, Any]] = {}
         stamps: dict[tuple[str, str, str, int], dt.datetime] = {}
@@ -106,7 +110,7 @@ def read_records(*, since: dt.datetime | None = None, ti: tuple[str, str, str, i
             _add_task_details(session, record, TaskInstance, RTIF, Trigger)
             records.append(record)
     records.sort(key=lambda r: r.created or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
-    return records[:MAX_RECORDS]
+    return records[:limit]
 
 
 def _add_task_details(session: Any, record: JobRecord, ti_model: Any, rtif_model: Any, trigger_model: Any) -> None:
@@ -136,8 +140,10 @@ def _add_task_details(session: Any, record: JobRecord, ti_model: Any, rtif_model
     )
     if ti is None:
         return
-    record.ti_state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti.state else None
+    record.ti_state = _state_text(ti.state)
     record.ti_start = ti.start_date
+    dag_run = getattr(ti, "dag_run", None)
+    record.dag_run_state = _state_text(getattr(dag_run, "state", None))
     if ti.trigger_id is not None:
         trigger = session.get(trigger_model, ti.trigger_id)
         kwargs = getattr(trigger, "kwargs", None) or {}
@@ -148,6 +154,11 @@ def _add_task_details(session: Any, record: JobRecord, ti_model: Any, rtif_model
             conn = kwargs.get("genai_batch_conn_id")
             if isinstance(conn, str) and conn:
                 record.conn_id = conn
+
+
+def _state_text(state: Any) -> str | None:
+    """A task or DAG run state as its lowercase text (``None`` when unset)."""
+    return str(state.value if hasattr(state, "value") else state) if state else None
 
 
 def _number(value: Any) -> float | None:

@@ -77,6 +77,7 @@ def test_every_example_imports_without_errors(example_bag: Any) -> None:
         "genai_batch_sensor_external_job",
         "genai_batch_dynamic_mapping",
         "genai_batch_housekeeping",
+        "genai_batch_reap_orphans",
         "genai_batch_common_ai",
         "genai_batch_big_job",
         "genai_batch_big_job_report",

@@ -17,6 +17,8 @@ DENIED: dict[str, set[str]] = {
     "outsider": {"ui_secret_dag", "ui_team_a"},
     "editor_a": {"ui_secret_dag", "ui_team_b"},
 }
+#: DAG ids each user may read but not edit (tests add to it for one test).
+READ_ONLY: dict[str, set[str]] = {}
 
 
 class PerDagAuthManager(SimpleAuthManager):
@@ -25,5 +27,11 @@ class PerDagAuthManager(SimpleAuthManager):
     def is_authorized_dag(self, *, method: Any, user: Any, access_entity: Any = None, details: Any = None) -> bool:
         dag_id = getattr(details, "id", None)
         if dag_id is not None and dag_id in DENIED.get(user.username, set()):
+            return False
+        if (
+            dag_id is not None
+            and str(method) not in ("GET", "HTTPMethod.GET")
+            and dag_id in READ_ONLY.get(user.username, set())
+        ):
             return False
         return bool(super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details))
