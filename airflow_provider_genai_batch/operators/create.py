@@ -38,6 +38,8 @@ __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator
 
 DEFAULT_TIMEOUT = 48 * 3600.0  # batch jobs expire after 48 hours on both backends
 DEFAULT_POLL_INTERVAL = 600.0
+#: XCom key of a completion policy's attempts (job names, in order) while the task defers between them.
+ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
@@ -183,6 +185,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             )
         self.completion = completion
         self._job_name: str | None = None
+        self._context_ti: Any = None
         self._timed_out = False
         self._retries_left = False
 
@@ -267,6 +270,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         from airflow_provider_genai_batch.policy.idempotency import key_from_display_name
 
         assert self.completion is not None
+        self._context_ti = context["ti"]
         total = source_rows(request.src)
         parent_key = key_from_display_name(jobs[0].display_name or "")
         if parent_key is None:
@@ -305,7 +309,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         started_at = time.time()
         deadline = self._deadline(job, started_at)
         if self.deferrable:
-            self._defer(job.name, started_at=started_at, deadline=deadline, attempts=[j.name for j in jobs])
+            # The attempts so far, for execute_complete: XCom lives across deferrals within a try (dag.test()
+            # replaces a deferral's kwargs with the event, so kwargs cannot carry them).
+            self._context_ti.xcom_push(key=ATTEMPTS_XCOM_KEY, value=[j.name for j in jobs])
+            self._defer(job.name, started_at=started_at, deadline=deadline)
         watch = JobWatch(
             job.name,
             started_at=started_at,
@@ -457,13 +464,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 cancel_on_kill=self.cancel_on_kill,
             ),
             method_name="execute_complete",
-            kwargs={"completion_attempts": attempts} if attempts is not None else None,
             timeout=dt.timedelta(seconds=max(0.0, deadline - time.time()) + self.poll_interval + DEFER_TIMEOUT_MARGIN),
         )
 
-    def execute_complete(
-        self, context: Context, event: Any = None, completion_attempts: list[str] | None = None
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
         """Resume after the trigger: validate its event, re-read the job, return the manifest or fail. With a
         completion policy, replay the attempts and resubmit the open rows (here, in the worker), then defer
         again or end."""
@@ -473,7 +477,11 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):
             self._job_name = event["job_name"]
         reattached = context["ti"].xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY)
-        if self.completion is not None and completion_attempts:
+        completion_attempts = (
+            context["ti"].xcom_pull(task_ids=self.task_id, key=ATTEMPTS_XCOM_KEY) if self.completion else None
+        )
+        if self.completion is not None and isinstance(completion_attempts, list) and completion_attempts:
+            self._context_ti = context["ti"]
             try:
                 parsed = validate_event(event)
             except InvalidTriggerEventError:
