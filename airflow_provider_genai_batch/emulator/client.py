@@ -16,9 +16,22 @@ import httpx
 from airflow_provider_genai_batch.emulator.control import EmulatorStats, JobSummary, table_key
 from airflow_provider_genai_batch.emulator.errors import EmulatorError
 from airflow_provider_genai_batch.emulator.faults import FaultKind
-from airflow_provider_genai_batch.emulator.state import Backend, FinalState
+from airflow_provider_genai_batch.emulator.state import Backend, FailedRequests, FinalState, RowFailure
 
 __all__ = ["EmulatorClient"]
+
+
+def _failure_json(value: Any) -> Any:
+    if isinstance(value, RowFailure):
+        return {"code": value.code, "message": value.message}
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _failed_json(failed: FailedRequests) -> Any:
+    """``failed_requests`` as JSON: a mapping with string keys, or a list of indices and ``[index, code...]``."""
+    if isinstance(failed, Mapping):
+        return {str(index): _failure_json(value) for index, value in failed.items()}
+    return [_failure_json(entry) for entry in failed]
 
 
 class EmulatorClient:
@@ -85,27 +98,29 @@ class EmulatorClient:
         self,
         final_state: FinalState = "SUCCEEDED",
         *,
-        failed_requests: Iterable[int] = (),
+        failed_requests: FailedRequests = (),
         error_message: str | None = None,
         job_seconds: float | None = None,
         pending_seconds: float | None = None,
         match_display_name: str | None = None,
         backend: Backend | None = None,
         count: int | None = 1,
+        expired_done: int = 0,
     ) -> None:
-        """See ``EmulatorControls.add_outcome``."""
+        """See ``EmulatorControls.add_outcome``; ``failed_requests`` in any of its forms (sent as JSON)."""
         self._json(
             "POST",
             "outcomes",
             {
                 "final_state": final_state,
-                "failed_requests": list(failed_requests),
+                "failed_requests": _failed_json(failed_requests),
                 "error_message": error_message,
                 "job_seconds": job_seconds,
                 "pending_seconds": pending_seconds,
                 "match_display_name": match_display_name,
                 "backend": backend,
                 "count": count,
+                "expired_done": expired_done,
             },
         )
 

@@ -14,7 +14,7 @@ from airflow_provider_genai_batch.emulator.errors import EmulatorError, failed_p
 from airflow_provider_genai_batch.emulator.faults import FaultKind, FaultRule
 from airflow_provider_genai_batch.emulator.inputs import parse_table_uri
 from airflow_provider_genai_batch.emulator.jobs import find_job, refresh, settle_due
-from airflow_provider_genai_batch.emulator.state import Backend, FinalState, Job, Outcome, Store
+from airflow_provider_genai_batch.emulator.state import Backend, FailedRequests, FinalState, Job, Outcome, Store
 
 __all__ = ["EmulatorControls", "EmulatorStats", "JobSummary", "table_key"]
 
@@ -105,34 +105,39 @@ class EmulatorControls:
         self,
         final_state: FinalState = "SUCCEEDED",
         *,
-        failed_requests: Iterable[int] = (),
+        failed_requests: FailedRequests = (),
         error_message: str | None = None,
         job_seconds: float | None = None,
         pending_seconds: float | None = None,
         match_display_name: str | None = None,
         backend: Backend | None = None,
         count: int | None = 1,
+        expired_done: int = 0,
     ) -> None:
         """Decide how the next ``count`` jobs (``None``: all, until reset) matching ``backend`` and whose display
         name contains ``match_display_name`` end.
 
         ``final_state``: SUCCEEDED, PARTIALLY_SUCCEEDED (request 0 fails if ``failed_requests`` and the prompts
         make none fail; on Gemini the job still SUCCEEDS with failed requests), FAILED, EXPIRED, CANCELLED, or
-        STUCK_PENDING (pending until cancelled or finished). ``failed_requests``: indices of requests that fail
-        individually (out-of-range indices are ignored). ``job_seconds`` / ``pending_seconds`` override the
-        timing of these jobs. Outcomes are matched in the order they were added.
+        STUCK_PENDING (pending until cancelled or finished). ``failed_requests``: requests that fail individually
+        (out-of-range indices are ignored): indices (each fails with 400 INVALID_ARGUMENT), ``{index: code}``
+        (``{3: 429, 7: 400}``; a value may be ``[code, message]`` or ``{"code", "message"}``), or
+        ``(index, code[, message])`` pairs. Each backend writes the error in its own form: Gemini
+        ``{"error": {"code", "message", "status"}}``, Vertex ``status: "Too Many Requests: {...}"`` with
+        ``response: {}``. ``expired_done`` (EXPIRED only): the first requests processed before expiry, counted but
+        without results. ``job_seconds`` / ``pending_seconds`` override the timing of these jobs. Outcomes are
+        matched in the order they were added.
         """
-        if isinstance(failed_requests, str | bytes) or not isinstance(failed_requests, Iterable):
-            raise EmulatorError(400, "failed_requests: expected a list of request indices")
         outcome = Outcome(
             final_state=final_state,
-            failed_requests=tuple(failed_requests),
+            failed_requests=failed_requests,
             error_message=error_message,
             job_seconds=job_seconds,
             pending_seconds=pending_seconds,
             match_display_name=match_display_name,
             backend=backend,
             count=count,
+            expired_done=expired_done,
         )
         with self._store.lock:
             self._store.outcomes.append(outcome)

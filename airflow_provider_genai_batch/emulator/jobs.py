@@ -6,8 +6,10 @@ Timeline of a job created at ``t0`` (``pending`` and ``running`` from the settin
     [t0 + pending, t0 + pending + running)  RUNNING; requests complete linearly over the interval
     t0 + pending + running                  the outcome's terminal state; results are written now
 
-- Only jobs heading to SUCCEEDED or PARTIALLY_SUCCEEDED make progress; jobs heading to FAILED, EXPIRED or
-  CANCELLED (by an outcome) report every request as pending until they end, and write no results.
+- Only jobs heading to SUCCEEDED or PARTIALLY_SUCCEEDED make progress; jobs heading to FAILED or CANCELLED (by an
+  outcome) report every request as pending until they end, and write no results. A job heading to EXPIRED
+  processes its first ``expired_done`` requests (0 by default) while it runs, counts them once expired, and writes
+  no results: "the job will not have any results to retrieve" (Google's batch guide).
 - An input that cannot be read (missing object or table, malformed JSONL line) fails the job when it would
   start running, with an error naming the source and line.
 - A cancel freezes the progress: Gemini jobs are CANCELLED at once, Vertex jobs are CANCELLING for
@@ -96,8 +98,8 @@ def create_job(
     config = store.config
     failed = {i for i, item in enumerate(items) if request_problem(kind, item.request)}
     final_state = outcome.final_state if outcome else "SUCCEEDED"
-    if outcome:
-        failed.update(i for i in outcome.failed_requests if i < len(items))
+    row_errors = {i: f for i, f in outcome.failed_requests.items() if i < len(items)} if outcome else {}
+    failed.update(row_errors)
     if final_state == "PARTIALLY_SUCCEEDED" and not failed and items:
         failed.add(0)
     pending = outcome.pending_seconds if outcome and outcome.pending_seconds is not None else None
@@ -118,6 +120,8 @@ def create_job(
         error_message=outcome.error_message if outcome else None,
         items=items,
         failed=tuple(sorted(failed)),
+        row_errors=row_errors,
+        expired_done=min(outcome.expired_done, len(items)) if outcome else 0,
         input_error=input_error,
         input_config=input_config,
         output_config=output_config,
@@ -130,7 +134,7 @@ def create_job(
 
 
 def _done_at(job: Job, when: float, start: float) -> int:
-    total = len(job.items)
+    total = job.expired_done if job.final_state == "EXPIRED" else len(job.items)
     if job.job_seconds <= 0:
         return total if when >= start else 0
     return max(0, min(total, int(total * (when - start) / job.job_seconds)))
@@ -143,6 +147,10 @@ def _split(job: Job, done: int) -> tuple[int, int]:
 
 def _terminal(job: Job, when: float, started: float | None) -> JobStatus:
     total = len(job.items)
+    if job.input_error is None and job.final_state == "EXPIRED" and started is not None:
+        done = job.expired_done if when >= started + job.job_seconds else _done_at(job, when, started)
+        succeeded, failed = _split(job, done)
+        return JobStatus("EXPIRED", total, succeeded, failed, started, when, when, False)
     if job.input_error is not None or job.final_state in ("FAILED", "EXPIRED", "CANCELLED"):
         state = "FAILED" if job.input_error is not None else job.final_state
         return JobStatus(state, total, 0, 0, started, when, when, False)
@@ -161,7 +169,7 @@ def job_status(job: Job, now: float, cancel_seconds: float) -> JobStatus:
     total = len(job.items)
     start = job.create_time + job.pending_seconds
     end = start + job.job_seconds
-    progressing = job.final_state in ("SUCCEEDED", "PARTIALLY_SUCCEEDED") and job.input_error is None
+    progressing = job.final_state in ("SUCCEEDED", "PARTIALLY_SUCCEEDED", "EXPIRED") and job.input_error is None
     if job.forced_end is not None:
         return _terminal(job, job.forced_end, start if job.forced_end >= start else None)
     if job.cancel_time is not None:

@@ -27,9 +27,11 @@ import json
 import random
 import re
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.emulator.common import get_field, rfc3339
+from airflow_provider_genai_batch.emulator.errors import google_status_for
 from airflow_provider_genai_batch.emulator.inputs import parse_gcs_uri, parse_table_uri
 from airflow_provider_genai_batch.emulator.responses import (
     embed_content_response,
@@ -37,7 +39,7 @@ from airflow_provider_genai_batch.emulator.responses import (
     model_id,
     request_problem,
 )
-from airflow_provider_genai_batch.emulator.state import FileRecord, Job, Store
+from airflow_provider_genai_batch.emulator.state import FileRecord, Job, RowFailure, Store
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.emulator.jobs import JobStatus
@@ -59,16 +61,19 @@ def _order(store: Store, job: Job) -> list[int]:
     return order
 
 
-def _answers(job: Job) -> list[tuple[dict[str, Any] | None, str | None]]:
-    """``(response, None)`` or ``(None, error message)`` for every request of the job, in order."""
+def _answers(job: Job) -> list[tuple[dict[str, Any] | None, RowFailure | None]]:
+    """``(response, None)`` or ``(None, failure)`` for every request of the job, in order."""
     failed = set(job.failed)
-    answers: list[tuple[dict[str, Any] | None, str | None]] = []
+    answers: list[tuple[dict[str, Any] | None, RowFailure | None]] = []
     for index, item in enumerate(job.items):
         problem = request_problem(job.kind, item.request)
-        if problem is None and index in failed:
-            problem = f"Request {index} failed on purpose (failed_requests of an emulator outcome)."
-        if problem is not None:
-            answers.append((None, problem))
+        failure = RowFailure(400, problem) if problem is not None else None
+        if failure is None and index in failed:
+            failure = job.row_errors.get(index) or RowFailure(
+                400, f"Request {index} failed on purpose (failed_requests of an emulator outcome)."
+            )
+        if failure is not None:
+            answers.append((None, failure))
         elif job.kind == "embed":
             answers.append((embed_content_response(item.request), None))
         else:
@@ -76,8 +81,8 @@ def _answers(job: Job) -> list[tuple[dict[str, Any] | None, str | None]]:
     return answers
 
 
-def _gemini_error(message: str) -> dict[str, Any]:
-    return {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}
+def _gemini_error(failure: RowFailure) -> dict[str, Any]:
+    return {"code": failure.code, "message": failure.message, "status": google_status_for(failure.code)}
 
 
 def _gemini_output(store: Store, job: Job) -> dict[str, Any]:
@@ -114,12 +119,17 @@ def _gemini_output(store: Store, job: Job) -> dict[str, Any]:
     return {"responsesFile": f"files/{record.id}"}
 
 
-def _vertex_status(error: str | None) -> str:
+def _vertex_status(error: RowFailure | None) -> str:
     """A row's ``status`` as Vertex writes it: ``""``, or the HTTP reason phrase and the error body as text
-    (``Bad Request: {"error": {"code": 400, ...}}``, Google's documented failed row)."""
+    (``Bad Request: {"error": {"code": 400, ...}}``, Google's documented failed row; ``Too Many Requests: ...``,
+    ``Internal Server Error: ...`` for other codes)."""
     if error is None:
         return ""
-    return "Bad Request: " + json.dumps({"error": _gemini_error(error)})
+    try:
+        phrase = HTTPStatus(error.code).phrase
+    except ValueError:
+        phrase = "Error"
+    return f"{phrase}: " + json.dumps({"error": _gemini_error(error)})
 
 
 def _vertex_rows(store: Store, job: Job, status: JobStatus) -> list[dict[str, Any]]:

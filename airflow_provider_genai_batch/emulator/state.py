@@ -12,6 +12,7 @@ import itertools
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -25,6 +26,7 @@ __all__ = [
     "FINAL_STATES",
     "Backend",
     "EmulatorConfig",
+    "FailedRequests",
     "FileRecord",
     "FilesUpload",
     "FinalState",
@@ -33,6 +35,7 @@ __all__ = [
     "Job",
     "Outcome",
     "RequestItem",
+    "RowFailure",
     "SourceKind",
     "Store",
 ]
@@ -41,6 +44,8 @@ Backend = Literal["gemini", "vertex"]
 FinalState = Literal["SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "EXPIRED", "CANCELLED", "STUCK_PENDING"]
 FINAL_STATES: tuple[str, ...] = get_args(FinalState)
 SourceKind = Literal["inline", "file", "gcs", "bigquery"]
+#: ``add_outcome(failed_requests=...)``: indices, ``{index: code}`` or ``(index, code[, message])`` pairs.
+FailedRequests = Iterable[Any] | Mapping[Any, Any]
 
 
 def _seconds(name: str, value: Any) -> float:
@@ -130,12 +135,89 @@ class EmulatorConfig:
         return data
 
 
+@dataclass(frozen=True)
+class RowFailure:
+    """How one request of a job fails: an HTTP code (its Google status follows from it) and a message.
+
+    Example::
+
+        >>> RowFailure(429).message
+        'Request failed on purpose with 429 (an emulator outcome).'
+    """
+
+    code: int = 400
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.code, bool) or not isinstance(self.code, int) or not 400 <= self.code <= 599:
+            raise invalid_argument(f"failed_requests: a row's code must be an HTTP code 400..599, got {self.code!r}")
+        if not isinstance(self.message, str):
+            raise invalid_argument("failed_requests: a row's message must be a string")
+        if not self.message:
+            object.__setattr__(self, "message", f"Request failed on purpose with {self.code} (an emulator outcome).")
+
+
+def _index(value: Any) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid_argument(f"failed_requests: a request index must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _row_failure(value: Any) -> RowFailure:
+    if isinstance(value, RowFailure):
+        return value
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"code", "message"})
+        if unknown:
+            raise invalid_argument(f"failed_requests: unknown field(s) {', '.join(unknown)}; known: code, message")
+        return RowFailure(value.get("code", 400), value.get("message") or "")
+    if isinstance(value, list | tuple):
+        if not 1 <= len(value) <= 2:
+            raise invalid_argument("failed_requests: expected [code] or [code, message] for a row")
+        return RowFailure(value[0], value[1] if len(value) == 2 else "")
+    return RowFailure(value)
+
+
+def row_failures(failed: Any) -> dict[int, RowFailure]:
+    """``failed_requests`` in any of its forms, as failures by request index.
+
+    Forms: indices (``[3, 7]``: each fails with 400 INVALID_ARGUMENT); a mapping of index to code, to
+    ``[code, message]`` or to ``{"code", "message"}`` (``{3: 429, 7: 400}``; JSON keys may be strings); or pairs
+    and triples (``[(3, 429), (7, 500, "boom")]``).
+
+    Example::
+
+        >>> row_failures({3: 429})[3].code
+        429
+    """
+    if isinstance(failed, str | bytes):
+        raise invalid_argument("failed_requests: expected request indices or a mapping of index to error code")
+    if isinstance(failed, dict):
+        return {_index(i): _row_failure(v) for i, v in failed.items()}
+    rows: dict[int, RowFailure] = {}
+    try:
+        entries = list(failed)
+    except TypeError:
+        raise invalid_argument("failed_requests: expected request indices or a mapping of index to code") from None
+    for entry in entries:
+        if isinstance(entry, list | tuple):
+            if len(entry) < 2:
+                raise invalid_argument("failed_requests: a pair needs an index and a code: [index, code(, message)]")
+            rows[_index(entry[0])] = _row_failure(list(entry[1:]))
+        else:
+            rows[_index(entry)] = RowFailure()
+    return rows
+
+
 @dataclass
 class Outcome:
     """How the next matching job(s) end; see ``EmulatorControls.add_outcome``."""
 
     final_state: FinalState = "SUCCEEDED"
-    failed_requests: tuple[int, ...] = ()
+    #: Indices, ``{index: code}``, or ``(index, code[, message])`` pairs; normalized to a mapping (``row_failures``).
+    failed_requests: Any = ()
     error_message: str | None = None
     job_seconds: float | None = None
     pending_seconds: float | None = None
@@ -143,16 +225,19 @@ class Outcome:
     backend: Backend | None = None
     #: How many more jobs this outcome applies to; ``None`` means every matching job until ``reset()``.
     count: int | None = 1
+    #: EXPIRED only: how many requests (the first ones) are processed before the job expires. Its counts show them
+    #: while it runs and once it has expired; Google writes no results for an expired job, so neither do we.
+    expired_done: int = 0
 
     def __post_init__(self) -> None:
         if self.final_state not in FINAL_STATES:
             raise invalid_argument(f"final_state: {self.final_state!r} is not one of {', '.join(FINAL_STATES)}")
-        failed = self.failed_requests
-        if isinstance(failed, str) or not all(isinstance(i, int) and not isinstance(i, bool) for i in failed):
-            raise invalid_argument("failed_requests: expected a list of request indices")
-        if any(i < 0 for i in failed):
-            raise invalid_argument("failed_requests: indices must be >= 0")
-        self.failed_requests = tuple(failed)
+        self.failed_requests = row_failures(self.failed_requests)
+        done = self.expired_done
+        if isinstance(done, bool) or not isinstance(done, int) or done < 0:
+            raise invalid_argument(f"expired_done: expected an integer >= 0, got {done!r}")
+        if done and self.final_state != "EXPIRED":
+            raise invalid_argument("expired_done: applies only to final_state EXPIRED")
         for name in ("job_seconds", "pending_seconds"):
             value = getattr(self, name)
             if value is not None:
@@ -220,6 +305,10 @@ class Job:
     #: Results, once materialized: Gemini ``output`` or Vertex ``outputInfo`` (wire JSON).
     output: dict[str, Any] | None = None
     settled: bool = False
+    #: How chosen requests fail (by index; the others of ``failed`` fail with 400 INVALID_ARGUMENT).
+    row_errors: dict[int, RowFailure] = field(default_factory=dict)
+    #: EXPIRED jobs: requests processed before expiry (counted, no results).
+    expired_done: int = 0
 
 
 @dataclass(eq=False)

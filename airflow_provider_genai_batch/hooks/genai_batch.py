@@ -275,6 +275,7 @@ class GenAIBatchHook(BaseHook):
         *,
         not_before: dt.datetime | None = None,
         max_scanned: int = DEFAULT_MAX_SCANNED,
+        accept_ended: bool = False,
     ) -> BatchJob | None:
         """The reattachable job carrying ``key`` (or one of several keys), or None when the list holds none.
 
@@ -282,7 +283,9 @@ class GenAIBatchHook(BaseHook):
         ``max_scanned`` jobs were read without an answer; list errors propagate. See ``hooks.lookup`` for the
         rules and what the look-up costs on each backend.
         """
-        return self.scan_jobs_by_key(key, not_before=not_before, max_scanned=max_scanned).best
+        return self.scan_jobs_by_key(
+            key, not_before=not_before, max_scanned=max_scanned, accept_ended=accept_ended
+        ).best
 
     def scan_jobs_by_key(
         self,
@@ -290,13 +293,14 @@ class GenAIBatchHook(BaseHook):
         *,
         not_before: dt.datetime | None = None,
         max_scanned: int = DEFAULT_MAX_SCANNED,
+        accept_ended: bool = False,
     ) -> KeyedJobScan:
         """The complete scan of the jobs carrying ``key`` (every candidate, ``best`` and ``duplicates``).
 
         Vertex AI: one list call filtered by the key label per key. Gemini: the whole list, page after page of
         100, up to ``max_scanned`` jobs (its list has no filter and no documented order).
         """
-        scan = KeyedJobScan(key, not_before=not_before, max_scanned=max_scanned)
+        scan = KeyedJobScan(key, not_before=not_before, max_scanned=max_scanned, accept_ended=accept_ended)
         filters: list[str | None] = (
             [vertex_key_filter(one) for one in scan.keys] if self.backend == "vertex" else [None]
         )

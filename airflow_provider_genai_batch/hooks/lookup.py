@@ -111,7 +111,11 @@ class KeyedJobScan:
         not_before: dt.datetime | None = None,
         max_scanned: int = DEFAULT_MAX_SCANNED,
         prefer: Literal["earliest", "newest"] = "earliest",
+        accept_ended: bool = False,
     ) -> None:
+        #: Whether a job that ended badly (FAILED, CANCELLED, EXPIRED) is a candidate too: a completion
+        #: policy's attempt, whose open rows its follow-up resubmits, is never replaced by a second job.
+        self.accept_ended = accept_ended
         self.keys = (keys,) if isinstance(keys, str) else tuple(keys)
         if not self.keys:
             raise ValueError("KeyedJobScan needs at least one key")
@@ -131,7 +135,7 @@ class KeyedJobScan:
         self.scanned += 1
         if (
             self.carries_key(job)
-            and is_reattachable(job)
+            and (self.accept_ended or is_reattachable(job))
             and (self.not_before is None or (job.create_time is not None and _created(job) >= self.not_before))
             and all(job.name != seen.name for seen in self.candidates)
         ):

@@ -168,7 +168,9 @@ def is_ambiguous_create_error(exc: BaseException) -> bool:
     return False
 
 
-def _from_store(hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: Any) -> BatchJob | None:
+def _from_store(
+    hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: Any, accept_ended: bool = False
+) -> BatchJob | None:
     saved = store.get()
     if saved is None or saved[1] != key:  # a legacy key is never saved: that job is found by the look-up
         return None
@@ -179,7 +181,7 @@ def _from_store(hook: GenAIBatchHook, key: str, store: TaskStateJobStore, log: A
     except APIStatusError as exc:
         log.info("job %s saved by an earlier try cannot be read (%s); looking it up by key", saved[0], exc)
         return None
-    if job_carries_key(job.display_name, job.labels, key) and is_reattachable(job):
+    if job_carries_key(job.display_name, job.labels, key) and (accept_ended or is_reattachable(job)):
         return job
     return None
 
@@ -217,13 +219,16 @@ def _look_up(
     log: Any,
     on_incomplete_lookup: str,
     lookup_max_jobs: int,
+    accept_ended: bool = False,
 ) -> BatchJob | None:
     """The look-up before a create; an incomplete one fails the try unless the policy is ``create``."""
     from airflow_provider_genai_batch.client.errors import GenAIBatchError
 
     key = keys[0]
     try:
-        return hook.find_job_by_key(keys, not_before=created_after, max_scanned=lookup_max_jobs)
+        return hook.find_job_by_key(
+            keys, not_before=created_after, max_scanned=lookup_max_jobs, accept_ended=accept_ended
+        )
     except (KeyLookupIncompleteError, GenAIBatchError) as exc:
         if on_incomplete_lookup == "create":
             log.error(
@@ -255,18 +260,23 @@ def submit_once(
     on_incomplete_lookup: str = "fail",
     lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
     legacy_keys: Sequence[str] = (),
+    accept_ended: bool = False,
 ) -> Submission:
     """The job of this task instance: reattached when an earlier try made one, else created once.
 
     ``legacy_keys``: keys an earlier version of the provider gave this task instance's job (see
     ``airflow_provider_genai_batch.deployment``); the look-up before the create accepts them too.
+    ``accept_ended``: a job of the key that ended badly is reattached too (a completion policy's attempt: its
+    open rows go to the next attempt, never to a second job of the same key).
     """
     if not force_rerun:
-        job = _from_store(hook, key, store, log)
+        job = _from_store(hook, key, store, log, accept_ended)
         if job is not None:
             log.info("Reattaching to %s (%s), saved by an earlier try", job.name, job.state.short)
             return Submission(job, reattached=True)
-        job = _look_up(hook, [key, *legacy_keys], created_after, log, on_incomplete_lookup, lookup_max_jobs)
+        job = _look_up(
+            hook, [key, *legacy_keys], created_after, log, on_incomplete_lookup, lookup_max_jobs, accept_ended
+        )
         if job is not None:
             log.info("Reattaching to %s (%s), found by idempotency key %s", job.name, job.state.short, key)
             store.set(job.name, key)
@@ -437,6 +447,7 @@ def submit_create(
     on_incomplete_lookup: str = "fail",
     lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
     sleep: Callable[[float], None] = time.sleep,
+    accept_ended: bool = False,
 ) -> Submission:
     """The job of this task instance for ``request``: prepared once, then reattached or created once.
 
@@ -476,6 +487,7 @@ def submit_create(
                 on_incomplete_lookup=on_incomplete_lookup,
                 lookup_max_jobs=lookup_max_jobs,
                 sleep=sleep,
+                accept_ended=accept_ended,
             )
         finally:
             prepared.cleanup.close()
@@ -493,6 +505,7 @@ def _submit_prepared(
     on_incomplete_lookup: str,
     lookup_max_jobs: int,
     sleep: Callable[[float], None],
+    accept_ended: bool = False,
 ) -> Submission:
     """Key ``prepared`` by the task instance and ``identity``, name the job with it, then reattach or create."""
     task_id = context["ti"].task_id
@@ -514,6 +527,7 @@ def _submit_prepared(
         on_incomplete_lookup=on_incomplete_lookup,
         lookup_max_jobs=lookup_max_jobs,
         legacy_keys=legacy_keys,
+        accept_ended=accept_ended,
     )
     carried = key_from_display_name(submission.job.display_name or "")
     proof = next((p for p, k in zip(proofs, keys, strict=True) if k == carried), proofs[0])

@@ -24,6 +24,7 @@ from airflow_provider_genai_batch.operators._inputs import (
     decode_json_source,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
+from airflow_provider_genai_batch.policy.completion import CompletionPolicy
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
 from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
 
@@ -37,6 +38,8 @@ __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator
 
 DEFAULT_TIMEOUT = 48 * 3600.0  # batch jobs expire after 48 hours on both backends
 DEFAULT_POLL_INTERVAL = 600.0
+#: XCom key of a completion policy's attempts (job names, in order) while the task defers between them.
+ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
@@ -104,6 +107,13 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         be a second one).
     :param lookup_max_jobs: the most Gemini jobs one look-up reads (100 per list call) before it is
         incomplete.
+    :param completion: a :class:`~airflow_provider_genai_batch.policy.completion.CompletionPolicy`: after the
+        job ends (any terminal state), its rows without an answer and its rows failed retryably (429, 500, 503,
+        504) are resubmitted as follow-up jobs, each keyed by the first job's key and its attempt number, up to
+        ``max_attempts`` / ``deadline`` / ``max_tokens`` / ``max_cost``. The manifest gains ``completion``
+        (attempts and their jobs, rows answered / failed / given up, summed usage); the task fails when the
+        unanswered share exceeds ``max_failure_ratio``. Inputs: a list of requests or a local ``.jsonl`` file.
+        ``None`` (default): one job, as without a policy.
 
     Example::
 
@@ -142,6 +152,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         force_rerun: bool = False,
         on_incomplete_lookup: str = "fail",
         lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
+        completion: CompletionPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(genai_batch_conn_id=genai_batch_conn_id, **kwargs)
@@ -166,7 +177,15 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.force_rerun = force_rerun
         self.on_incomplete_lookup = check_choice("on_incomplete_lookup", on_incomplete_lookup, ("fail", "create"))
         self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
+        if completion is not None and not isinstance(completion, CompletionPolicy):
+            raise OperatorInputError(
+                "completion",
+                f"must be a CompletionPolicy or None, got {type(completion).__name__}",
+                "pass CompletionPolicy(max_attempts=3, ...)",
+            )
+        self.completion = completion
         self._job_name: str | None = None
+        self._context_ti: Any = None
         self._timed_out = False
         self._retries_left = False
 
@@ -219,20 +238,146 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             raise
 
     def _execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_genai_batch.operators._completion import check_completion_source
         from airflow_provider_genai_batch.operators._submission import submit_create
 
+        request = self._checked_inputs()
+        if self.completion is not None:
+            check_completion_source(request.src)
         submission = submit_create(
             self.hook,
             context,
-            self._checked_inputs(),
+            request,
             log=self.log,
             force_rerun=self.force_rerun,
             on_incomplete_lookup=self.on_incomplete_lookup,
             lookup_max_jobs=self.lookup_max_jobs,
+            accept_ended=self.completion is not None,
         )
         self._job_name = submission.job.name
         self.push_job(context, submission.job.name, reattached=submission.reattached, key_proof=submission.key_identity)
+        if self.completion is not None and self.wait_for_completion:
+            return self._complete(context, request, [submission.job], reattached=submission.reattached)
         return self._after_submission(submission)
+
+    # --- completion policy ----------------------------------------------------------------------
+
+    def _complete(
+        self, context: Context, request: CreateRequest, jobs: list[BatchJob], *, reattached: bool
+    ) -> dict[str, Any]:
+        """Wait for the last attempt (or defer), replay the attempts, resubmit the open rows; repeat, then end."""
+        from airflow_provider_genai_batch.operators._completion import replay, source_rows, submit_followup
+        from airflow_provider_genai_batch.policy.idempotency import key_from_display_name
+
+        assert self.completion is not None
+        self._context_ti = context["ti"]
+        total = source_rows(request.src)
+        parent_key = key_from_display_name(jobs[0].display_name or "")
+        if parent_key is None:
+            raise OperatorInputError("completion", f"{jobs[0].name} carries no idempotency key", "report this")
+        while True:
+            jobs[-1] = self._attempt_ended(jobs)
+            replayed = replay(self.hook, jobs, total, policy=self.completion)
+            step = replayed.step
+            assert step is not None
+            if step.kind != "resubmit":
+                return self._completion_result(context, jobs, replayed, reattached=reattached)
+            jobs.append(
+                submit_followup(
+                    self.hook,
+                    context,
+                    request,
+                    parent_key=parent_key,
+                    attempt=len(jobs) + 1,
+                    rows=step.rows,
+                    log=self.log,
+                    lookup_max_jobs=self.lookup_max_jobs,
+                )
+            )
+
+    def _attempt_ended(self, jobs: list[BatchJob]) -> BatchJob:
+        """The last attempt once it has ended: waited for in the worker, or deferred (resumed in
+        ``execute_complete``). A timeout or a failed wait fails the task as without a policy."""
+        from airflow_provider_genai_batch.operators._outcome import conclude
+        from airflow_provider_genai_batch.operators._waiting import wait_for_job
+        from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
+        from airflow_provider_genai_batch.policy.waiting import JobWatch
+
+        job = jobs[-1]
+        if job.done:
+            return job
+        started_at = time.time()
+        deadline = self._deadline(job, started_at)
+        if self.deferrable:
+            # The attempts so far, for execute_complete: XCom lives across deferrals within a try (dag.test()
+            # replaces a deferral's kwargs with the event, so kwargs cannot carry them).
+            self._context_ti.xcom_push(key=ATTEMPTS_XCOM_KEY, value=[j.name for j in jobs])
+            self._defer(job.name, started_at=started_at, deadline=deadline)
+        watch = JobWatch(
+            job.name,
+            started_at=started_at,
+            deadline=deadline,
+            schedule=self._schedule,
+            partial=PartialFailurePolicy(max_failure_ratio=1.0),  # rows are the policy's, not the wait's
+            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
+            log=self.log,
+        )
+        decision, job = wait_for_job(self.hook, watch)
+        if not job.done:
+            self._final_timeout(
+                lambda: conclude(
+                    self.hook, decision, job, reattached=False, cancel_on_timeout=self.cancel_on_timeout, log=self.log
+                )
+            )
+        return job
+
+    def _completion_result(
+        self, context: Context, jobs: list[BatchJob], replayed: Any, *, reattached: bool
+    ) -> dict[str, Any]:
+        """The manifest with ``completion``; fail when the unanswered share exceeds ``max_failure_ratio``."""
+        from airflow_provider_genai_batch.client.usage import estimate_cost
+        from airflow_provider_genai_batch.operators._completion import LISTED_ROWS
+        from airflow_provider_genai_batch.operators._outcome import manifest_for
+        from airflow_provider_genai_batch.operators.exceptions import GenAIBatchJobFailedError
+
+        assert self.completion is not None
+        prices = self.completion.prices
+        cost = estimate_cost(replayed.usage, prices) if prices is not None else None
+        summary = replayed.summary(jobs, cost)
+        rows = summary["rows"]
+        manifest = manifest_for(self.hook, jobs[0], reattached=reattached)
+        manifest["request_counts"] = {
+            "total": rows["total"],
+            "succeeded": rows["answered"],
+            "failed": rows["failed"] + rows["given_up"],
+            "pending": 0,
+        }
+        manifest["completion"] = summary
+        names = ", ".join(f"{a['attempt']}: {a['job_name']} {a['state']}" for a in summary["attempts"])
+        self.log.info(
+            "Completion: %d of %d rows answered, %d failed for good, %d given up; attempts %s",
+            rows["answered"],
+            rows["total"],
+            rows["failed"],
+            rows["given_up"],
+            names,
+        )
+        unanswered = rows["failed"] + rows["given_up"]
+        if rows["given_up"]:
+            self.log.warning(
+                "Rows given up (%s): %s%s",
+                summary.get("stopped", "no answer"),
+                summary["given_up_rows"],
+                " ..." if rows["given_up"] > LISTED_ROWS else "",
+            )
+        if rows["total"] and unanswered / rows["total"] > (self.max_failure_ratio or 0.0):
+            context["ti"].xcom_push(key="genai_batch_completion", value=manifest)
+            raise GenAIBatchJobFailedError(
+                f"{unanswered} of {rows['total']} rows have no answer after {len(jobs)} attempt(s) ({names}); "
+                f"given up: {summary['given_up_rows']} ({summary.get('stopped', 'none')}); failed for good: "
+                f"{summary['failed_rows']}; max_failure_ratio={self.max_failure_ratio:g}"
+            )
+        return manifest
 
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
@@ -302,7 +447,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 "task is not retried (resubmit_on_timeout=True would retry with a new job)"
             ) from None
 
-    def _defer(self, job_name: str, *, started_at: float, deadline: float) -> None:
+    def _defer(self, job_name: str, *, started_at: float, deadline: float, attempts: list[str] | None = None) -> None:
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
 
         assert self.timeout is not None and self.poll_interval is not None and self.min_poll_interval is not None
@@ -323,12 +468,28 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
-        """Resume after the trigger: validate its event, re-read the job, return the manifest or fail."""
+        """Resume after the trigger: validate its event, re-read the job, return the manifest or fail. With a
+        completion policy, replay the attempts and resubmit the open rows (here, in the worker), then defer
+        again or end."""
         from airflow_provider_genai_batch.operators._outcome import resume_from_event
+        from airflow_provider_genai_batch.policy.events import InvalidTriggerEventError, validate_event
 
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):
             self._job_name = event["job_name"]
         reattached = context["ti"].xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY)
+        completion_attempts = (
+            context["ti"].xcom_pull(task_ids=self.task_id, key=ATTEMPTS_XCOM_KEY) if self.completion else None
+        )
+        if self.completion is not None and isinstance(completion_attempts, list) and completion_attempts:
+            self._context_ti = context["ti"]
+            try:
+                parsed = validate_event(event)
+            except InvalidTriggerEventError:
+                parsed = None
+            ended = parsed is not None and parsed.status != "timeout" and parsed.state is not None
+            if ended:
+                jobs = [self.hook.get_job(name) for name in completion_attempts]
+                return self._complete(context, self._checked_inputs(), jobs, reattached=bool(reattached))
         return self._final_timeout(
             lambda: resume_from_event(
                 self.hook,

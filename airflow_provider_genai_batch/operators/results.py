@@ -17,7 +17,51 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.usage import UsageTotals
     from airflow_provider_genai_batch.operators._destinations import LocalDestination, ObjectDestination
 
-__all__ = ["GenAIBatchWriteResultsOperator", "write_results"]
+__all__ = ["GenAIBatchWriteResultsOperator", "write_merged", "write_results"]
+
+
+def write_merged(
+    destination: LocalDestination | ObjectDestination, hook: Any, completion: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write the attempts of a completion policy (the manifest's ``completion``) as one output in input order:
+    each row once, from the attempt whose result is final, with ``"attempt"``; a row no attempt answered says
+    ``"given_up": true`` with its last error (or, with no result at all, an error saying so). Returns the counts
+    and the usage summed over the attempts. The attempts are read twice: once to know each row's final attempt,
+    once to write."""
+    from airflow_provider_genai_batch.operators._completion import replay
+
+    jobs = [hook.get_job(attempt["job_name"]) for attempt in completion["attempts"]]
+    total = int(completion["rows"]["total"])
+    known = replay(hook, jobs, total)
+    ledger = known.ledger
+    given_up = set(ledger.open_rows())
+    counts: dict[str, Any] = {"results": 0, "succeeded": 0, "failed": 0, "given_up": 0, "bytes": 0, "reordered": 0}
+    with destination.write() as spool:
+
+        def visit(attempt: int, row: int, result: BatchResult) -> None:
+            if ledger.attempt_of(row) != attempt:
+                return
+            out = result.to_json()
+            out["index"] = row
+            out["attempt"] = attempt
+            if row in given_up:
+                out["given_up"] = True
+            spool.add(row, json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+            counts["results"] += 1
+            counts["succeeded" if result.ok else "failed"] += 1
+
+        replay(hook, jobs, total, visit=visit)
+        for row in sorted(row for row in given_up if ledger.attempt_of(row) == 0):
+            error = {"message": f"no result in any of {len(jobs)} attempts"}
+            line = {"index": row, "error": error, "given_up": True}
+            spool.add(row, json.dumps(line, separators=(",", ":")).encode() + b"\n")
+            counts["results"] += 1
+            counts["failed"] += 1
+        counts["given_up"] = len(given_up)
+        counts["bytes"] = spool.size
+        counts["reordered"] = int(not spool.in_order)
+    counts["attribution"] = {"stamp": counts["results"]}
+    return counts, known.usage
 
 
 def write_results(
@@ -74,7 +118,10 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
     "bytes", "usage"[, "estimated_cost"]}``. With ``outlets``, each asset event's extra carries the job name,
     state, counts and token totals.
 
-    :param name: the job name, or a create operator's manifest (templated).
+    :param name: the job name, or a create operator's manifest (templated). A manifest with ``completion``
+        (a completion policy's attempts) is written as one output: every input row once, in input order, from
+        the attempt that answered it (``"attempt": k``) or with its last error and ``"given_up": true``; usage
+        is summed over the attempts.
     :param destination: a local path (``~`` expanded) or an object-storage URL (``s3://``, ``gs://``,
         ``file://``..., written through ``airflow.sdk.ObjectStoragePath``) (templated). A trailing ``/`` or an
         existing directory means ``results.jsonl`` inside it; missing local parent directories are created.
@@ -125,7 +172,11 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
         usage = UsageTotals(default_model=job.model)
         from airflow_provider_genai_batch.policy.manifest import ResultsAttribution
 
-        counts = write_results(destination, self.hook.iter_results(job), usage)
+        completion = self.name.get("completion") if isinstance(self.name, dict) else None
+        if isinstance(completion, dict) and completion.get("attempts"):
+            counts, merged_usage = write_merged(destination, self.hook, completion)
+        else:
+            counts, merged_usage = write_results(destination, self.hook.iter_results(job), usage), None
         attribution = ResultsAttribution.of(counts.pop("attribution"))
         counts["attribution"] = attribution.to_xcom()
         reordered = counts.pop("reordered")
@@ -144,7 +195,7 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
             "Wrote %d results of %s to %s (%d failed)", counts["results"], name, destination.display, counts["failed"]
         )
         out: dict[str, Any] = {"job_name": job.name, "destination": destination.display, **counts}
-        out["usage"] = usage.to_dict()
+        out["usage"] = merged_usage if merged_usage is not None else usage.to_dict()
         total = out["usage"]["total"]
         self.log.info(
             "Token usage of %s: %d prompt (%d cached), %d candidates, %d thoughts, %d total",
