@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: run the nine benchmarks, each in its own process, and write BENCHMARKS.md.
+"""``python -m benchmarks``: run the benchmarks, each in its own process, and write BENCHMARKS.md.
 
 .bench-venv/bin/python -m benchmarks [--quick] [--only poll_cost,density] [--output BENCHMARKS.md|-]
 """
@@ -28,6 +28,7 @@ BENCHMARKS = (
     "common_ai",
     "operator_upload",
     "usage_overhead",
+    "webhooks",
 )
 
 

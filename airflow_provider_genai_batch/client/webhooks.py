@@ -1,4 +1,5 @@
-"""``client.webhooks``: the Gemini API's static webhooks (register, list, get, rotate the secret, ping, delete).
+"""``client.webhooks``: the Gemini API's static webhooks (register, list, get, update, rotate the secret, ping,
+delete).
 
 Each verb is one plan (``client.plans``) of one request built and parsed in ``client.wire.webhooks``; the sync and
 async resources drive the same plans. Gemini API only: on a Vertex AI client every verb raises InvalidInputError
@@ -46,6 +47,12 @@ def list_plan(
 def get_plan(settings: ClientSettings, id_: str) -> Plan[Webhook]:
     """One webhook."""
     response = yield wire.build_get(settings, id_)
+    return wire.parse_webhook(response.json())
+
+
+def update_plan(settings: ClientSettings, id_: str, fields: dict[str, Any]) -> Plan[Webhook]:
+    """Change some fields of a webhook; the webhook as it now is."""
+    response = yield wire.build_update(settings, id_, **fields)
     return wire.parse_webhook(response.json())
 
 
@@ -104,6 +111,20 @@ class Webhooks(_Resource):
         webhook: Webhook = self._run(get_plan(self.settings, id))
         return webhook
 
+    def update(
+        self,
+        *,
+        id: str,
+        uri: str | None = None,
+        subscribed_events: Sequence[str] | None = None,
+        name: str | None = None,
+        state: str | None = None,
+    ) -> Webhook:
+        """Change the fields given (``state``: ``enabled`` or ``disabled``); the webhook as it now is."""
+        fields = {"uri": uri, "subscribed_events": subscribed_events, "name": name, "state": state}
+        webhook: Webhook = self._run(update_plan(self.settings, id, fields))
+        return webhook
+
     def rotate_signing_secret(self, *, id: str, revocation_behavior: str | None = None) -> SecretStr:
         """A new signing secret for the webhook (returned this once)."""
         secret: SecretStr = self._run(rotate_plan(self.settings, id, revocation_behavior))
@@ -148,6 +169,20 @@ class AsyncWebhooks(_Resource):
     async def get(self, *, id: str) -> Webhook:
         """One webhook."""
         webhook: Webhook = await self._run(get_plan(self.settings, id))
+        return webhook
+
+    async def update(
+        self,
+        *,
+        id: str,
+        uri: str | None = None,
+        subscribed_events: Sequence[str] | None = None,
+        name: str | None = None,
+        state: str | None = None,
+    ) -> Webhook:
+        """Change the fields given; the webhook as it now is."""
+        fields = {"uri": uri, "subscribed_events": subscribed_events, "name": name, "state": state}
+        webhook: Webhook = await self._run(update_plan(self.settings, id, fields))
         return webhook
 
     async def rotate_signing_secret(self, *, id: str, revocation_behavior: str | None = None) -> SecretStr:

@@ -1,4 +1,4 @@
-"""``GenAIBatchWebhooksOperator``: register, list, get, rotate, ping and delete the Gemini API's static webhooks.
+"""``GenAIBatchWebhooksOperator``: register, list, get, update, rotate, ping and delete static Gemini webhooks.
 
 A static webhook's signing secret is returned once, by the create or the rotation. The operator never puts it in
 XCom, in its return value or in a log line (it is masked the moment it arrives): it writes it into the Variable the
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "GenAIBatchWebhooksOperator"]
 
-ACTIONS = ("register", "list", "get", "rotate", "ping", "delete")
-_NEEDS_ID = ("get", "rotate", "ping", "delete")
+ACTIONS = ("register", "list", "get", "update", "rotate", "ping", "delete")
+_NEEDS_ID = ("get", "update", "rotate", "ping", "delete")
+_STATES = ("enabled", "disabled")
 _DEFAULT_EVENTS = ("batch.succeeded", "batch.failed", "batch.expired")
 _REVOCATIONS = ("revoke_previous_secrets_after_h24", "revoke_previous_secrets_immediately")
 
@@ -37,11 +38,13 @@ _REVOCATIONS = ("revoke_previous_secrets_after_h24", "revoke_previous_secrets_im
 class GenAIBatchWebhooksOperator(GenAIBatchBaseOperator):
     """Maintain the project's static webhooks (Gemini API); returns a small JSON-able value, never a secret.
 
-    :param action: ``register``, ``list``, ``get``, ``rotate``, ``ping`` or ``delete``.
-    :param uri: register: the receiver's public URL, ``https://<api-server>/genai-batch-webhooks/deliveries``.
-    :param subscribed_events: register: the events to deliver (default the three batch events).
-    :param name: register: a name for the webhook.
-    :param webhook_id: get, rotate, ping, delete: the webhook's id (templated).
+    :param action: ``register``, ``list``, ``get``, ``update``, ``rotate``, ``ping`` or ``delete``.
+    :param uri: register: the receiver's public URL, ``https://<api-server>/genai-batch-webhooks/deliveries``;
+        update: a new URL.
+    :param subscribed_events: register: the events to deliver (default the three batch events); update: new ones.
+    :param name: register: a name for the webhook; update: a new name.
+    :param state: update: ``enabled`` or ``disabled`` (Google stops delivering to a disabled webhook).
+    :param webhook_id: get, update, rotate, ping, delete: the webhook's id (templated).
     :param revocation_behavior: rotate: ``revoke_previous_secrets_after_h24`` (default: deliveries signed with
         the old secret still verify for a day) or ``revoke_previous_secrets_immediately``.
     :param max_webhooks: list: the most webhooks returned.
@@ -54,8 +57,9 @@ class GenAIBatchWebhooksOperator(GenAIBatchBaseOperator):
         *,
         action: str,
         uri: str | None = None,
-        subscribed_events: Sequence[str] = _DEFAULT_EVENTS,
+        subscribed_events: Sequence[str] | None = None,
         name: str | None = None,
+        state: str | None = None,
         webhook_id: str | None = None,
         revocation_behavior: str = "revoke_previous_secrets_after_h24",
         max_webhooks: int = 100,
@@ -69,6 +73,12 @@ class GenAIBatchWebhooksOperator(GenAIBatchBaseOperator):
             raise OperatorInputError("uri", "is required to register", "pass the receiver's public https URL")
         if action in _NEEDS_ID and not webhook_id:
             raise OperatorInputError("webhook_id", f"is required to {action}", "pass the id register or list gave")
+        if action == "update" and uri is None and subscribed_events is None and name is None and state is None:
+            raise OperatorInputError(
+                "update", "no field to change", "pass at least one of uri, subscribed_events, name, state"
+            )
+        if state is not None and state not in _STATES:
+            raise OperatorInputError("state", f"{state!r} is not a state you can set", f"use one of {list(_STATES)}")
         if revocation_behavior not in _REVOCATIONS:
             raise OperatorInputError(
                 "revocation_behavior", f"{revocation_behavior!r} is not known", f"use one of {list(_REVOCATIONS)}"
@@ -77,8 +87,9 @@ class GenAIBatchWebhooksOperator(GenAIBatchBaseOperator):
             raise OperatorInputError("max_webhooks", f"must be an integer >= 1, got {max_webhooks!r}", "e.g. 100")
         self.action = action
         self.uri = uri
-        self.subscribed_events = list(subscribed_events)
+        self.subscribed_events = None if subscribed_events is None else list(subscribed_events)
         self.name = name
+        self.state = state
         self.webhook_id = webhook_id
         self.revocation_behavior = revocation_behavior
         self.max_webhooks = max_webhooks
@@ -87,7 +98,8 @@ class GenAIBatchWebhooksOperator(GenAIBatchBaseOperator):
         """Do the action; the result is JSON-able and holds no secret."""
         webhooks = self.hook.get_conn().webhooks
         if self.action == "register":
-            registered = webhooks.create(uri=str(self.uri), subscribed_events=self.subscribed_events, name=self.name)
+            events = self.subscribed_events if self.subscribed_events is not None else list(_DEFAULT_EVENTS)
+            registered = webhooks.create(uri=str(self.uri), subscribed_events=events, name=self.name)
             where = self._store(registered.webhook.id, registered.secret, keep_previous=False)
             self.log.info("Registered webhook %s; its signing secret is in %s", registered.webhook.id, where)
             return {**registered.webhook.to_dict(), "signing_secret_stored_in": where}
@@ -102,6 +114,12 @@ class GenAIBatchWebhooksOperator(GenAIBatchBaseOperator):
         webhook_id = str(self.webhook_id)
         if self.action == "get":
             return webhooks.get(id=webhook_id).to_dict()
+        if self.action == "update":
+            updated = webhooks.update(
+                id=webhook_id, uri=self.uri, subscribed_events=self.subscribed_events, name=self.name, state=self.state
+            )
+            self.log.info("Updated webhook %s", webhook_id)
+            return updated.to_dict()
         if self.action == "rotate":
             secret = webhooks.rotate_signing_secret(id=webhook_id, revocation_behavior=self.revocation_behavior)
             keep = self.revocation_behavior == "revoke_previous_secrets_after_h24"

@@ -9,14 +9,20 @@ started after the package's scenarios; both runs are triggered together and the 
 - ``e2e_webhooks_lost`` runs against an emulator that loses every delivery; it polls every few seconds and still
   finishes.
 - A forged delivery (bad HMAC, a JWT from a foreign key) gets 401 and leaves the deliveries record unchanged.
+- ``e2e_webhooks_sensor`` (triggered by its test, after the others): the deferrable sensor's job is held pending by
+  the emulator until the sensor has deferred; the test ends it, and the delivery wakes the sensor's 300 s wait.
+- A replayed delivery (the same ``webhook-id``, sent again as is or re-signed with another body) gets 200 from
+  either api-server worker and leaves the record unchanged. It is signed with a static secret that the receiver's
+  connection holds (``STATIC_SECRET``), as the operator of a static webhook would configure it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,10 @@ from tests.e2e.support import API_KEY, REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 DAGS = Path(__file__).parent / "dags_webhooks"
+#: The display name of the sensor DAG's job (``dags_webhooks/e2e_webhooks.py``).
+SENSOR_JOB_DISPLAY_NAME = "e2e-webhooks-sensor"
+#: A static signing secret the receiver's connection holds (a fixed test value, not a real one).
+STATIC_SECRET = "whsec_" + base64.b64encode(b"e2e-webhooks-static-secret-32byte").decode()
 FINISH_TIMEOUT = 150.0
 #: Jobs last about 10 s (see ``tests/e2e/conftest.py`` on Airflow's race with jobs that end sooner).
 EMULATORS = {
@@ -63,7 +73,7 @@ def deployment() -> Iterator[Deployment]:
     port = free_port()
     receiver = f"http://127.0.0.1:{port}/genai-batch-webhooks/deliveries"
 
-    def connections(urls: dict[str, str]) -> dict[str, dict[str, Any]]:
+    def connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         def gemini(url: str) -> dict[str, Any]:
             extra = {"backend": "gemini", "webhook_url": receiver}
             return {"conn_type": "genai_batch", "host": url, "password": API_KEY, "extra": extra}
@@ -74,6 +84,7 @@ def deployment() -> Iterator[Deployment]:
             # the receiver's own connection: the JWK set the "wh_on" emulator signs with, and our URL as audience
             "genai_batch_webhooks": {
                 "conn_type": "generic",
+                "password": STATIC_SECRET,
                 "extra": {"jwks_url": f"{urls['wh_on']}/.well-known/jwks.json", "audience": receiver},
             },
         }
@@ -90,7 +101,7 @@ def deployment() -> Iterator[Deployment]:
         triggerers=2,
     )
     with airflow:
-        airflow.wait_for_dags(["e2e_webhooks_on", "e2e_webhooks_lost"], timeout=120)
+        airflow.wait_for_dags(["e2e_webhooks_on", "e2e_webhooks_lost", "e2e_webhooks_sensor"], timeout=120)
         state = Deployment(airflow, receiver)
         lost = httpx.post(f"{airflow.emulator_urls['wh_lost']}/_emulator/webhooks/faults", json={"lost": 1000})
         lost.raise_for_status()
@@ -153,3 +164,43 @@ def test_a_forged_delivery_gets_401_and_changes_nothing(deployment: Deployment) 
         assert response.status_code == 401, (label, response.text)
     assert deployment.deliveries_record() == before
     assert "batches/forged" not in [e.job for e in before]
+
+
+def test_a_delivery_wakes_the_deferred_sensor(deployment: Deployment) -> None:
+    """The sensor's job stays pending until the sensor has deferred (its trigger then waits 300 s); the job's end
+    reaches the trigger through the emulator's delivery, the receiver and the record, well within 300 s."""
+    airflow, emulator = deployment.airflow, deployment.emulators["wh_on"]
+    emulator.add_outcome("STUCK_PENDING", match_display_name=SENSOR_JOB_DISPLAY_NAME, count=1)
+    run_id = airflow.trigger_dag("e2e_webhooks_sensor")
+    airflow.wait_for_task_state("e2e_webhooks_sensor", run_id, "create", {"success"}, timeout=FINISH_TIMEOUT)
+    job_name = airflow.read_xcom("e2e_webhooks_sensor", run_id, "create")
+    airflow.wait_for_task_state("e2e_webhooks_sensor", run_id, "wait", {"deferred"}, timeout=FINISH_TIMEOUT)
+    sent_before = len(_sent(emulator))
+    emulator.finish_job(job_name, "SUCCEEDED")
+    # the trigger polls every 300 s: only the delivery can end its wait within this timeout
+    airflow.wait_for_task_state("e2e_webhooks_sensor", run_id, "wait", {"success"}, timeout=120)
+    manifest = airflow.read_xcom("e2e_webhooks_sensor", run_id, "wait")
+    assert (manifest["job_name"], manifest["state"]) == (job_name, "JOB_STATE_SUCCEEDED")
+    assert [(d["uri"], d["status"]) for d in _sent(emulator)[sent_before:]] == [(deployment.receiver, 202)]
+    assert (job_name, "dynamic", "batch.succeeded") in [(e.job, e.via, e.type) for e in deployment.deliveries_record()]
+
+
+def test_a_replayed_delivery_changes_nothing(deployment: Deployment) -> None:
+    """A verified delivery is recorded once; the same ``webhook-id`` again (as is, or validly re-signed over a body
+    naming another job) gets 200 "duplicate" from whichever api-server worker answers, and the record stays as it
+    was."""
+    now = int(time.time())
+    body = json.dumps({"type": "batch.succeeded", "data": {"name": "batches/e2e-replayed"}}).encode()
+    headers = {**sign("msg_e2e_replay", now, body, STATIC_SECRET), "content-type": "application/json"}
+    first = httpx.post(deployment.receiver, headers=headers, content=body, timeout=30)
+    assert first.status_code == 202, first.text
+    recorded = deployment.deliveries_record()
+    assert [(e.id, e.job, e.via) for e in recorded if e.id == "msg_e2e_replay"] == [
+        ("msg_e2e_replay", "batches/e2e-replayed", "static")
+    ]
+    other = json.dumps({"type": "batch.succeeded", "data": {"name": "batches/e2e-replay-other"}}).encode()
+    resigned = {**sign("msg_e2e_replay", now, other, STATIC_SECRET), "content-type": "application/json"}
+    for attempt_headers, attempt_body in [(headers, body)] * 3 + [(resigned, other)] * 3:  # both workers answer
+        again = httpx.post(deployment.receiver, headers=attempt_headers, content=attempt_body, timeout=30)
+        assert (again.status_code, again.json()) == (200, {"status": "duplicate"})
+    assert deployment.deliveries_record() == recorded

@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ from airflow_provider_genai_batch.webhooks.receiver import ReceiverConfig, creat
 from tests.conftest import GEMINI_CONN_ID, gemini_connection, set_connection
 from tests.webhooks.keys import serve
 
-SLOW = {"poll_interval": 300.0, "min_poll_interval": 300.0}
+SLOW: dict[str, Any] = {"poll_interval": 300.0, "min_poll_interval": 300.0}
 #: A guard against a hang, far below the 300 s a wait without a delivery would take; never asserted on.
 GUARD_SECONDS = 60.0
 
@@ -120,3 +121,32 @@ async def test_a_delivery_for_another_job_does_not_wake_the_wait(emulator: Emula
     with pytest.raises(asyncio.CancelledError):
         await run
     assert json.dumps(trigger.serialize()[1]).find("deliveries") == -1  # the receiver URL is not in the kwargs
+
+
+async def test_a_record_naming_a_running_job_causes_one_early_read_and_nothing_else(
+    emulator: EmulatorHandle, receiver_url: str
+) -> None:
+    """Whoever can write Variables can write the deliveries record by hand (no signature involved): an entry naming
+    a job that is still running wakes its wait once; the trigger reads the job, sees it running, and waits again.
+    No event, no state, no result comes from the record."""
+    from airflow.models.variable import Variable
+
+    waited = create_job()
+    trigger = GenAIBatchJobTrigger(
+        genai_batch_conn_id=GEMINI_CONN_ID, job_name=waited, deadline=time.time() + 3600, **SLOW
+    )
+    run = asyncio.ensure_future(anext(trigger.run()))
+    while job_reads(emulator) < 1:
+        await asyncio.sleep(0.05)
+    entry = {"id": "hand-written", "job": waited, "type": "batch.succeeded", "via": "static", "at": time.time()}
+    Variable.set(VARIABLE_KEY, json.dumps({"v": 1, "entries": [entry]}))
+    for _ in range(200):  # the watcher reads the record every 2 s; the woken trigger reads the job once more
+        if job_reads(emulator) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(4.5)  # two more watcher rounds: the same entry wakes the wait no second time
+    assert job_reads(emulator) == 2
+    assert not run.done()  # the job is running, so the trigger waits on; the record decided nothing
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run

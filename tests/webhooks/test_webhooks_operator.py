@@ -114,6 +114,8 @@ def test_a_rotation_keeps_the_previous_secret_for_a_day(run_dag: Any, emulator: 
         ({"action": "register"}, "uri"),
         ({"action": "rotate"}, "webhook_id"),
         ({"action": "rotate", "webhook_id": "a", "revocation_behavior": "never"}, "revocation_behavior"),
+        ({"action": "update", "webhook_id": "a"}, "update"),
+        ({"action": "update", "webhook_id": "a", "state": "paused"}, "state"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_built(kwargs: dict[str, Any], field: str) -> None:
@@ -127,6 +129,9 @@ def test_bad_arguments_fail_when_the_dag_is_built(kwargs: dict[str, Any], field:
         (lambda w: w.create(uri="http://example.com/d"), "uri"),  # plain http only to a loopback host
         (lambda w: w.create(uri="https://a.example/d", subscribed_events="batch.succeeded"), "subscribed_events"),
         (lambda w: w.get(id="../batches/x"), "webhook_id"),
+        (lambda w: w.update(id="abc"), "update"),
+        (lambda w: w.update(id="abc", uri="http://example.com/d"), "uri"),
+        (lambda w: w.update(id="../abc", name="n"), "webhook_id"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(emulator: EmulatorHandle, call: Any, field: str) -> None:
@@ -142,3 +147,25 @@ def test_vertex_has_no_webhooks(emulator: EmulatorHandle) -> None:
     )
     with GenAIBatchClient(settings) as client, pytest.raises(InvalidInputError, match="Vertex AI has no"):
         list(client.webhooks.list())
+
+
+def test_update_changes_only_the_fields_given(run_dag: Any, emulator: EmulatorHandle, receiver: str) -> None:
+    """PATCH with an ``update_mask`` of the fields given (google-genai 3.3.0's ``webhooks.update``); the webhook as
+    the API now describes it is returned, its URL and events untouched, its secret still only in the Variable."""
+    result = run_dag(
+        {
+            "dag_id": "webhooks_update",
+            "tasks": [
+                task("register", "register", uri=receiver, name="nightly"),
+                task("update", "update", webhook_id=ID, name="weekly", state="disabled"),
+                task("get", "get", webhook_id=ID),
+            ],
+        }
+    )
+    assert result.state == "success", result.output[-3000:]
+    registered, updated = result.value("register"), result.value("update")
+    assert (updated["id"], updated["name"], updated["state"]) == (registered["id"], "weekly", "disabled")
+    assert (updated["uri"], updated["subscribed_events"]) == (registered["uri"], registered["subscribed_events"])
+    assert result.value("get") == updated
+    assert emulator.stats()["requests"].get("gemini.webhooks.update") == 1
+    assert len(stored()[registered["id"]]) == 1

@@ -1,9 +1,10 @@
 """The Gemini API's WebhookService (static webhooks): requests and answers. Pure: no I/O.
 
 Paths, verbs and snake_case fields as google-genai 3.3.0's ``_gaos/webhooks.py`` and ``_gaos/types/webhooks``:
-``POST/GET {v}/webhooks``, ``GET/DELETE {v}/webhooks/{id}``, ``POST {v}/webhooks/{id}:rotateSigningSecret`` (body
-``revocation_behavior``) and ``POST {v}/webhooks/{id}:ping``. A create answers the webhook with its signing secret
-once (``new_signing_secret``); a rotation answers ``{"secret": ...}``. Vertex AI has no webhooks.
+``POST/GET {v}/webhooks``, ``GET/PATCH/DELETE {v}/webhooks/{id}`` (PATCH with the ``update_mask`` query),
+``POST {v}/webhooks/{id}:rotateSigningSecret`` (body ``revocation_behavior``) and ``POST {v}/webhooks/{id}:ping``.
+A create answers the webhook with its signing secret once (``new_signing_secret``); a rotation answers
+``{"secret": ...}``. Vertex AI has no webhooks.
 
 Example::
 
@@ -37,6 +38,7 @@ __all__ = [
     "build_list",
     "build_ping",
     "build_rotate",
+    "build_update",
     "check_events",
     "check_uri",
     "parse_list",
@@ -50,6 +52,9 @@ __all__ = [
 BATCH_EVENTS = ("batch.succeeded", "batch.failed", "batch.expired")
 RevocationBehavior = Literal["revoke_previous_secrets_after_h24", "revoke_previous_secrets_immediately"]
 REVOCATION_BEHAVIORS: tuple[str, ...] = ("revoke_previous_secrets_after_h24", "revoke_previous_secrets_immediately")
+#: The states a webhook can be set to (``WebhookUpdateState`` of google-genai 3.3.0, less the API's own
+#: ``disabled_due_to_failed_deliveries``).
+WEBHOOK_STATES: tuple[str, ...] = ("enabled", "disabled")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _EVENT = re.compile(r"[a-z_]{1,40}\.[a-z_]{1,40}")
 
@@ -158,6 +163,37 @@ def build_get(settings: ClientSettings, id_: str) -> ApiRequest:
 def build_delete(settings: ClientSettings, id_: str) -> ApiRequest:
     """DELETE ``webhooks/{id}``."""
     return ApiRequest("DELETE", _api(settings, f"webhooks/{webhook_id(id_)}"))
+
+
+def build_update(
+    settings: ClientSettings,
+    id_: str,
+    *,
+    uri: str | None = None,
+    subscribed_events: Sequence[str] | None = None,
+    name: str | None = None,
+    state: str | None = None,
+) -> ApiRequest:
+    """PATCH ``webhooks/{id}?update_mask=...``: only the fields given, named in the mask (at least one)."""
+    body: JsonDict = {}
+    if uri is not None:
+        body["uri"] = check_uri(uri)
+    if subscribed_events is not None:
+        body["subscribed_events"] = check_events(subscribed_events)
+    if name is not None:
+        body["name"] = name
+    if state is not None:
+        if state not in WEBHOOK_STATES:
+            raise InvalidInputError(
+                "state", f"{state!r} is not a state you can set", f"use one of {list(WEBHOOK_STATES)}"
+            )
+        body["state"] = state
+    if not body:
+        raise InvalidInputError(
+            "update", "no field to change", "pass at least one of uri, subscribed_events, name, state"
+        )
+    url = _api(settings, f"webhooks/{webhook_id(id_)}")
+    return ApiRequest("PATCH", url, json=body, params={"update_mask": ",".join(body)})
 
 
 def build_rotate(settings: ClientSettings, id_: str, revocation_behavior: str | None = None) -> ApiRequest:
