@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genai_batch.compat import default_deferrable
-from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, GenAIBatchJobLink
+from airflow_provider_genai_batch.links.genai_batch import (
+    JOB_NAME_XCOM_KEY,
+    JOB_URL_XCOM_KEY,
+    GenAIBatchJobLink,
+    mark_job_pushed,
+)
 from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
@@ -81,6 +86,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         self.cancel_on_kill = cancel_on_kill
         self._job_watch: JobWatch | None = None
         self._next_wait: float | None = None
+        mark_job_pushed(self, False)  # no console link (and no XCom read for one) until the job's URL is pushed
 
     @cached_property
     def hook(self) -> GenAIBatchHook:
@@ -102,6 +108,12 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         ti = context["ti"]
         ti.xcom_push(key=JOB_NAME_XCOM_KEY, value=job_name)
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.console_url(job_name))
+        mark_job_pushed(self)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after a deferral: the job's URL was pushed before deferring, so the link reads it."""
+        mark_job_pushed(self)
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def _watch(self, name: str, started_at: float) -> JobWatch:
         from airflow_provider_genai_batch.policy.waiting import JobWatch

@@ -278,7 +278,8 @@ def test_first_dag_walkthrough_as_a_reader_runs_it(tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):  # the emulator, if a step failed before the walkthrough's kill
             os.killpg(process.pid, signal.SIGTERM)
     text = output.decode(errors="replace")
-    assert process.returncode == 0, text[-6000:]
+    logs = "".join(f"\n--- {log.name}:\n{log.read_text()[-3000:]}" for log in sorted(tmp_path.glob("*.log")))
+    assert process.returncode == 0, text[-4000:] + logs
     for expected in _only("output"):
         for line in expected.code.splitlines():
             shown = line.split("...")[0]
