@@ -37,6 +37,13 @@ class GenAIBatchBaseOperator(BaseOperator):
         mark_job_pushed(self)
         return super().resume_execution(next_method, next_kwargs, context)
 
+    def _dag_fileloc(self) -> str | None:
+        """The DAG file this task was defined in (relative local paths are read from its folder), if known."""
+        if not self.has_dag():
+            return None
+        fileloc = getattr(self.dag, "fileloc", None)
+        return fileloc if isinstance(fileloc, str) and fileloc else None
+
     @cached_property
     def hook(self) -> GenAIBatchHook:
         """The hook of ``genai_batch_conn_id`` (imports the client on first use, never at DAG parse)."""

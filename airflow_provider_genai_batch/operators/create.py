@@ -22,6 +22,8 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_positive_seconds,
     check_ratio,
     decode_json_source,
+    missing_relative_src,
+    resolve_local_src,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
@@ -189,7 +191,11 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         from airflow_provider_genai_batch.operators._submission import CreateRequest
 
         model = check_model(self.model.strip() if isinstance(self.model, str) else self.model)
-        src = decode_json_source(self.src)
+        given = decode_json_source(self.src)
+        src = resolve_local_src(given, self._dag_fileloc())
+        missing = missing_relative_src(src, given)
+        if missing is not None:
+            raise missing
         if src is None or src == [] or src == "":
             raise OperatorInputError(
                 "src", "is empty", "pass requests, 'files/...', 'gs://...', 'bq://...' or a local .jsonl path"
