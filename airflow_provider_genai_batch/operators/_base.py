@@ -39,9 +39,7 @@ class GenAIBatchBaseOperator(BaseOperator):
 
     def _dag_fileloc(self) -> str | None:
         """The DAG file this task was defined in (relative local paths are read from its folder), if known."""
-        if not self.has_dag():
-            return None
-        fileloc = getattr(self.dag, "fileloc", None)
+        fileloc = getattr(self.get_dag(), "fileloc", None)
         return fileloc if isinstance(fileloc, str) and fileloc else None
 
     @cached_property

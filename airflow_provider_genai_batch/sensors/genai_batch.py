@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_genai_batch.compat import default_deferrable
+from airflow_provider_genai_batch.compat import conf
 from airflow_provider_genai_batch.links.genai_batch import (
     JOB_NAME_XCOM_KEY,
     JOB_URL_XCOM_KEY,
@@ -36,10 +36,10 @@ __all__ = ["GenAIBatchJobSensor"]
 class GenAIBatchJobSensor(BaseSensorOperator):
     """Wait until a batch job ends; succeed with its manifest, fail when it failed, expired or was cancelled.
 
-    The job's state is mapped by the same policy as the create operators. Returns the manifest (XCom).
-
     :param name: the job name, or a create operator's manifest (templated).
-    :param deferrable: wait in the triggerer.
+    :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable`` (False unless set),
+        read when the DAG file is parsed. A deferred sensor needs a running triggerer (``airflow triggerer``):
+        without one it stays *deferred* and never ends (nothing fails); once a triggerer runs, it resumes.
     :param poll_interval: the longest wait between two polls, seconds, in every mode (waits grow from
         ``min_poll_interval`` with the elapsed time, as in the create operators; ``poke_interval`` is not used).
     :param min_poll_interval: the first (shortest) wait between two polls, seconds.
@@ -47,12 +47,12 @@ class GenAIBatchJobSensor(BaseSensorOperator):
     :param max_consecutive_poll_errors: transient poll errors (429, 5xx, connection) in a row before the task
         fails, in every mode (a permanent error, 404 or 403, fails at once). In ``mode="reschedule"`` the count
         starts again at each reschedule.
-
-    A FAILED, CANCELLED or EXPIRED job (or one with more failed requests than ``max_failure_ratio``) fails the
-    task for good (``GenAIBatchJobEndedError``, an ``AirflowFailException``): retries would re-read the same job.
     :param cancel_on_kill: deferrable mode on Airflow 3.3+: cancel the job when the task is killed.
 
-    ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments.
+    ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments. Returns the manifest (XCom). The
+    job's state is mapped by the same policy as the create operators. A FAILED, CANCELLED or EXPIRED job (or one
+    with more failed requests than ``max_failure_ratio``) fails the task for good (``GenAIBatchJobEndedError``,
+    an ``AirflowFailException``): retries would re-read the same job.
 
     Example::
 
@@ -67,7 +67,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         *,
         name: Any,
         genai_batch_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = default_deferrable(),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 600.0,
         min_poll_interval: float = 5.0,
         max_failure_ratio: float = 0.0,
