@@ -1,4 +1,10 @@
-"""Which Airflow this is: features that arrived in 3.3 (trigger ``on_kill``, the task state store)."""
+"""Which Airflow this is: features that arrived in 3.3 (trigger ``on_kill``, the task state store), and its config.
+
+``conf`` is Airflow's configuration wherever this Airflow keeps it, so that operators can default
+``deferrable`` as Airflow's own providers do::
+
+    deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False)
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,13 @@ from typing import Any
 
 from packaging.version import Version
 
-__all__ = ["AIRFLOW_V_3_3_PLUS", "airflow_version", "default_deferrable"]
+__all__ = ["AIRFLOW_V_3_3_PLUS", "airflow_version", "conf", "default_deferrable"]
+
+conf: Any
+try:
+    from airflow.sdk import conf
+except ImportError:  # Airflow 3.1
+    from airflow.configuration import conf
 
 
 def airflow_version() -> Version:
@@ -22,10 +34,5 @@ AIRFLOW_V_3_3_PLUS = airflow_version() >= Version("3.3.0")
 
 
 def default_deferrable() -> bool:
-    """``[operators] default_deferrable`` (``airflow.sdk.conf`` on 3.2+, ``airflow.configuration`` before)."""
-    config: Any
-    try:
-        from airflow.sdk import conf as config
-    except ImportError:  # Airflow 3.1
-        from airflow.configuration import conf as config
-    return bool(config.getboolean("operators", "default_deferrable", fallback=False))
+    """``[operators] default_deferrable``, read now."""
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))

@@ -224,7 +224,10 @@ def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any,
     """Validate an embeddings batch (Gemini only)."""
     if settings.backend != "gemini":
         raise UnsupportedOperationError(
-            "backend", "embeddings batches exist only on the Gemini Developer API", "use a gemini connection"
+            "backend",
+            "embeddings batches are created on the Gemini Developer API only (google-genai's create_embeddings "
+            "refuses Vertex AI too)",
+            "use a gemini connection",
         )
     parsed = parse_config(config)
     gemini.model_path(model)

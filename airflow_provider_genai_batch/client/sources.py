@@ -194,7 +194,7 @@ def _local_path(src: Any) -> Path | None:
         return Path(src)
     if isinstance(src, str) and src.startswith("file://"):
         return Path(src[len("file://") :])
-    if isinstance(src, str) and (src.endswith((".jsonl", ".json")) and "://" not in src) and os.sep in src:
+    if isinstance(src, str) and src.endswith((".jsonl", ".json")) and "://" not in src:
         return Path(src)
     return None
 
@@ -302,7 +302,8 @@ def resolve_embeddings_source(src: Any, field: str = "src") -> Source:
 
 def _local_file(path: Path, field: str) -> LocalFileSource:
     if not path.is_file():
-        raise InvalidInputError(field, f"local file {str(path)!r} does not exist", "check the path")
+        where = "" if path.is_absolute() else f" (a relative path is read from the current directory, {os.getcwd()})"
+        raise InvalidInputError(field, f"local file {str(path)!r} does not exist{where}", "check the path")
     return LocalFileSource(path)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping
+from pathlib import PurePath
 from typing import Any
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
@@ -21,7 +23,11 @@ __all__ = [
     "check_positive_seconds",
     "check_ratio",
     "decode_json_source",
+    "missing_relative_src",
+    "resolve_local_src",
 ]
+
+_REMOTE_PREFIXES = ("gs://", "bq://", "file://", "~")
 
 # A templated value rendered to a Python literal (``str(list)``) is parsed by ``ast.literal_eval``, which holds
 # about 135 bytes per input byte while it builds the syntax tree: this bound keeps that under ~35 MB. JSON has
@@ -184,3 +190,36 @@ def decode_json_source(value: Any) -> Any:
         value = _json("src", value)
     check_nesting("src", value)
     return value
+
+
+def resolve_local_src(src: Any, dag_fileloc: str | None) -> Any:
+    """A relative local ``.jsonl`` / ``.json`` path, read from the DAG file's folder (where a DAG ships its data),
+    never from the worker's working directory, which Airflow does not define; anything else unchanged.
+
+    Example::
+
+        resolve_local_src("prompts.jsonl", "/opt/airflow/dags/nightly.py")   # '/opt/airflow/dags/prompts.jsonl'
+    """
+    if isinstance(src, os.PathLike):
+        src = os.fspath(src)
+    if (
+        not isinstance(src, str)
+        or not dag_fileloc
+        or not src.endswith((".jsonl", ".json"))
+        or src.startswith(_REMOTE_PREFIXES)
+        or "://" in src
+        or PurePath(src).is_absolute()
+    ):
+        return src
+    return os.path.normpath(os.path.join(os.path.dirname(dag_fileloc), src))
+
+
+def missing_relative_src(src: Any, given: Any) -> InvalidInputError | None:
+    """The error for a relative ``src`` resolved by :func:`resolve_local_src` to a file that is not there."""
+    if not isinstance(src, str) or src == given or os.path.isfile(src):
+        return None
+    return InvalidInputError(
+        "src",
+        f"{given!r} is not a file: a relative path is read relative to the DAG file's folder, as {src!r}",
+        "put the file beside the DAG file (or in a folder under it), or give an absolute path",
+    )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_genai_batch.compat import default_deferrable
+from airflow_provider_genai_batch.compat import conf
 from airflow_provider_genai_batch.links.genai_batch import GenAIBatchJobLink
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, REATTACHED_XCOM_KEY, GenAIBatchBaseOperator
 from airflow_provider_genai_batch.operators._inputs import (
@@ -22,6 +22,8 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_positive_seconds,
     check_ratio,
     decode_json_source,
+    missing_relative_src,
+    resolve_local_src,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 from airflow_provider_genai_batch.policy.completion import CompletionPolicy
@@ -44,6 +46,59 @@ ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
     """Create a Gemini or Vertex AI batch job once per task instance and wait for it.
+
+    :param model: the model, e.g. ``gemini-2.5-flash`` (templated).
+    :param src: the requests (templated): a list of requests or an XCom of one, ``files/...``, ``gs://...``
+        (Vertex AI), ``bq://project.dataset.table`` (Vertex AI), or a local ``.jsonl`` path (a relative path is
+        read from the DAG file's folder).
+    :param config: ``CreateBatchJobConfig`` as a dict (templated): ``dest`` (Vertex AI), ``labels``...
+    :param display_name: the job's display name (templated); the task id when empty. The idempotency key is
+        appended as ``--gbk-<key>``.
+    :param genai_batch_conn_id: the connection (``genai_batch`` or ``google_cloud_platform``).
+    :param wait_for_completion: wait for the job to end (else return right after submission).
+    :param deferrable: wait in the triggerer instead of the worker. Default: ``[operators] default_deferrable``
+        (False unless set), read when the DAG file is parsed. A deferred task needs a running triggerer
+        (``airflow triggerer``): without one it stays *deferred* and never ends (nothing fails, no job is
+        cancelled); once a triggerer runs, it polls the job and the task resumes. ``dag.test()`` runs the
+        trigger itself.
+    :param poll_interval: the longest wait between two polls, seconds (the first wait is ``min_poll_interval``,
+        then 5 % of the elapsed time). 600 s keeps a 24 h job under 250 polls.
+    :param min_poll_interval: the first and shortest wait, seconds.
+    :param timeout: wall-clock seconds the job may take, counted from its creation, across all tries.
+    :param cancel_on_timeout: cancel the job when ``timeout`` passes.
+    :param resubmit_on_timeout: ``False`` (default): a ``timeout`` fails the task without retries. ``True``:
+        ``timeout`` counts per try and its failure is retried; a retry after a cancelled job submits a new one.
+    :param cancel_on_kill: cancel the job when the task is killed (sync mode: ``on_kill``; deferrable mode on
+        Airflow 3.3+: the trigger's ``on_kill``, after checking that the task really ended). An
+        ``execution_timeout`` that ends a try with retries left does not cancel: the retry reattaches.
+    :param max_failure_ratio: failed/total requests tolerated in a finished job; 0 fails on any failed request.
+    :param max_consecutive_poll_errors: transient poll errors in a row before the wait gives up.
+    :param force_rerun: skip the look-up and always submit a new job.
+    :param on_incomplete_lookup: ``"fail"`` (default): when the look-up by key cannot be completed (budget
+        spent, list error), fail the try loudly; ``"create"``: log an error and create a job anyway (which may
+        be a second one).
+    :param lookup_max_jobs: the most Gemini jobs one look-up reads (100 per list call) before it is
+        incomplete.
+    :param completion: a :class:`~airflow_provider_genai_batch.policy.completion.CompletionPolicy`: after the
+        job ends (any terminal state), its rows without an answer and its rows failed retryably (429, 500, 503,
+        504) are resubmitted as follow-up jobs, each keyed by the first job's key and its attempt number, up to
+        ``max_attempts`` / ``deadline`` / ``max_tokens`` / ``max_cost``. The manifest gains ``completion``
+        (attempts and their jobs, rows answered / failed / given up, summed usage); the task fails when the
+        unanswered share exceeds ``max_failure_ratio``. Inputs: a list of requests or a local ``.jsonl`` file.
+        ``None`` (default): one job, as without a policy.
+
+
+    Returns a small manifest (job name, state, request counts, where the results are); never the results:
+    stream them with :class:`GenAIBatchWriteResultsOperator` or ``GenAIBatchHook.iter_results``.
+
+    Example::
+
+        summarise = GenAIBatchCreateJobOperator(
+            task_id="summarise",
+            model="gemini-2.5-flash",
+            src=[{"contents": "Summarise: ...", "metadata": {"key": "doc-1"}}],
+            deferrable=True,
+        )
 
     A retry, a restarted worker or a cleared task reattaches to the job the task instance already created
     (found by an idempotency key carried in the job's display name and, on Vertex AI, a label); a FAILED,
@@ -76,53 +131,6 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     a user marking the task failed, or any other kill cancels the job (``cancel_on_kill``). In deferrable
     mode the timeout is applied by the triggerer while deferred (``TaskDeferralTimeout``); the retry then
     reattaches by key, but whether the job was left running depends on the trigger's ``on_kill`` (3.3+).
-
-    Returns a small manifest (job name, state, request counts, where the results are); never the results:
-    stream them with :class:`GenAIBatchWriteResultsOperator` or ``GenAIBatchHook.iter_results``.
-
-    :param model: the model, e.g. ``gemini-2.5-flash`` (templated).
-    :param src: the requests (templated): a list of requests or an XCom of one, ``files/...``, ``gs://...``
-        (Vertex AI), ``bq://project.dataset.table`` (Vertex AI), or a local ``.jsonl`` path.
-    :param config: ``CreateBatchJobConfig`` as a dict (templated): ``dest`` (Vertex AI), ``labels``...
-    :param display_name: the job's display name (templated); the task id when empty. The idempotency key is
-        appended as ``--gbk-<key>``.
-    :param genai_batch_conn_id: the connection (``genai_batch`` or ``google_cloud_platform``).
-    :param wait_for_completion: wait for the job to end (else return right after submission).
-    :param deferrable: wait in the triggerer instead of the worker.
-    :param poll_interval: the longest wait between two polls, seconds (the first wait is ``min_poll_interval``,
-        then 5 % of the elapsed time). 600 s keeps a 24 h job under 250 polls.
-    :param min_poll_interval: the first and shortest wait, seconds.
-    :param timeout: wall-clock seconds the job may take, counted from its creation, across all tries.
-    :param cancel_on_timeout: cancel the job when ``timeout`` passes.
-    :param resubmit_on_timeout: ``False`` (default): a ``timeout`` fails the task without retries. ``True``:
-        ``timeout`` counts per try and its failure is retried; a retry after a cancelled job submits a new one.
-    :param cancel_on_kill: cancel the job when the task is killed (sync mode: ``on_kill``; deferrable mode on
-        Airflow 3.3+: the trigger's ``on_kill``, after checking that the task really ended). An
-        ``execution_timeout`` that ends a try with retries left does not cancel: the retry reattaches.
-    :param max_failure_ratio: failed/total requests tolerated in a finished job; 0 fails on any failed request.
-    :param max_consecutive_poll_errors: transient poll errors in a row before the wait gives up.
-    :param force_rerun: skip the look-up and always submit a new job.
-    :param on_incomplete_lookup: ``"fail"`` (default): when the look-up by key cannot be completed (budget
-        spent, list error), fail the try loudly; ``"create"``: log an error and create a job anyway (which may
-        be a second one).
-    :param lookup_max_jobs: the most Gemini jobs one look-up reads (100 per list call) before it is
-        incomplete.
-    :param completion: a :class:`~airflow_provider_genai_batch.policy.completion.CompletionPolicy`: after the
-        job ends (any terminal state), its rows without an answer and its rows failed retryably (429, 500, 503,
-        504) are resubmitted as follow-up jobs, each keyed by the first job's key and its attempt number, up to
-        ``max_attempts`` / ``deadline`` / ``max_tokens`` / ``max_cost``. The manifest gains ``completion``
-        (attempts and their jobs, rows answered / failed / given up, summed usage); the task fails when the
-        unanswered share exceeds ``max_failure_ratio``. Inputs: a list of requests or a local ``.jsonl`` file.
-        ``None`` (default): one job, as without a policy.
-
-    Example::
-
-        summarise = GenAIBatchCreateJobOperator(
-            task_id="summarise",
-            model="gemini-2.5-flash",
-            src=[{"contents": "Summarise: ...", "metadata": {"key": "doc-1"}}],
-            deferrable=True,
-        )
     """
 
     template_fields: Sequence[str] = ("model", "src", "config", "display_name", "genai_batch_conn_id")
@@ -140,7 +148,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         display_name: str | None = None,
         genai_batch_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
-        deferrable: bool = default_deferrable(),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         min_poll_interval: float = 5.0,
         timeout: float = DEFAULT_TIMEOUT,
@@ -208,7 +216,11 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         from airflow_provider_genai_batch.operators._submission import CreateRequest
 
         model = check_model(self.model.strip() if isinstance(self.model, str) else self.model)
-        src = decode_json_source(self.src)
+        given = decode_json_source(self.src)
+        src = resolve_local_src(given, self._dag_fileloc())
+        missing = missing_relative_src(src, given)
+        if missing is not None:
+            raise missing
         if src is None or src == [] or src == "":
             raise OperatorInputError(
                 "src", "is empty", "pass requests, 'files/...', 'gs://...', 'bq://...' or a local .jsonl path"
@@ -524,9 +536,19 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 class GenAIBatchCreateEmbeddingsJobOperator(GenAIBatchCreateJobOperator):
     """Create a Gemini embeddings batch job once per task instance and wait for it.
 
-    ``src`` is a list of texts, ``{"contents": [...], "config": {...}}`` (google-genai's EmbedContentBatch),
-    ``files/...`` or a local ``.jsonl`` path. Every other parameter is as in
-    :class:`GenAIBatchCreateJobOperator`. Embeddings batches exist on the Gemini Developer API only.
+    :param src: a list of texts, ``{"contents": [...], "config": {...}}`` (google-genai's EmbedContentBatch),
+        ``files/...`` or a local ``.jsonl`` path (a relative path is read from the DAG file's folder) (templated).
+    :param deferrable: wait in the triggerer instead of the worker. Default: ``[operators] default_deferrable``
+        (False unless set), read when the DAG file is parsed. A deferred task needs a running triggerer
+        (``airflow triggerer``): without one it stays *deferred* and never ends (nothing fails); once a
+        triggerer runs, the task resumes.
+
+    Every other parameter is as in :class:`GenAIBatchCreateJobOperator`. Returns the manifest (XCom).
+
+    Gemini Developer API connections only: google-genai 3.3.0's ``batches.create_embeddings`` refuses Vertex AI
+    (``ValueError``), and so does this operator, before any call. Vertex AI runs embeddings as ordinary batch
+    prediction jobs of an embedding model (Google's "Get batch embeddings inferences" page), which neither the
+    SDK's embeddings verb nor this operator builds.
 
     Example::
 

@@ -98,26 +98,6 @@ def write_results(
 class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
     """Stream a finished job's results, one JSON object per line in request order, to ``destination``.
 
-    Each line is ``{"index", "key", "metadata", "response" | "error"}``, sorted by ``index`` whatever order
-    the API returned them in: the request's position in the input for every input this provider submits (a
-    request list, a local JSONL file, a ``gs://`` object on Vertex). Results that nothing ties to their input
-    position (a job made elsewhere from a file we cannot read) are written in arrival order, each line with
-    ``"attribution": "key"`` or ``"arrival"`` (and the ``request`` a Vertex row echoed), and a warning is
-    logged. The return value counts how results were attributed under ``attribution``
-    (``{"stamp" | "request" | "key" | "arrival": n}``). Memory stays bounded whatever
-    the size of the job: lines are spooled to disk with a 24-byte record each, and reordered from there.
-    Token usage is summed per model while the results stream (``usageMetadata``: prompt, candidates,
-    thoughts, cached and total tokens; ``client/usage.py``), logged and returned under ``usage``; with
-    ``prices`` (per model, per million tokens, your currency: no price is built in) an ``estimated_cost`` too.
-    The destination is replaced whole or not at all: a failed download or a malformed result leaves the
-    previous file or object byte for byte. A local path is written to a temporary file beside it, fsynced and
-    renamed (atomic). An object-store URL is spooled to a local temporary file (``TMPDIR``) first, then written
-    to a temporary object beside the target and moved: a rename for ``file://``, a server-side copy (atomic at
-    the destination) plus a delete for S3 and GCS. Temporary names embed the task instance, so a retry removes
-    only its own earlier leftovers. Returns ``{"job_name", "destination", "results", "succeeded", "failed",
-    "bytes", "usage"[, "estimated_cost"]}``. With ``outlets``, each asset event's extra carries the job name,
-    state, counts and token totals.
-
     :param name: the job name, or a create operator's manifest (templated). A manifest with ``completion``
         (a completion policy's attempts) is written as one output: every input row once, in input order, from
         the attempt that answered it (``"attempt": k``) or with its last error and ``"given_up": true``; usage
@@ -129,12 +109,37 @@ class GenAIBatchWriteResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpera
     :param prices: optional ``{model: {"input": n, "output": n[, "cached": n]}}``, per million tokens, for
         ``estimated_cost`` (checked before any call).
 
+    Returns ``{"job_name", "destination", "results", "succeeded", "failed", "bytes", "attribution",
+    "usage"[, "estimated_cost"]}`` (XCom). With ``outlets``, each asset event's extra carries the job name,
+    state, counts and token totals.
+
     Example::
 
         GenAIBatchWriteResultsOperator(
             task_id="save", name="{{ ti.xcom_pull('summarise')['job_name'] }}",
             destination="/data/results/{{ ds }}.jsonl",
         )
+
+    **Order.** Each line is ``{"index", "key", "metadata", "response" | "error"}``, and lines are sorted by
+    ``index`` whatever order the API returned them in. For every input this provider submits (a request list,
+    a local JSONL file, a ``gs://`` object on Vertex AI) ``index`` is the request's position in the input, so the
+    file is in request order. For a job made elsewhere whose input cannot be read, nothing gives input positions:
+    ``index`` is the order the results arrived in, so those lines are in arrival order, each with
+    ``"attribution": "key"`` or ``"arrival"`` (and the ``request`` a Vertex row echoed), and a warning is logged.
+    The return value counts how results were attributed under ``attribution``
+    (``{"stamp" | "request" | "key" | "arrival": n}``; ``client/results.py`` describes each).
+
+    **Memory and usage.** Memory stays bounded whatever the size of the job: lines are spooled to disk with a
+    24-byte record each, and reordered from there. Token usage is summed per model while the results stream
+    (``usageMetadata``: prompt, candidates, thoughts, cached and total tokens; ``client/usage.py``), logged and
+    returned under ``usage``; with ``prices`` (your currency: no price is built in) an ``estimated_cost`` too.
+
+    **Replaced whole or not at all.** A failed download or a malformed result leaves the previous file or
+    object byte for byte. A local path is written to a temporary file beside it, fsynced and renamed (atomic).
+    An object-store URL is spooled to a local temporary file (``TMPDIR``) first, then written to a temporary
+    object beside the target and moved: a rename for ``file://``, a server-side copy (atomic at the
+    destination) plus a delete for S3 and GCS. Temporary names embed the task instance, so a retry removes only
+    its own earlier leftovers.
     """
 
     template_fields: Sequence[str] = ("name", "destination", "genai_batch_conn_id", "destination_conn_id", "prices")

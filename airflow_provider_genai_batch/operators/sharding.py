@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from airflow_provider_genai_batch.operators._base import DEFAULT_CONN_ID, GenAIBatchBaseOperator
-from airflow_provider_genai_batch.operators._inputs import OperatorInputError, decode_json_source
+from airflow_provider_genai_batch.operators._inputs import (
+    OperatorInputError,
+    decode_json_source,
+    missing_relative_src,
+    resolve_local_src,
+)
 from airflow_provider_genai_batch.operators._shard_refs import run_token, shard_file_name, shard_ref
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
@@ -326,7 +331,11 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
 
     def execute(self, context: Context) -> list[Any]:
         """Split; push the shard specs under ``shards``; return the shards' ``src`` values."""
-        src = decode_json_source(self.src)
+        given = decode_json_source(self.src)
+        src = resolve_local_src(given, self._dag_fileloc())
+        missing = missing_relative_src(src, given)
+        if missing is not None:
+            raise missing
         sources: list[Any]
         counts: list[int]
         if isinstance(src, str) and src.startswith("gs://"):

@@ -11,8 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_genai_batch.compat import default_deferrable
-from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY, GenAIBatchJobLink
+from airflow_provider_genai_batch.compat import conf
+from airflow_provider_genai_batch.links.genai_batch import (
+    JOB_NAME_XCOM_KEY,
+    JOB_URL_XCOM_KEY,
+    GenAIBatchJobLink,
+    mark_job_pushed,
+)
 from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
@@ -31,10 +36,10 @@ __all__ = ["GenAIBatchJobSensor"]
 class GenAIBatchJobSensor(BaseSensorOperator):
     """Wait until a batch job ends; succeed with its manifest, fail when it failed, expired or was cancelled.
 
-    The job's state is mapped by the same policy as the create operators. Returns the manifest (XCom).
-
     :param name: the job name, or a create operator's manifest (templated).
-    :param deferrable: wait in the triggerer.
+    :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable`` (False unless set),
+        read when the DAG file is parsed. A deferred sensor needs a running triggerer (``airflow triggerer``):
+        without one it stays *deferred* and never ends (nothing fails); once a triggerer runs, it resumes.
     :param poll_interval: the longest wait between two polls, seconds, in every mode (waits grow from
         ``min_poll_interval`` with the elapsed time, as in the create operators; ``poke_interval`` is not used).
     :param min_poll_interval: the first (shortest) wait between two polls, seconds.
@@ -42,12 +47,12 @@ class GenAIBatchJobSensor(BaseSensorOperator):
     :param max_consecutive_poll_errors: transient poll errors (429, 5xx, connection) in a row before the task
         fails, in every mode (a permanent error, 404 or 403, fails at once). In ``mode="reschedule"`` the count
         starts again at each reschedule.
-
-    A FAILED, CANCELLED or EXPIRED job (or one with more failed requests than ``max_failure_ratio``) fails the
-    task for good (``GenAIBatchJobEndedError``, an ``AirflowFailException``): retries would re-read the same job.
     :param cancel_on_kill: deferrable mode on Airflow 3.3+: cancel the job when the task is killed.
 
-    ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments.
+    ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments. Returns the manifest (XCom). The
+    job's state is mapped by the same policy as the create operators. A FAILED, CANCELLED or EXPIRED job (or one
+    with more failed requests than ``max_failure_ratio``) fails the task for good (``GenAIBatchJobEndedError``,
+    an ``AirflowFailException``): retries would re-read the same job.
 
     Example::
 
@@ -62,7 +67,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         *,
         name: Any,
         genai_batch_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = default_deferrable(),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 600.0,
         min_poll_interval: float = 5.0,
         max_failure_ratio: float = 0.0,
@@ -81,6 +86,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         self.cancel_on_kill = cancel_on_kill
         self._job_watch: JobWatch | None = None
         self._next_wait: float | None = None
+        mark_job_pushed(self, False)  # no console link (and no XCom read for one) until the job's URL is pushed
 
     @cached_property
     def hook(self) -> GenAIBatchHook:
@@ -102,6 +108,12 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         ti = context["ti"]
         ti.xcom_push(key=JOB_NAME_XCOM_KEY, value=job_name)
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=self.hook.console_url(job_name))
+        mark_job_pushed(self)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after a deferral: the job's URL was pushed before deferring, so the link reads it."""
+        mark_job_pushed(self)
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def _watch(self, name: str, started_at: float) -> JobWatch:
         from airflow_provider_genai_batch.policy.waiting import JobWatch

@@ -79,3 +79,52 @@ def test_runtime_dependencies_are_the_four_promised(wheel: zipfile.ZipFile) -> N
     required = [r for r in metadata.get_all("Requires-Dist") or [] if "extra ==" not in r]
     names = sorted(r.split(">")[0].split("=")[0].split("<")[0].split(";")[0].strip().lower() for r in required)
     assert names == ["apache-airflow", "google-auth", "httpx", "pydantic"]
+
+
+def _pyproject_version() -> str:
+    import tomllib
+
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+def test_the_metadata_a_package_index_shows(wheel: zipfile.ZipFile) -> None:
+    """The long description is README.md as Markdown (what the index renders), with the license, keywords,
+    classifiers and project URLs a user expects."""
+    metadata = email.message_from_string(_dist_info(wheel, "METADATA"))
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert metadata.get_payload().strip() == (ROOT / "README.md").read_text().strip()
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    license_text = _dist_info(wheel, "licenses/LICENSE")
+    assert license_text == (ROOT / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text
+    assert {"airflow", "gemini", "vertex-ai", "batch"} <= set(metadata["Keywords"].split(","))
+    classifiers = metadata.get_all("Classifier") or []
+    assert "Framework :: Apache Airflow :: Provider" in classifiers
+    assert "Programming Language :: Python :: 3.11" in classifiers and "Typing :: Typed" in classifiers
+    urls = metadata.get_all("Project-URL") or []
+    assert urls and all(", https://" in url for url in urls)
+
+
+def test_one_version_source(wheel: zipfile.ZipFile) -> None:
+    """pyproject.toml's version is the wheel's, ``__version__`` and the provider info's; no module spells it."""
+    from airflow_provider_genai_batch import __version__
+    from airflow_provider_genai_batch.get_provider_info import get_provider_info
+
+    version = _pyproject_version()
+    metadata = email.message_from_string(_dist_info(wheel, "METADATA"))
+    assert metadata["Version"] == version == __version__
+    assert get_provider_info()["versions"] == [version]
+    spelled = [
+        name
+        for name in _tracked_package_files()
+        if name.endswith(".py") and f'"{version}"' in (ROOT / name).read_text()
+    ]
+    assert spelled == [], f"the version is spelled in {spelled}: read it from the distribution instead"
+
+
+def test_the_changelog_has_an_unreleased_section_and_the_current_version() -> None:
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in changelog
+    assert f"## [{_pyproject_version()}] - " in changelog
