@@ -5,14 +5,17 @@ one Gemini API key) would compute the same key for the same task instance and in
 and cancel each other's jobs. The key therefore includes a *deployment identity*, read here in the worker:
 
 1. ``[genai_batch] deployment_id`` (environment: ``AIRFLOW__GENAI_BATCH__DEPLOYMENT_ID``), when set: any
-   string, the same on every worker of the deployment and different between deployments. Recommended.
-2. Otherwise the metadata database's address, ``[database] sql_alchemy_conn`` with its password, query and
-   fragment dropped (``policy.idempotency.database_identity``): one deployment has one metadata DB, and two
-   deployments do not share one. It must read the same on every worker that runs this provider's tasks; a
-   worker configured without it (Airflow 3 lets workers run without database credentials) reads Airflow's
-   default, a SQLite file under ``AIRFLOW_HOME``, so set ``deployment_id`` when workers differ from each other
-   in this setting, or when two deployments use databases of the same address (two copies of one
-   docker-compose file on different hosts).
+   string, the same on every component of the deployment (workers, triggerers, the api-server) and different
+   between deployments. Recommended.
+2. Otherwise the URL of the deployment's Execution API, resolved as Airflow's executors resolve it:
+   ``[core] execution_api_server_url``, else ``[api] base_url`` + ``/execution/`` (``http://localhost:8080`` when
+   no base URL is set), without userinfo, query or fragment (``policy.idempotency.url_identity``). Every
+   worker of one deployment calls that one URL, and the api-server serves it, so they agree; two deployments
+   reachable at the same URL from their own workers (two Helm releases of the same name in two namespaces, two
+   copies of one docker-compose file on two hosts) must set ``deployment_id``.
+
+The metadata DB's address is not used: Airflow 3 replaces ``[database] sql_alchemy_conn`` with a blocked
+placeholder in every task process (``airflow-db-not-allowed:///``), so it would name every deployment alike.
 
 Only a digest (``deployment_digest``, 16 hex characters) leaves this module: the database address is never
 logged or put in a key, a name or an error.
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_genai_batch.policy.idempotency import database_identity, deployment_digest
+from airflow_provider_genai_batch.policy.idempotency import deployment_digest, url_identity
 
 __all__ = [
     "CONFIG_SECTION",
@@ -60,10 +63,14 @@ def deployment_source() -> tuple[str, str]:
     explicit = conf.get(CONFIG_SECTION, "deployment_id", fallback=None)
     if isinstance(explicit, str) and explicit.strip():
         return "[genai_batch] deployment_id", explicit.strip()
-    url = conf.get("database", "sql_alchemy_conn", fallback=None)
+    url = conf.get("core", "execution_api_server_url", fallback=None)
     if isinstance(url, str) and url.strip():
-        return "[database] sql_alchemy_conn", database_identity(url)
-    return "none", ""
+        return "[core] execution_api_server_url", url_identity(url)
+    base_url = conf.get("api", "base_url", fallback=None)
+    base = base_url.strip() if isinstance(base_url, str) else ""
+    if not base or base.startswith("/"):
+        base = f"http://localhost:8080{base}"
+    return "[api] base_url", url_identity(f"{base.rstrip('/')}/execution/")
 
 
 def deployment_digest_from_config() -> str:

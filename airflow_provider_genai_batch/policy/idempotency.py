@@ -36,7 +36,6 @@ __all__ = [
     "MAX_DISPLAY_NAME_LENGTH",
     "VERTEX_KEY_LABEL",
     "canonical_bytes",
-    "database_identity",
     "deployment_digest",
     "display_name_with_key",
     "fingerprint_input",
@@ -47,6 +46,7 @@ __all__ = [
     "key_identity",
     "key_of_identity",
     "labels_with_key",
+    "url_identity",
     "vertex_key_filter",
 ]
 
@@ -165,13 +165,13 @@ def deployment_digest(identity: str) -> str:
     return hashlib.sha256(f"genai-batch-deployment\x00{identity}".encode()).hexdigest()[:16]
 
 
-def database_identity(url: str) -> str:
-    """The metadata DB's address without its secrets: scheme, user, host, port and database of a SQLAlchemy
-    URL (the password, query and fragment dropped), or a SQLite file's path. Never logged; hash it.
+def url_identity(url: str) -> str:
+    """A URL without its secrets: scheme, user, host, port and path (the password, query and fragment dropped).
+    What a deployment identity is made of (``airflow_provider_genai_batch.deployment``). Never logged; hash it.
 
     Example::
 
-        database_identity("postgresql+psycopg2://airflow:s3cret@db.prod:5432/airflow?sslmode=require")
+        url_identity("postgresql+psycopg2://airflow:s3cret@db.prod:5432/airflow?sslmode=require")
         # 'postgresql+psycopg2://airflow@db.prod:5432/airflow'
     """
     from urllib.parse import urlsplit

@@ -3,7 +3,7 @@ run the same DAG ids never reattach to, wait on or cancel each other's jobs.
 
 Threat model actor: another Airflow deployment (staging next to production) sharing one Google project.
 The deployment identity is ``[genai_batch] deployment_id`` (``AIRFLOW__GENAI_BATCH__DEPLOYMENT_ID``), else a
-digest of the metadata DB's address (``airflow_provider_genai_batch.deployment``).
+digest of the Execution API's URL (``airflow_provider_genai_batch.deployment``).
 """
 
 from __future__ import annotations
@@ -63,17 +63,25 @@ def test_staging_neither_reattaches_to_nor_cancels_productions_job(
     assert GenAIBatchHook().get_job(staging.value("create")["job_name"]).state.short == "CANCELLED"
 
 
-def test_the_default_identity_follows_the_metadata_db_never_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_identity_follows_the_execution_api_url_never_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3 blanks ``[database] sql_alchemy_conn`` in every task process (``airflow-db-not-allowed:///``), so
+    the default identity must come from what a task process still knows: the Execution API it calls."""
     monkeypatch.delenv(DEPLOYMENT_ENV, raising=False)
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://airflow:first-secret@db.prod:5432/airflow")
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")  # as in a task process
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "https://ops:first-secret@prod.example:8080/execution/"
+    )
     production = deployment_digest_from_config()
     where, identity = deployment_source()
-    assert where == "[database] sql_alchemy_conn"
+    assert where == "[core] execution_api_server_url"
     assert "first-secret" not in identity and "first-secret" not in production
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://airflow:rotated@db.prod:5432/airflow")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "https://ops:rotated@prod.example:8080/execution/")
     assert deployment_digest_from_config() == production  # a rotated password is the same deployment
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://airflow:first-secret@db.staging/airflow")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "https://staging.example:8080/execution/")
     assert deployment_digest_from_config() != production
+    monkeypatch.delenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL")
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://prod.example:8080")
+    assert deployment_source() == ("[api] base_url", "https://prod.example:8080/execution/")
     monkeypatch.setenv(DEPLOYMENT_ENV, "production")
     assert deployment_source()[0] == "[genai_batch] deployment_id"
     assert deployment_digest_from_config() not in (production, "")
