@@ -186,7 +186,7 @@ class TestStuck:
         return w
 
     @staticmethod
-    def read(state: str, created: str | None = None, **stats: int) -> BatchJob:
+    def read(state: str, created: str | None = None, /, **stats: int) -> BatchJob:
         body: dict[str, Any] = {"name": "batches/a", "state": state, "batchStats": stats or None}
         if created is not None:
             body["createTime"] = created
