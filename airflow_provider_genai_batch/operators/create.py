@@ -24,7 +24,7 @@ from airflow_provider_genai_batch.operators._inputs import (
     decode_json_source,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
-from airflow_provider_genai_batch.policy.completion import CompletionPolicy
+from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, CompletionPolicy
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
 from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
 
@@ -38,8 +38,6 @@ __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator
 
 DEFAULT_TIMEOUT = 48 * 3600.0  # batch jobs expire after 48 hours on both backends
 DEFAULT_POLL_INTERVAL = 600.0
-#: XCom key of a completion policy's attempts (job names, in order) while the task defers between them.
-ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
@@ -296,6 +294,8 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                     lookup_max_jobs=self.lookup_max_jobs,
                 )
             )
+            # Recorded at once (both modes): the reaper finds a follow-up of a task that failed through it.
+            self._context_ti.xcom_push(key=ATTEMPTS_XCOM_KEY, value=[j.name for j in jobs])
 
     def _attempt_ended(self, jobs: list[BatchJob]) -> BatchJob:
         """The last attempt once it has ended: waited for in the worker, or deferred (resumed in

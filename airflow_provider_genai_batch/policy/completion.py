@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "ATTEMPTS_XCOM_KEY",
     "RETRYABLE_CODES",
     "CompletionPolicy",
     "NextStep",
@@ -36,6 +37,10 @@ __all__ = [
     "followup_key",
     "is_retryable_row_error",
 ]
+
+#: XCom key of a create task's attempts (job names, attempt 1 first), pushed whenever a follow-up is made and before
+#: each deferral: the deferred task resumes from it, and the reaper finds follow-ups (verified by key) through it.
+ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 #: HTTP codes of a row error worth resubmitting; every other 4xx is the request's own fault.
 RETRYABLE_CODES = frozenset({429, 500, 503, 504})
