@@ -11,6 +11,7 @@ without a role, and anonymous; with forged XComs pointing at another DAG's job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -263,7 +264,7 @@ def test_the_reaper_cancels_a_follow_up_job_of_a_failed_task(
     assert not live(a_followup) and live(b_followup)
 
 
-FOLLOWUP_FORGERIES = {
+FOLLOWUP_FORGERIES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     # A's attempts name B's follow-up as A's attempt 2, or as attempt 3
     "as_attempt_2": lambda a, b: {ATTEMPTS_XCOM_KEY: [a["attempts"][0], b["attempts"][1]]},
     "as_attempt_3": lambda a, b: {ATTEMPTS_XCOM_KEY: [*a["attempts"], b["attempts"][1]]},
