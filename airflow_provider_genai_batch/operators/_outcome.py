@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.operators.exceptions import (
     GenAIBatchJobFailedError,
+    GenAIBatchJobStuckError,
     GenAIBatchJobTimeoutError,
     GenAIBatchPollingError,
 )
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
-__all__ = ["cancel_quietly", "conclude", "manifest_for", "resume_from_event"]
+__all__ = ["cancel_quietly", "conclude", "manifest_for", "resume_from_event", "stuck_failure", "unstick"]
 
 
 def manifest_for(hook: GenAIBatchHook, job: BatchJob, *, reattached: bool) -> dict[str, Any]:
@@ -53,6 +54,49 @@ def cancel_quietly(hook: GenAIBatchHook, job_name: str, log: Any, why: str) -> b
         return False
     log.info("Cancelled %s (%s)", job_name, why)
     return True
+
+
+def _describe(job: BatchJob) -> str:
+    counts = job.request_counts
+    total = "?" if counts.total is None else str(counts.total)
+    pending = "" if counts.pending is None else f", {counts.pending} pending"
+    return f"{job.state.short}, {counts.succeeded} of {total} requests succeeded, {counts.failed} failed{pending}"
+
+
+def stuck_failure(job: BatchJob, reason: str) -> GenAIBatchJobStuckError:
+    """The task failure for ``on_stuck="fail"``: the job, how long it was stuck, its state and counts, what to do."""
+    return GenAIBatchJobStuckError(
+        f"{job.name}: {reason}; it is {_describe(job)}. on_stuck='fail': the task fails and the job is left running "
+        "(a retry of the task reattaches to it, and fails again if it is still stuck). To end it, cancel it "
+        "(GenAIBatchCancelJobOperator, the jobs page or the console); to cancel stuck jobs and resubmit their "
+        "rows automatically, use on_stuck='resubmit'; to wait longer, raise stuck_after / pending_after"
+    )
+
+
+def unstick(hook: GenAIBatchHook, job: BatchJob, reason: str, *, on_stuck: str, log: Any) -> None:
+    """Act on a stuck job: ``"fail"`` raises :func:`stuck_failure`; ``"resubmit"`` cancels it (its rows are then
+    open, for the completion policy to resubmit once it has ended); ``"wait"`` does nothing."""
+    if on_stuck == "fail":
+        raise stuck_failure(job, reason)
+    if on_stuck != "resubmit":
+        return
+    log.warning(
+        "%s: %s; it is %s. Cancelling it to resubmit its rows (on_stuck='resubmit')", job.name, reason, _describe(job)
+    )
+    try:
+        hook.cancel_job(job.name)
+    except Exception as exc:
+        try:
+            ended = hook.get_job(job.name).done  # it may have ended between the read and the cancel
+        except Exception:
+            ended = False
+        if ended:
+            log.info("%s ended before it could be cancelled; its results count as the attempt's", job.name)
+            return
+        raise GenAIBatchJobFailedError(
+            f"{job.name}: {reason}, and cancelling it to resubmit its rows failed ({type(exc).__name__}: {exc}). "
+            "A retry of the task reattaches to it and tries again; or cancel it yourself"
+        ) from None
 
 
 def conclude(
@@ -109,6 +153,8 @@ def resume_from_event(
         parsed = validate_event(event)
     except InvalidTriggerEventError as exc:
         raise GenAIBatchPollingError(f"cannot resume: {exc}") from None
+    if parsed.status == "stuck":  # only a completion policy's trigger reports it; that operator handles it first
+        raise GenAIBatchJobFailedError(f"{parsed.job_name}: {parsed.reason}")
     if parsed.status == "timeout":
         raise _timeout(hook, parsed.job_name, parsed.reason, cancel_on_timeout=cancel_on_timeout, log=log)
     if parsed.status == "error":

@@ -26,7 +26,7 @@ from airflow_provider_genai_batch.operators._inputs import (
     resolve_local_src,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
-from airflow_provider_genai_batch.policy.completion import CompletionPolicy
+from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, CompletionPolicy
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
 from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
 
@@ -40,8 +40,6 @@ __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator
 
 DEFAULT_TIMEOUT = 48 * 3600.0  # batch jobs expire after 48 hours on both backends
 DEFAULT_POLL_INTERVAL = 600.0
-#: XCom key of a completion policy's attempts (job names, in order) while the task defers between them.
-ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
@@ -196,6 +194,8 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self._context_ti: Any = None
         self._timed_out = False
         self._retries_left = False
+        #: Attempts this process cancelled as stuck: waited for until they end, never judged stuck again.
+        self._cancelled: set[str] = set()
 
     # --- policy objects -------------------------------------------------------------------------
 
@@ -306,25 +306,34 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                     lookup_max_jobs=self.lookup_max_jobs,
                 )
             )
+            # Recorded at once (both modes): the reaper finds a follow-up of a task that failed through it.
+            self._context_ti.xcom_push(key=ATTEMPTS_XCOM_KEY, value=[j.name for j in jobs])
 
     def _attempt_ended(self, jobs: list[BatchJob]) -> BatchJob:
         """The last attempt once it has ended: waited for in the worker, or deferred (resumed in
-        ``execute_complete``). A timeout or a failed wait fails the task as without a policy."""
-        from airflow_provider_genai_batch.operators._outcome import conclude
+        ``execute_complete``). A timeout or a failed wait fails the task as without a policy. A stuck attempt
+        (the policy's ``on_stuck``) fails the task, or is cancelled and waited for until it ends: its rows are
+        then open and the next attempt resubmits them."""
+        from airflow_provider_genai_batch.client.models import JobState
+        from airflow_provider_genai_batch.operators._outcome import conclude, unstick
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
+        from airflow_provider_genai_batch.policy.completion import StuckWatch
         from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
         from airflow_provider_genai_batch.policy.waiting import JobWatch
 
+        assert self.completion is not None
         job = jobs[-1]
         if job.done:
             return job
         started_at = time.time()
         deadline = self._deadline(job, started_at)
+        cancelled = job.name in self._cancelled or job.state is JobState.CANCELLING
+        stuck = None if cancelled else StuckWatch.for_policy(self.completion)
         if self.deferrable:
             # The attempts so far, for execute_complete: XCom lives across deferrals within a try (dag.test()
             # replaces a deferral's kwargs with the event, so kwargs cannot carry them).
             self._context_ti.xcom_push(key=ATTEMPTS_XCOM_KEY, value=[j.name for j in jobs])
-            self._defer(job.name, started_at=started_at, deadline=deadline)
+            self._defer(job.name, started_at=started_at, deadline=deadline, stuck=stuck is not None)
         watch = JobWatch(
             job.name,
             started_at=started_at,
@@ -333,8 +342,14 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             partial=PartialFailurePolicy(max_failure_ratio=1.0),  # rows are the policy's, not the wait's
             max_consecutive_poll_errors=self.max_consecutive_poll_errors,
             log=self.log,
+            stuck=stuck,
         )
         decision, job = wait_for_job(self.hook, watch)
+        if decision.stuck:
+            unstick(self.hook, job, decision.reason, on_stuck=self.completion.on_stuck, log=self.log)
+            self._cancelled.add(job.name)
+            jobs[-1] = job
+            return self._attempt_ended(jobs)
         if not job.done:
             self._final_timeout(
                 lambda: conclude(
@@ -459,10 +474,12 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 "task is not retried (resubmit_on_timeout=True would retry with a new job)"
             ) from None
 
-    def _defer(self, job_name: str, *, started_at: float, deadline: float, attempts: list[str] | None = None) -> None:
+    def _defer(self, job_name: str, *, started_at: float, deadline: float, stuck: bool = False) -> None:
+        """Defer to the trigger; ``stuck``: with the completion policy's stuck thresholds."""
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
 
         assert self.timeout is not None and self.poll_interval is not None and self.min_poll_interval is not None
+        policy = self.completion if stuck else None
         self.defer(
             trigger=GenAIBatchJobTrigger(
                 genai_batch_conn_id=self.genai_batch_conn_id,
@@ -474,6 +491,8 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 max_failure_ratio=self.max_failure_ratio,
                 max_consecutive_poll_errors=self.max_consecutive_poll_errors,
                 cancel_on_kill=self.cancel_on_kill,
+                stuck_after=policy.stuck_after if policy is not None else None,
+                pending_after=policy.pending_after if policy is not None else None,
             ),
             method_name="execute_complete",
             timeout=dt.timedelta(seconds=max(0.0, deadline - time.time()) + self.poll_interval + DEFER_TIMEOUT_MARGIN),
@@ -498,6 +517,8 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 parsed = validate_event(event)
             except InvalidTriggerEventError:
                 parsed = None
+            if parsed is not None and parsed.status == "stuck":
+                self._unstick_deferred(parsed.job_name, parsed.reason)
             ended = parsed is not None and parsed.status != "timeout" and parsed.state is not None
             if ended:
                 jobs = [self.hook.get_job(name) for name in completion_attempts]
@@ -512,6 +533,18 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 log=self.log,
             )
         )
+
+    def _unstick_deferred(self, job_name: str, reason: str) -> None:
+        """The trigger saw ``job_name`` stuck: act on the policy's ``on_stuck`` (a job that ended since is left
+        to the completion loop, like any ended attempt)."""
+        from airflow_provider_genai_batch.operators._outcome import unstick
+
+        assert self.completion is not None
+        job = self.hook.get_job(job_name)
+        if job.done:
+            return
+        unstick(self.hook, job, reason, on_stuck=self.completion.on_stuck, log=self.log)
+        self._cancelled.add(job_name)
 
     def on_kill(self) -> None:
         """Cancel the job when the running task is killed (sync mode), if ``cancel_on_kill``.

@@ -12,6 +12,7 @@ except ImportError:  # Airflow 3.1: the task SDK does not re-export it yet
 __all__ = [
     "GenAIBatchJobEndedError",
     "GenAIBatchJobFailedError",
+    "GenAIBatchJobStuckError",
     "GenAIBatchJobTimeoutError",
     "GenAIBatchPollingError",
     "GenAIBatchTaskTimeoutError",
@@ -37,3 +38,8 @@ class GenAIBatchJobEndedError(AirflowFailException, GenAIBatchJobFailedError):
 class GenAIBatchTaskTimeoutError(AirflowFailException, GenAIBatchJobTimeoutError):
     """The create operator's ``timeout``, counted from the job's creation, passed: the task fails without retries
     (a retry would reattach to the same job past the same deadline, or pay for a new one)."""
+
+
+class GenAIBatchJobStuckError(GenAIBatchJobFailedError):
+    """A completion policy with ``on_stuck="fail"`` saw the job make no progress for too long; the job was left
+    running (a retry reattaches to it)."""

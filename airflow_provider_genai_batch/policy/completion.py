@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "ATTEMPTS_XCOM_KEY",
     "RETRYABLE_CODES",
     "CompletionPolicy",
     "NextStep",
@@ -36,6 +37,10 @@ __all__ = [
     "followup_key",
     "is_retryable_row_error",
 ]
+
+#: XCom key of a create task's attempts (job names, attempt 1 first), pushed whenever a follow-up is made and before
+#: each deferral: the deferred task resumes from it, and the reaper finds follow-ups (verified by key) through it.
+ATTEMPTS_XCOM_KEY = "genai_batch_attempts"
 
 #: HTTP codes of a row error worth resubmitting; every other 4xx is the request's own fault.
 RETRYABLE_CODES = frozenset({429, 500, 503, 504})
@@ -241,31 +246,55 @@ class RowLedger:
 
 
 class StuckWatch:
-    """Whether a job is stuck: no change of state or counts for ``stuck_after`` seconds, or PENDING for
-    ``pending_after`` seconds (both counted from this watch's first look)."""
+    """Whether a job is stuck: no change of state or counts for ``stuck_after`` seconds (counted from this watch's
+    first look), or not started (PENDING or QUEUED) for ``pending_after`` seconds (counted from the job's creation
+    when known and earlier, so a retried try or a re-created trigger does not restart the count).
 
-    __slots__ = ("_first_seen", "_last_change", "_last_seen", "pending_after", "stuck_after")
+    Example::
+
+        >>> watch = StuckWatch(stuck_after=None, pending_after=60)
+        >>> watch.observe("JOB_STATE_PENDING", (0, 0), now=1000.0, pending_since=900.0)
+        'still PENDING 100 s after its creation (pending_after=60)'
+    """
+
+    __slots__ = ("_created", "_first_seen", "_last_change", "_last_seen", "pending_after", "stuck_after")
 
     def __init__(self, *, stuck_after: float | None, pending_after: float | None) -> None:
         self.stuck_after = stuck_after
         self.pending_after = pending_after
         self._first_seen: float | None = None
+        self._created: float | None = None
         self._last_change = 0.0
         self._last_seen: tuple[Any, ...] | None = None
 
-    def observe(self, state: str, counts: tuple[Any, ...], now: float) -> str | None:
-        """The reason the job is stuck, or None; ``state`` as ``JOB_STATE_*``, ``counts`` any comparable tuple."""
+    @classmethod
+    def for_policy(cls, policy: CompletionPolicy | None) -> StuckWatch | None:
+        """The watch ``policy`` asks for; None when it keeps waiting (``on_stuck="wait"``) or sets no threshold."""
+        if policy is None or policy.on_stuck == "wait":
+            return None
+        if policy.stuck_after is None and policy.pending_after is None:
+            return None
+        return cls(stuck_after=policy.stuck_after, pending_after=policy.pending_after)
+
+    def observe(
+        self, state: str, counts: tuple[Any, ...], now: float, *, pending_since: float | None = None
+    ) -> str | None:
+        """The reason the job is stuck, or None; ``state`` as ``JOB_STATE_*``, ``counts`` any comparable tuple,
+        ``pending_since`` the job's creation (epoch seconds) when known (remembered for later looks)."""
         seen = (state, *counts)
         if self._first_seen is None:
             self._first_seen = now
+        if pending_since is not None:
+            self._created = pending_since if self._created is None else min(self._created, pending_since)
         if seen != self._last_seen:
             self._last_seen, self._last_change = seen, now
-        if (
-            self.pending_after is not None
-            and state.endswith("PENDING")
-            and now - self._first_seen >= self.pending_after
-        ):
-            return f"still PENDING after {now - self._first_seen:.0f} s (pending_after={self.pending_after:g})"
+        not_started = state.endswith(("PENDING", "QUEUED"))
+        if self.pending_after is not None and not_started:
+            since = self._first_seen if self._created is None else min(self._created, self._first_seen)
+            if now - since >= self.pending_after:
+                origin = "its creation" if since < self._first_seen else "the first look"
+                short = state.removeprefix("JOB_STATE_").removeprefix("BATCH_STATE_")
+                return f"still {short} {now - since:.0f} s after {origin} (pending_after={self.pending_after:g})"
         if self.stuck_after is not None and now - self._last_change >= self.stuck_after:
             return f"no progress for {now - self._last_change:.0f} s (stuck_after={self.stuck_after:g})"
         return None

@@ -1,6 +1,7 @@
 """The trigger's terminal event: built in one place, validated in one place. Pure.
 
-Payload: ``{"status": "success" | "error" | "timeout", "job_name", "state", "reason", "manifest"?}``. Any other
+Payload: ``{"status": "success" | "error" | "timeout" | "stuck", "job_name", "state", "reason", "manifest"?}``
+("stuck": a completion policy's stuck watch fired; the job still runs and the worker decides what follows). Any other
 status, a missing job name or a payload that is not a mapping is rejected: an unrecognised event never
 becomes success.
 
@@ -19,8 +20,8 @@ from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind
 
 __all__ = ["EVENT_STATUSES", "InvalidTriggerEventError", "JobEvent", "event_for_decision", "validate_event"]
 
-EventStatus = Literal["success", "error", "timeout"]
-EVENT_STATUSES: tuple[EventStatus, ...] = ("success", "error", "timeout")
+EventStatus = Literal["success", "error", "timeout", "stuck"]
+EVENT_STATUSES: tuple[EventStatus, ...] = ("success", "error", "timeout", "stuck")
 
 
 class InvalidTriggerEventError(ValueError):
@@ -64,6 +65,8 @@ def event_for_decision(
     status: EventStatus = "success" if decision.kind is DecisionKind.DONE else "error"
     if decision.timed_out:
         status = "timeout"
+    elif decision.stuck:
+        status = "stuck"
     return JobEvent(status=status, job_name=job_name, state=state, reason=decision.reason, manifest=manifest)
 
 

@@ -86,7 +86,8 @@ class Decision:
     """The policy's answer: ``kind``, how long to wait before the next poll, and why.
 
     ``timed_out`` is true when the job was still unfinished at the deadline (``kind`` is then FAILED);
-    ``poll_error`` is true when reading the job kept failing (``kind`` is then FAILED, the job may still run).
+    ``poll_error`` is true when reading the job kept failing (``kind`` is then FAILED, the job may still run);
+    ``stuck`` is true when the job made no progress for too long (``kind`` is then FAILED, the job still runs).
     """
 
     kind: DecisionKind
@@ -94,6 +95,7 @@ class Decision:
     reason: str = ""
     timed_out: bool = False
     poll_error: bool = False
+    stuck: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ against the project's cap on concurrent batch jobs, so they are cancelled. Kept:
 - a job whose claiming record is not verified (``ui.binding.verify``: the job must carry the key re-derived from
   the task's recorded key proof): XCom is writable by DAG editors and is no evidence.
 
+A completion policy's follow-up job (attempt 2, 3...) is its task's when the task's recorded attempts name it and
+it carries the key derived from the verified key (``ui.binding.verify_followup``); it is then decided as the task's
+first job is.
+
 The caller gathers the facts (``ui/reaper.py`` in the api-server, where the metadata DB is) and applies the plan.
 
 Example::
@@ -68,6 +72,8 @@ class Owner:
     verify_reason: str
     ti_state: str | None
     dag_run_state: str | None
+    #: Which of the task's jobs: 1, or a completion policy's follow-up (2, 3...).
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

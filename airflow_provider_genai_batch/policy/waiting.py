@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.policy.polling import (
@@ -37,17 +38,25 @@ from airflow_provider_genai_batch.policy.progress import PollErrorBudget, progre
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
+    from airflow_provider_genai_batch.policy.completion import StuckWatch
 
 __all__ = ["JobWatch"]
+
+
+def _epoch(when: dt.datetime) -> float:
+    """Epoch seconds of a server time (naive means UTC)."""
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
 class JobWatch:
     """The state of one wait: when it started, its deadline, its policies, the error budget and the last job read.
 
-    ``deadline`` ``None`` means no deadline (the sensor: Airflow enforces its ``timeout``).
+    ``deadline`` ``None`` means no deadline (the sensor: Airflow enforces its ``timeout``). ``stuck`` (a
+    completion policy's ``StuckWatch``): a job still waiting that made no progress for too long gives a FAILED
+    decision with ``stuck=True`` (a terminal state and the deadline win over it).
     """
 
-    __slots__ = ("_budget", "deadline", "job", "job_name", "log", "partial", "schedule", "started_at")
+    __slots__ = ("_budget", "deadline", "job", "job_name", "log", "partial", "schedule", "started_at", "stuck")
 
     def __init__(
         self,
@@ -59,6 +68,7 @@ class JobWatch:
         partial: PartialFailurePolicy,
         max_consecutive_poll_errors: int,
         log: Any,
+        stuck: StuckWatch | None = None,
     ) -> None:
         self.job_name = job_name
         self.started_at = started_at
@@ -66,6 +76,7 @@ class JobWatch:
         self.schedule = schedule
         self.partial = partial
         self.log = log
+        self.stuck = stuck
         self.job: BatchJob | None = None
         self._budget = PollErrorBudget.for_schedule(schedule, max_consecutive_poll_errors)
 
@@ -78,7 +89,7 @@ class JobWatch:
         self.log.info(
             progress_line(result.name, result.state, result.request_counts, elapsed_seconds=now - self.started_at)
         )
-        return decide_for_job(
+        decision = decide_for_job(
             result,
             started_at=self.started_at,
             deadline=self.deadline,
@@ -86,6 +97,18 @@ class JobWatch:
             schedule=self.schedule,
             partial=self.partial,
         )
+        if decision.kind is DecisionKind.WAIT and self.stuck is not None:
+            counts = result.request_counts
+            created = result.create_time
+            reason = self.stuck.observe(
+                result.state.value,
+                (counts.total, counts.succeeded, counts.failed, counts.pending),
+                now,
+                pending_since=None if created is None else _epoch(created),
+            )
+            if reason is not None:
+                return Decision(DecisionKind.FAILED, reason=f"the job is stuck: {reason}", stuck=True)
+        return decision
 
     def _after_error(self, exc: BaseException, now: float) -> Decision:
         from airflow_provider_genai_batch.client.errors import is_transient

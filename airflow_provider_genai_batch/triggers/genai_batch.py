@@ -30,6 +30,7 @@ from airflow_provider_genai_batch.policy.waiting import JobWatch
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from airflow_provider_genai_batch.policy.completion import StuckWatch
     from airflow_provider_genai_batch.webhooks.wakeup import NudgeWaiter
 
 __all__ = ["GenAIBatchJobTrigger"]
@@ -41,6 +42,15 @@ ON_KILL_BUDGET = 120.0
 _ON_KILL_WORK: set[asyncio.Future[None]] = set()
 # Task states in which the trigger is still the one watching the job: on_kill must not cancel then.
 _STILL_WATCHED = frozenset({"deferred"})
+
+
+def _optional_seconds(name: str, value: Any) -> float | None:
+    """None, or a number of seconds > 0 (checked at construction, so a bad value fails before deferral)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0 or None, got {value!r}")
+    return float(value)
 
 
 class GenAIBatchJobTrigger(BaseTrigger):
@@ -56,6 +66,9 @@ class GenAIBatchJobTrigger(BaseTrigger):
     :param max_consecutive_poll_errors: transient poll errors in a row before giving up.
     :param cancel_on_kill: cancel the job when a user ends the deferred task (Airflow 3.3+), after checking
         that the task really ended.
+    :param stuck_after: a completion policy's threshold: no change of state or counts for this many seconds
+        gives a ``stuck`` event (the job keeps running; the worker decides). None (default): never.
+    :param pending_after: the same for a job still PENDING (or QUEUED) this many seconds after its creation.
 
     Example::
 
@@ -75,6 +88,8 @@ class GenAIBatchJobTrigger(BaseTrigger):
         max_failure_ratio: float = 0.0,
         max_consecutive_poll_errors: int = 5,
         cancel_on_kill: bool = False,
+        stuck_after: float | None = None,
+        pending_after: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.genai_batch_conn_id = genai_batch_conn_id
@@ -86,6 +101,8 @@ class GenAIBatchJobTrigger(BaseTrigger):
         self.max_failure_ratio = max_failure_ratio
         self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self.cancel_on_kill = cancel_on_kill
+        self.stuck_after = _optional_seconds("stuck_after", stuck_after)
+        self.pending_after = _optional_seconds("pending_after", pending_after)
         # This process's clock at creation: the connection read may be shared with the triggers created with this
         # one (a read that started after now), never older than the connection at this trigger's creation.
         self._created = time.monotonic()
@@ -95,21 +112,23 @@ class GenAIBatchJobTrigger(BaseTrigger):
         PollErrorBudget(max_consecutive=max_consecutive_poll_errors)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Exactly the constructor's kwargs: a connection id, a job name, times and policy numbers."""
-        return (
-            CLASS_PATH,
-            {
-                "genai_batch_conn_id": self.genai_batch_conn_id,
-                "job_name": self.job_name,
-                "deadline": self.deadline,
-                "started_at": self.started_at,
-                "poll_interval": self.poll_interval,
-                "min_poll_interval": self.min_poll_interval,
-                "max_failure_ratio": self.max_failure_ratio,
-                "max_consecutive_poll_errors": self.max_consecutive_poll_errors,
-                "cancel_on_kill": self.cancel_on_kill,
-            },
-        )
+        """Exactly the constructor's kwargs: a connection id, a job name, times and policy numbers (the stuck
+        thresholds only when set, so a trigger serialized before they existed rebuilds the same)."""
+        kwargs: dict[str, Any] = {
+            "genai_batch_conn_id": self.genai_batch_conn_id,
+            "job_name": self.job_name,
+            "deadline": self.deadline,
+            "started_at": self.started_at,
+            "poll_interval": self.poll_interval,
+            "min_poll_interval": self.min_poll_interval,
+            "max_failure_ratio": self.max_failure_ratio,
+            "max_consecutive_poll_errors": self.max_consecutive_poll_errors,
+            "cancel_on_kill": self.cancel_on_kill,
+        }
+        for name in ("stuck_after", "pending_after"):
+            if getattr(self, name) is not None:
+                kwargs[name] = getattr(self, name)
+        return CLASS_PATH, kwargs
 
     def _hook(self, read_since: float | None = None) -> GenAIBatchHook:
         from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
@@ -127,6 +146,7 @@ class GenAIBatchJobTrigger(BaseTrigger):
             partial=self._partial,
             max_consecutive_poll_errors=self.max_consecutive_poll_errors,
             log=self.log,
+            stuck=self._stuck_watch(),
         )
         waiter = None
         while True:
@@ -145,6 +165,13 @@ class GenAIBatchJobTrigger(BaseTrigger):
                 continue
             yield TriggerEvent(self._event(decision, watch.job, hook).to_payload())  # type: ignore[no-untyped-call]
             return
+
+    def _stuck_watch(self) -> StuckWatch | None:
+        if self.stuck_after is None and self.pending_after is None:
+            return None
+        from airflow_provider_genai_batch.policy.completion import StuckWatch
+
+        return StuckWatch(stuck_after=self.stuck_after, pending_after=self.pending_after)
 
     def _webhook_waiter(self, hook: GenAIBatchHook) -> NudgeWaiter | None:
         """A waiter that also wakes on verified webhook deliveries, when the connection names a receiver."""

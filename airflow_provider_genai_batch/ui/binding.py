@@ -15,6 +15,10 @@ A forged proof must name this task (1) and hash to the key another task's job ca
 96 bits of SHA-256. No secret is involved, so the api-server needs none; the owner of a verified job is the DAG
 its proof names, which is the DAG access is checked against.
 
+A completion policy's follow-up job (attempt *k* >= 2, named in the task's recorded attempts) carries
+``followup_key(key, k)`` instead (``policy.completion``), ``key`` being the key re-derived from the task's proof:
+:func:`verify_followup` checks (1) and that derived key, so a forged attempts list binds nothing the proof does not.
+
 Example::
 
     verdict = verify(record, job)
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.ui.records import JobRecord
 
-__all__ = ["Verdict", "plausible_job_name", "verify"]
+__all__ = ["Verdict", "plausible_job_name", "verify", "verify_followup"]
 
 # The job names the client reads: Gemini batches and Vertex AI batch prediction jobs (short or full form).
 _JOB_NAME = re.compile(
@@ -92,3 +96,21 @@ def verify(record: JobRecord, job: BatchJob) -> Verdict:
     if job.backend == "vertex" and key_from_labels(job.labels) != key:
         return Verdict(False, "the job's genai-batch-key label is not this task's idempotency key")
     return Verdict(True, "the job carries this task's idempotency key", owner_dag_id=record.dag_id)
+
+
+def verify_followup(record: JobRecord, job: BatchJob, attempt: int) -> Verdict:
+    """Whether ``job`` is attempt ``attempt`` (2, 3...) of ``record``'s task: its recorded attempts name it there,
+    and it carries ``followup_key`` of the key re-derived from the task's own key proof."""
+    from airflow_provider_genai_batch.policy.completion import followup_key
+
+    attempts = record.attempts or []
+    if attempt < 2 or len(attempts) < attempt or attempts[attempt - 1] != job.name:
+        return Verdict(False, "the task's recorded attempts do not name this job")
+    if not _proof_names_task(record.key_proof, record):
+        return Verdict(False, "this task recorded no key proof of its own (not a job this task created)")
+    key = followup_key(key_of_identity(list(record.key_proof or [])), attempt)
+    if key_from_display_name(job.display_name) != key:
+        return Verdict(False, f"the job does not carry the key of this task's attempt {attempt}")
+    if job.backend == "vertex" and key_from_labels(job.labels) != key:
+        return Verdict(False, f"the job's genai-batch-key label is not the key of this task's attempt {attempt}")
+    return Verdict(True, f"the job carries the key of this task's attempt {attempt}", owner_dag_id=record.dag_id)

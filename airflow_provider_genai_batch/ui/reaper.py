@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
 from airflow_provider_genai_batch.policy.reaping import LiveJob, Owner, ReapDecision, plan_reaping
 from airflow_provider_genai_batch.ui.access import can_edit_dag, can_read_connection, can_read_dag
-from airflow_provider_genai_batch.ui.binding import verify
+from airflow_provider_genai_batch.ui.binding import verify, verify_followup
 from airflow_provider_genai_batch.ui.errors import ui_error_text
 from airflow_provider_genai_batch.ui.records import JobRecord, read_records
 
@@ -55,8 +55,8 @@ async def live_jobs(conn_id: str, limit: int = SCAN_LIMIT) -> tuple[list[BatchJo
     return found, False
 
 
-def _owner(record: JobRecord, job: BatchJob) -> Owner:
-    verdict = verify(record, job)
+def _owner(record: JobRecord, job: BatchJob, attempt: int = 1) -> Owner:
+    verdict = verify(record, job) if attempt == 1 else verify_followup(record, job, attempt)
     return Owner(
         dag_id=record.dag_id,
         run_id=record.run_id,
@@ -66,6 +66,7 @@ def _owner(record: JobRecord, job: BatchJob) -> Owner:
         verify_reason=verdict.reason,
         ti_state=record.ti_state,
         dag_run_state=record.dag_run_state,
+        attempt=attempt,
     )
 
 
@@ -77,6 +78,7 @@ def _owner_json(owner: Owner) -> dict[str, Any]:
         "map_index": owner.map_index,
         "task_state": owner.ti_state,
         "dag_run_state": owner.dag_run_state,
+        "attempt": owner.attempt,
     }
 
 
@@ -110,16 +112,19 @@ async def gather(conn_ids: list[str]) -> tuple[list[LiveJob], dict[str, str], li
     created = [job.create_time for _, job in jobs if job.create_time is not None]
     since = min(created) - RECORD_MARGIN if len(created) == len(jobs) else None
     records = await asyncio.to_thread(read_records, since=since, limit=RECORD_LIMIT)
-    by_name: dict[str, list[JobRecord]] = {}
+    by_name: dict[str, list[tuple[JobRecord, int]]] = {}
     for record in records:
-        by_name.setdefault(record.job_name, []).append(record)
+        by_name.setdefault(record.job_name, []).append((record, 1))
+        for attempt, name in enumerate(record.attempts or [], start=1):
+            if attempt > 1:  # a completion policy's follow-up: verified against the derived key
+                by_name.setdefault(name, []).append((record, attempt))
     live = [
         LiveJob(
             conn_id=conn_id,
             name=job.name,
             state=job.state.short,
             key=key_from_display_name(job.display_name) or key_from_labels(job.labels),
-            owners=[_owner(record, job) for record in by_name.get(job.name, [])],
+            owners=[_owner(record, job, attempt) for record, attempt in by_name.get(job.name, [])],
         )
         for conn_id, job in jobs
     ]

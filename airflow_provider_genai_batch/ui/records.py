@@ -19,9 +19,12 @@ from airflow_provider_genai_batch.links.genai_batch import (
     KEY_PROOF_XCOM_KEY,
     REATTACHED_XCOM_KEY,
 )
+from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
 
-_KEYS = (JOB_NAME_XCOM_KEY, REATTACHED_XCOM_KEY, KEY_PROOF_XCOM_KEY, "return_value")
+_KEYS = (JOB_NAME_XCOM_KEY, REATTACHED_XCOM_KEY, KEY_PROOF_XCOM_KEY, ATTEMPTS_XCOM_KEY, "return_value")
+#: Attempts of one task read at most (a completion policy allows 100).
+MAX_ATTEMPTS = 100
 MAX_RECORDS = 500
 
 
@@ -49,6 +52,9 @@ class JobRecord:
     created: dt.datetime | None = None
     key_proof: list[Any] | None = None
     dag_run_state: str | None = None
+    #: A completion policy's attempts (job names, attempt 1 first): claims, verified one by one
+    #: (``ui.binding.verify_followup``).
+    attempts: list[str] | None = None
 
     @property
     def ti_key(self) -> tuple[str, str, str, int]:
@@ -95,6 +101,8 @@ def read_records(
             key = (row.dag_id, row.run_id, row.task_id, row.map_index)
             by_ti.setdefault(key, {})[row.key] = _value(row)
             stamps.setdefault(key, row.timestamp)
+        if since is not None:
+            _complete_followup_records(session, by_ti, XComModel)
         records: list[JobRecord] = []
         for key, values in by_ti.items():
             manifest = values.get("return_value")
@@ -105,12 +113,38 @@ def read_records(
             record = JobRecord(*key, job_name=name, manifest=manifest, created=stamps.get(key))
             proof = values.get(KEY_PROOF_XCOM_KEY)
             record.key_proof = proof if isinstance(proof, list) else None
+            attempts = values.get(ATTEMPTS_XCOM_KEY)
+            if isinstance(attempts, list) and all(isinstance(a, str) for a in attempts):
+                record.attempts = attempts[:MAX_ATTEMPTS]
             reattached = values.get(REATTACHED_XCOM_KEY)
             record.reattached = bool(reattached) if reattached is not None else None
             _add_task_details(session, record, TaskInstance, RTIF, Trigger)
             records.append(record)
     records.sort(key=lambda r: r.created or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
     return records[:limit]
+
+
+def _complete_followup_records(
+    session: Any, by_ti: dict[tuple[str, str, str, int], dict[str, Any]], model: Any
+) -> None:
+    """A task whose recent XComs name follow-up attempts: its job name and key proof, pushed when attempt 1 was
+    made (possibly before ``since``), are read too, so its follow-ups can be verified."""
+    from sqlalchemy import select
+
+    for key, values in by_ti.items():
+        if ATTEMPTS_XCOM_KEY not in values or (JOB_NAME_XCOM_KEY in values and KEY_PROOF_XCOM_KEY in values):
+            continue
+        rows = session.scalars(
+            select(model).where(
+                model.key.in_((JOB_NAME_XCOM_KEY, KEY_PROOF_XCOM_KEY)),
+                model.dag_id == key[0],
+                model.run_id == key[1],
+                model.task_id == key[2],
+                model.map_index == key[3],
+            )
+        )
+        for row in rows:
+            values.setdefault(row.key, _value(row))
 
 
 def _add_task_details(session: Any, record: JobRecord, ti_model: Any, rtif_model: Any, trigger_model: Any) -> None:

@@ -11,6 +11,7 @@ without a role, and anonymous; with forged XComs pointing at another DAG's job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,9 +20,10 @@ from starlette.testclient import TestClient
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, KEY_PROOF_XCOM_KEY
+from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
 from airflow_provider_genai_batch.ui.app import CSRF_HEADER
 from tests.ui.conftest import auth_manager, token, ui  # noqa: F401  (the UI tests' fixtures, used by name)
-from tests.ui.support import headers_of, rest, run_create, write_xcom  # noqa: F401
+from tests.ui.support import PROMPTS, headers_of, rest, run_create, write_xcom  # noqa: F401
 
 CSRF = {"X-Requested-With": CSRF_HEADER}
 LIVE = ("JOB_STATE_PENDING", "JOB_STATE_RUNNING")
@@ -198,3 +200,101 @@ def test_an_editor_without_edit_access_to_the_owning_dag_cannot_reap_it(
     skipped = [e for e in report["skipped"] if e["job_name"] == a_job]
     assert skipped and "no edit access to DAG 'ui_team_a'" in skipped[0]["reason"]
     assert report["cancelled"] == [] and live(a_job)
+
+
+# --- a completion policy's follow-up jobs -------------------------------------------------------------------------
+
+
+def followup_dag(dag_id: str, display_name: str | None) -> str:
+    """Task ``create`` with a completion policy: attempt 1 leaves a row to resubmit; attempt 2 never leaves PENDING
+    and the task fails (``on_stuck='fail'``), leaving attempt 2 running: an orphaned follow-up."""
+    shown = f", display_name={display_name!r}" if display_name else ""
+    return f"""# An airflow DAG (Airflow's safe mode parses only files mentioning both words).
+import datetime as dt
+from airflow.sdk import DAG
+from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
+from airflow_provider_genai_batch.policy.completion import CompletionPolicy
+
+with DAG({dag_id!r}, schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), catchup=False,
+         default_args={{"retries": 0}}) as dag:
+    GenAIBatchCreateJobOperator(
+        task_id="create", model="gemini-2.5-flash", src={PROMPTS!r}, deferrable=False,
+        poll_interval=0.1, min_poll_interval=0.1{shown},
+        completion=CompletionPolicy(max_attempts=3, on_stuck="fail", pending_after=0.3),
+    )
+"""
+
+
+def run_followup(run_dag_file: Any, emulator: EmulatorHandle, dag_id: str, display_name: str | None = None) -> Any:
+    emulator.add_outcome(failed_requests={1: 429})
+    emulator.add_outcome("STUCK_PENDING")
+    result = run_dag_file(dag_id, followup_dag(dag_id, display_name))
+    assert result.task_states["create"] == "failed", result.output[-3000:]
+    assert "GenAIBatchJobStuckError" in result.output
+    attempts = result.value("create", ATTEMPTS_XCOM_KEY)
+    assert isinstance(attempts, list) and len(attempts) == 2 and live(attempts[1])
+    return result
+
+
+@pytest.fixture
+def followups(run_dag_file: Any, emulator: EmulatorHandle) -> dict[str, Any]:
+    """DAG A and DAG B, each with a failed task whose follow-up (attempt 2) is still live."""
+    emulator.configure(job_seconds=0.2, pending_seconds=0.05)
+    a = run_followup(run_dag_file, emulator, "ui_team_a")
+    b = run_followup(run_dag_file, emulator, "ui_team_b", "team-b-nightly")
+    return {
+        "a": a,
+        "b": b,
+        "a_attempts": a.value("create", ATTEMPTS_XCOM_KEY),
+        "b_attempts": b.value("create", ATTEMPTS_XCOM_KEY),
+    }
+
+
+def test_the_reaper_cancels_a_follow_up_job_of_a_failed_task(
+    ui: TestClient, token: Any, followups: dict[str, Any], emulator: EmulatorHandle
+) -> None:
+    a_followup, b_followup = followups["a_attempts"][1], followups["b_attempts"][1]
+    report = reap(ui, token, "admin").json()
+    entry = [e for e in report["to_cancel"] if e["job_name"] == a_followup]
+    assert entry and entry[0]["reason"] == "its task instance is failed", report
+    assert entry[0]["owner"]["dag_id"] == "ui_team_a" and entry[0]["owner"]["attempt"] == 2
+    assert a_followup not in names(report["unowned"]) and b_followup in names(report["to_cancel"])
+    applied = reap(ui, token, "editor_a", dry_run=False).json()  # editor_a may edit DAG A only
+    assert applied["cancelled"] == [a_followup] and applied["errors"] == []
+    assert not live(a_followup) and live(b_followup)
+
+
+FOLLOWUP_FORGERIES: dict[str, Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
+    # A's attempts name B's follow-up as A's attempt 2, or as attempt 3
+    "as_attempt_2": lambda a, b: {ATTEMPTS_XCOM_KEY: [a["attempts"][0], b["attempts"][1]]},
+    "as_attempt_3": lambda a, b: {ATTEMPTS_XCOM_KEY: [*a["attempts"], b["attempts"][1]]},
+    # ...with B's own key proof and job name copied over as well
+    "with_b_proof": lambda a, b: {
+        ATTEMPTS_XCOM_KEY: b["attempts"],
+        JOB_NAME_XCOM_KEY: b["attempts"][0],
+        KEY_PROOF_XCOM_KEY: b["proof"],
+    },
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FOLLOWUP_FORGERIES))
+def test_a_forged_attempts_xcom_never_gets_another_dags_follow_up_cancelled(
+    ui: TestClient, rest: TestClient, token: Any, followups: dict[str, Any], forgery: str
+) -> None:
+    a = {"attempts": followups["a_attempts"]}
+    b = {"attempts": followups["b_attempts"], "proof": followups["b"].value("create", KEY_PROOF_XCOM_KEY)}
+    b_followup = b["attempts"][1]
+    editor = headers_of(token, "editor_a")
+    for key, value in FOLLOWUP_FORGERIES[forgery](a, b).items():
+        write_xcom(rest, editor, "ui_team_a", followups["a"].run_id, key, value)
+    # B's own record gone (its run deleted): the forged claim is the only one left
+    deleted = rest.delete(f"/api/v2/dags/ui_team_b/dagRuns/{followups['b'].run_id}", headers=headers_of(token, "admin"))
+    assert deleted.status_code == 204, deleted.text
+    for actor in ("admin", "editor_a"):
+        report = reap(ui, token, actor, dry_run=False).json()
+        assert b_followup not in names(report["to_cancel"]) and b_followup not in report["cancelled"], actor
+        assert "team-b-nightly" not in str(report), actor
+        if actor == "admin":
+            skipped = [e for e in report["skipped"] if e["job_name"] == b_followup]
+            assert skipped and "not verified" in skipped[0]["reason"], report
+    assert live(b_followup)

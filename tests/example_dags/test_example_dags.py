@@ -81,6 +81,7 @@ def test_every_example_imports_without_errors(example_bag: Any) -> None:
         "genai_batch_common_ai",
         "genai_batch_big_job",
         "genai_batch_big_job_report",
+        "genai_batch_completion_policy",
     }
     assert expected <= set(example_bag.dags)
 
@@ -204,3 +205,19 @@ def test_big_job_in_shards(example_bag: Any, emulator: Any) -> None:
     assert event.extra["job_names"] == [shard["job_name"] for shard in manifest["shards"]]
     assert event.extra["usage"] == manifest["usage"]["total"]
     assert queued == {"genai_batch_big_job_report"}
+
+
+def test_completion_policy_answers_every_row_once(example_bag: Any, emulator: Any) -> None:
+    # The first job answers rows 0, 2, 4 and fails rows 1 (429) and 3 (503): the follow-up sends those two again.
+    emulator.add_outcome(failed_requests={1: 429, 3: 503})
+    dag_run = run(example_bag, "genai_batch_completion_policy")
+    assert set(states(dag_run).values()) == {"success"}
+    summary = xcom(dag_run, "report")
+    assert [(a["attempt"], a["rows"]) for a in summary["attempts"]] == [(1, 5), (2, 2)]
+    assert summary["rows"] == {"total": 5, "answered": 5, "failed": 0, "given_up": 0}
+    assert summary["answered_by_attempt"] == {f"product-{n}": 2 if n in (1, 3) else 1 for n in range(5)}
+    written = xcom(dag_run, "save_results")
+    lines = [json.loads(line) for line in Path(written["destination"]).read_text().splitlines()]
+    assert [line["index"] for line in lines] == list(range(5))
+    assert all("error" not in line for line in lines)
+    assert emulator.stats()["jobs_created"] == 2

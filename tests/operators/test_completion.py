@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
+from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY
 from tests.conftest import VERTEX_CONN_ID
 
 N = 8
@@ -180,3 +181,84 @@ def test_a_crash_after_the_follow_up_create_pays_no_second_job(
     completion = result.value("create")["completion"]
     assert [a["rows"] for a in completion["attempts"]] == [N, 1]
     assert [line["attempt"] for line in _lines(out)] == [1, 1, 1, 2, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stuck_attempt_is_cancelled_and_its_rows_resubmitted(
+    run_dag_file: Any, fast_emulator: EmulatorHandle, tmp_path: Path, backend: str, deferrable: bool
+) -> None:
+    """Attempt 1 never leaves PENDING: past ``pending_after`` it is cancelled (Vertex: CANCELLING, waited for) and
+    its rows, all open, are attempt 2's. Every row is answered once, by attempt 2."""
+    fast_emulator.add_outcome("STUCK_PENDING")
+    out = tmp_path / "results.jsonl"
+    dag_id = f"completion_stuck_resubmit_{backend}_{deferrable}"
+    source = _dag(
+        dag_id,
+        _source(tmp_path, backend),
+        out,
+        backend=backend,
+        deferrable=deferrable,
+        policy="CompletionPolicy(max_attempts=2, on_stuck='resubmit', pending_after=0.3)",
+    )
+    result = run_dag_file(dag_id, source)
+    assert result.state == "success", result.output[-4000:]
+    completion = result.value("create")["completion"]
+    assert [(a["rows"], a["state"]) for a in completion["attempts"]] == [
+        (N, "JOB_STATE_CANCELLED"),
+        (N, "JOB_STATE_SUCCEEDED"),
+    ]
+    assert completion["rows"] == {"total": N, "answered": N, "failed": 0, "given_up": 0}
+    stats = fast_emulator.stats()
+    assert stats["jobs_created"] == 2
+    assert stats["cancels"][backend] == 1
+    lines = _lines(out)
+    assert [(line["index"], line["attempt"]) for line in lines] == [(i, 2) for i in range(N)]
+    assert "Cancelling it to resubmit its rows (on_stuck='resubmit')" in result.output
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_a_stuck_attempt_fails_the_task_naming_the_job_and_what_to_do(
+    run_dag_file: Any, fast_emulator: EmulatorHandle, tmp_path: Path, deferrable: bool
+) -> None:
+    fast_emulator.add_outcome("STUCK_PENDING")
+    out = tmp_path / "results.jsonl"
+    dag_id = f"completion_stuck_fail_{deferrable}"
+    source = _dag(
+        dag_id,
+        _source(tmp_path, "gemini"),
+        out,
+        backend="gemini",
+        deferrable=deferrable,
+        policy="CompletionPolicy(on_stuck='fail', pending_after=0.3)",
+    )
+    result = run_dag_file(dag_id, source)
+    assert result.state == "failed"
+    assert result.task_states["create"] == "failed"
+    stats = fast_emulator.stats()
+    assert stats["jobs_created"] == 1 and stats["cancels"]["gemini"] == 0  # left running, as the message says
+    job_name = result.value("create", JOB_NAME_XCOM_KEY)
+    assert "GenAIBatchJobStuckError" in result.output
+    message = next(line for line in result.output.splitlines() if "on_stuck='fail'" in line)
+    assert f"{job_name}: the job is stuck" in message
+    assert "still PENDING" in message and "pending_after=0.3" in message
+    assert f"PENDING, 0 of {N} requests succeeded, 0 failed" in message
+    assert "on_stuck='resubmit'" in message and "raise stuck_after / pending_after" in message
+
+
+def test_on_stuck_wait_keeps_waiting(run_dag_file: Any, fast_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    """``on_stuck='wait'`` with a threshold: the job, slow to start, is waited for and nothing is cancelled."""
+    fast_emulator.add_outcome(pending_seconds=1.0)
+    out = tmp_path / "results.jsonl"
+    source = _dag(
+        "completion_stuck_wait",
+        _source(tmp_path, "gemini"),
+        out,
+        backend="gemini",
+        deferrable=False,
+        policy="CompletionPolicy(on_stuck='wait', pending_after=0.1)",
+    )
+    result = run_dag_file("completion_stuck_wait", source)
+    assert result.state == "success", result.output[-4000:]
+    stats = fast_emulator.stats()
+    assert stats["jobs_created"] == 1 and stats["cancels"]["gemini"] == 0

@@ -98,3 +98,28 @@ def test_stuck_watch_reports_no_progress_and_long_pending() -> None:
     pending = StuckWatch(stuck_after=None, pending_after=50)
     assert pending.observe("JOB_STATE_PENDING", (), 0) is None
     assert "PENDING" in (pending.observe("JOB_STATE_PENDING", (), 50) or "")
+
+
+def test_a_pending_job_counts_from_its_creation_when_earlier_than_the_first_look() -> None:
+    watch = StuckWatch(stuck_after=None, pending_after=60)
+    assert watch.observe("JOB_STATE_QUEUED", (), 1000.0, pending_since=950.0) is None
+    assert "still QUEUED 60 s after its creation" in (watch.observe("JOB_STATE_QUEUED", (), 1010.0) or "")
+    # A creation time ahead of our clock (server skew) never shortens the wait: the first look counts.
+    skewed = StuckWatch(stuck_after=None, pending_after=60)
+    assert skewed.observe("JOB_STATE_PENDING", (), 1000.0, pending_since=5000.0) is None
+    assert skewed.observe("JOB_STATE_PENDING", (), 1059.0, pending_since=5000.0) is None
+    assert "after the first look" in (skewed.observe("JOB_STATE_PENDING", (), 1060.0, pending_since=5000.0) or "")
+
+
+@pytest.mark.parametrize(
+    ("policy", "watching"),
+    [
+        (None, False),
+        (CompletionPolicy(on_stuck="wait", stuck_after=10), False),
+        (CompletionPolicy(on_stuck="fail"), False),  # no threshold: nothing to watch
+        (CompletionPolicy(on_stuck="fail", stuck_after=10), True),
+        (CompletionPolicy(on_stuck="resubmit", pending_after=10), True),
+    ],
+)
+def test_a_stuck_watch_only_when_the_policy_acts_on_one(policy: CompletionPolicy | None, watching: bool) -> None:
+    assert (StuckWatch.for_policy(policy) is not None) is watching

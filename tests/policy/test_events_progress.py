@@ -35,6 +35,7 @@ class TestEvents:
             (decide("JOB_STATE_SUCCEEDED", 1, False), "success"),
             (decide("JOB_STATE_FAILED", 1, False), "error"),
             (decide("JOB_STATE_RUNNING", 1, True), "timeout"),
+            (Decision(DecisionKind.FAILED, reason="the job is stuck: no progress", stuck=True), "stuck"),
         ],
     )
     def test_event_for_decision(self, decision: Decision, status: str) -> None:
@@ -42,6 +43,11 @@ class TestEvents:
         assert event.status == status
         assert event.reason == decision.reason
         assert "manifest" not in event.to_payload()
+
+    def test_a_stuck_event_round_trips_and_never_succeeds(self) -> None:
+        event = JobEvent(status="stuck", job_name="batches/a", state="JOB_STATE_PENDING", reason="stuck")
+        parsed = validate_event(event.to_payload())
+        assert parsed == event and not parsed.succeeded
 
     def test_wait_has_no_event(self) -> None:
         with pytest.raises(ValueError):

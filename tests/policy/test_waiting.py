@@ -17,6 +17,7 @@ from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.operators._waiting import wait_for_job
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
+from airflow_provider_genai_batch.policy.completion import StuckWatch
 from airflow_provider_genai_batch.policy.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
 from airflow_provider_genai_batch.policy.waiting import JobWatch
 from tests.conftest import GEMINI_CONN_ID
@@ -172,3 +173,69 @@ class TestWorkerLoop:
         with pytest.raises(GenAIBatchPollingError, match=r"transient, 3 in a row.*a retry of the task reattaches"):
             wait_for_job(no_retry_hook, w, sleep=recorder.sleep, clock=recorder.clock)
         assert emulator.stats()["faults_fired"]["total"] == 3
+
+
+class TestStuck:
+    """A completion policy's ``StuckWatch`` inside the watch: a waiting job without progress becomes FAILED
+    with ``stuck=True``; a terminal state and the deadline win over it."""
+
+    @staticmethod
+    def stuck_watch(stuck_after: float | None = None, pending_after: float | None = None) -> JobWatch:
+        w = watch(deadline=10_000.0)
+        w.stuck = StuckWatch(stuck_after=stuck_after, pending_after=pending_after)
+        return w
+
+    @staticmethod
+    def read(state: str, created: str | None = None, /, **stats: int) -> BatchJob:
+        body: dict[str, Any] = {"name": "batches/a", "state": state, "batchStats": stats or None}
+        if created is not None:
+            body["createTime"] = created
+        return BatchJob.model_validate(body)
+
+    def test_counts_unchanged_past_stuck_after_is_stuck(self) -> None:
+        w = self.stuck_watch(stuck_after=100)
+        running = {"requestCount": 4, "successfulRequestCount": 1}
+        assert w.observe(self.read("JOB_STATE_RUNNING", **running), now=0.0).kind is DecisionKind.WAIT
+        assert w.observe(self.read("JOB_STATE_RUNNING", **running), now=99.0).kind is DecisionKind.WAIT
+        decision = w.observe(self.read("JOB_STATE_RUNNING", **running), now=100.0)
+        assert (decision.kind, decision.stuck, decision.timed_out) == (DecisionKind.FAILED, True, False)
+        assert "no progress for 100 s (stuck_after=100)" in decision.reason
+
+    def test_progress_restarts_the_count(self) -> None:
+        w = self.stuck_watch(stuck_after=100)
+        w.observe(self.read("JOB_STATE_RUNNING", requestCount=4, successfulRequestCount=1), now=0.0)
+        moved = w.observe(self.read("JOB_STATE_RUNNING", requestCount=4, successfulRequestCount=2), now=90.0)
+        assert moved.kind is DecisionKind.WAIT
+        same = w.observe(self.read("JOB_STATE_RUNNING", requestCount=4, successfulRequestCount=2), now=189.0)
+        assert same.kind is DecisionKind.WAIT and not same.stuck
+        assert w.observe(self.read("JOB_STATE_RUNNING", requestCount=4, successfulRequestCount=2), now=190.0).stuck
+
+    def test_pending_counts_from_the_jobs_creation(self) -> None:
+        # Created at epoch 1000 (server time); first look at 1030: pending_after=60 fires at 1060, not 1090.
+        w = self.stuck_watch(pending_after=60)
+        created = "1970-01-01T00:16:40Z"
+        assert not w.observe(self.read("JOB_STATE_PENDING", created), now=1030.0).stuck
+        decision = w.observe(self.read("JOB_STATE_PENDING", created), now=1060.0)
+        assert decision.stuck and "still PENDING 60 s after its creation (pending_after=60)" in decision.reason
+
+    def test_a_running_job_is_not_pending_stuck(self) -> None:
+        w = self.stuck_watch(pending_after=60)
+        w.observe(self.read("JOB_STATE_PENDING"), now=0.0)
+        assert w.observe(self.read("JOB_STATE_RUNNING", requestCount=2), now=500.0).kind is DecisionKind.WAIT
+
+    def test_a_terminal_state_wins_over_stuck(self) -> None:
+        w = self.stuck_watch(stuck_after=1)
+        w.observe(self.read("JOB_STATE_RUNNING"), now=0.0)
+        decision = w.observe(self.read("JOB_STATE_SUCCEEDED"), now=50.0)
+        assert decision.kind is DecisionKind.DONE and not decision.stuck
+
+    def test_the_deadline_wins_over_stuck(self) -> None:
+        w = self.stuck_watch(stuck_after=1)
+        w.observe(self.read("JOB_STATE_RUNNING"), now=0.0)
+        decision = w.observe(self.read("JOB_STATE_RUNNING"), now=10_000.0)
+        assert decision.timed_out and not decision.stuck
+
+    def test_without_a_stuck_watch_a_job_waits_forever(self) -> None:
+        w = watch(deadline=None)
+        for now in (0.0, 1e6, 1e7):
+            assert w.observe(self.read("JOB_STATE_PENDING"), now=now).kind is DecisionKind.WAIT

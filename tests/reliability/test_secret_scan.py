@@ -305,6 +305,8 @@ def _prepare(emulator: EmulatorHandle, dag_id: str) -> dict[str, Any]:
         with GenAIBatchClient(settings) as client:
             job = client.batches.create(model="gemini-2.5-flash", src=["submitted elsewhere"])
         return {"job_name": job.name}
+    if dag_id == "genai_batch_completion_policy":  # a follow-up job too: its key, XCom and trigger are scanned
+        emulator.add_outcome(failed_requests={1: 429})
     return {}
 
 

@@ -80,6 +80,16 @@ class TestSerialization:
         rebuilt = GenAIBatchJobTrigger(**kwargs)
         assert rebuilt.serialize() == (classpath, kwargs)
 
+    def test_stuck_thresholds_round_trip_only_when_set(self) -> None:
+        trigger = GenAIBatchJobTrigger(
+            genai_batch_conn_id="c", job_name="batches/a", deadline=1.0, started_at=0.0, stuck_after=60, pending_after=5
+        )
+        classpath, kwargs = trigger.serialize()
+        assert (kwargs["stuck_after"], kwargs["pending_after"]) == (60.0, 5.0)
+        assert GenAIBatchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
+        _, plain = GenAIBatchJobTrigger(genai_batch_conn_id="c", job_name="j", deadline=1.0).serialize()
+        assert "stuck_after" not in plain and "pending_after" not in plain
+
     def test_started_at_defaults_to_now_and_is_then_fixed(self) -> None:
         before = time.time()
         _, kwargs = GenAIBatchJobTrigger(genai_batch_conn_id="c", job_name="j", deadline=before + 1).serialize()
@@ -106,7 +116,12 @@ class TestSerialization:
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),
-        [({"poll_interval": 0}, "poll_interval"), ({"max_failure_ratio": 3}, "max_failure_ratio")],
+        [
+            ({"poll_interval": 0}, "poll_interval"),
+            ({"max_failure_ratio": 3}, "max_failure_ratio"),
+            ({"stuck_after": 0}, "stuck_after"),
+            ({"pending_after": "1h"}, "pending_after"),
+        ],
     )
     def test_bad_policy_fails_at_construction(self, kwargs: dict[str, Any], match: str) -> None:
         with pytest.raises(ValueError, match=match):
@@ -193,6 +208,28 @@ class TestTimeAndErrors:
         assert event.status == "timeout"
         assert event.state == "JOB_STATE_PENDING"
         assert fast_emulator.stats()["cancels"]["gemini"] == 0  # the trigger only reads
+
+    @pytest.mark.parametrize("conn_id", [GEMINI_CONN_ID, VERTEX_CONN_ID])
+    async def test_a_job_pending_past_pending_after_gives_one_stuck_event_and_is_not_cancelled(
+        self, fast_emulator: EmulatorHandle, conn_id: str
+    ) -> None:
+        fast_emulator.add_outcome("STUCK_PENDING")
+        job = create_job(conn_id)
+        events = await all_events(trigger_for(job.name, conn_id, deadline=time.time() + 60, pending_after=0.2))
+        assert len(events) == 1
+        event = validate_event(events[0].payload)
+        assert (event.status, event.state, event.job_name) == ("stuck", "JOB_STATE_PENDING", job.name)
+        assert "still PENDING" in event.reason and "pending_after=0.2" in event.reason
+        assert sum(fast_emulator.stats()["cancels"].values()) == 0  # the trigger only reads; the worker decides
+
+    async def test_a_running_job_without_progress_gives_a_stuck_event(self, fast_emulator: EmulatorHandle) -> None:
+        # A job heading to FAILED reports every request pending while it runs: its counts never move.
+        fast_emulator.add_outcome("FAILED", job_seconds=600)
+        job = create_job()
+        events = await all_events(trigger_for(job.name, deadline=time.time() + 60, stuck_after=0.3))
+        event = validate_event(events[0].payload)
+        assert (event.status, event.state) == ("stuck", "JOB_STATE_RUNNING")
+        assert "no progress" in event.reason
 
     async def test_deadline_already_past_still_reads_the_job_once(self, fast_emulator: EmulatorHandle) -> None:
         job = create_job()
