@@ -52,6 +52,13 @@ WINDOW = 20
 _BASE64_RUN = re.compile(rf"[A-Za-z0-9+/=]{{{WINDOW},}}")
 MODES = ("deferrable", "sync")
 NO_MODE = frozenset({"genai_batch_housekeeping"})
+# Example DAGs the scan cannot run in process, with where their secret handling is proven instead.
+NOT_SCANNED = {
+    # calls the api-server's reap endpoint with an Airflow API token: needs a running api-server; its token is
+    # masked and never logged: tests/operators/test_reaper_operator.py
+    # ::test_a_viewer_token_fails_the_task_with_the_status_and_cancels_nothing
+    "genai_batch_reap_orphans": "reap_orphans.py",
+}
 BAD_EXTRA_CONN = "rel_scan_key_in_extra"
 BAD_KEY_CONN = "rel_scan_truncated_key"
 
@@ -399,6 +406,8 @@ def scan(
 
             for mode in MODES:
                 for dag_id in sorted(bag.dags):
+                    if dag_id in NOT_SCANNED:
+                        continue
                     if dag_id.startswith("genai_batch_") and not (dag_id in NO_MODE and mode == "sync"):
                         run(f"{dag_id}:{mode}", dag_id, mode)
                 run(
@@ -474,9 +483,12 @@ def test_the_runs_cover_every_example_mode_and_failure(scan: Scan) -> None:
     dag_ids = {label.split(":")[0] for label in scan.runs}
     suffixes = {dag_id.removeprefix("genai_batch_") for dag_id in dag_ids}
     for path in EXAMPLE_FILES:  # one DAG named after its file, or several (``<stem>_<backend>``) from one file
+        if path.name in NOT_SCANNED.values():
+            continue
         stem = path.stem.removeprefix("example_").removeprefix("genai_batch_")
         assert any(s == stem or s.startswith(f"{stem}_") for s in suffixes), path.name
     example_dag_ids = {dag_id for dag_id in dag_ids if dag_id.startswith("genai_batch_")}
+    assert not example_dag_ids & set(NOT_SCANNED)
     for label, states in scan.runs.items():
         should_fail = label.startswith(("failed-job", "key-in-extra", "truncated-key"))
         if should_fail:
