@@ -22,6 +22,15 @@ AUTH_MANAGER = "tests.ui.auth_manager.PerDagAuthManager"
 RESPONSES: list[tuple[str, int, str, str]] = []
 
 
+def _forget_auth_manager(api_app: Any) -> None:
+    """Drop the api-server's cached auth manager (Airflow 3.2+ keeps it in ``_AuthManagerState``, 3.1 in a global)."""
+    state = getattr(api_app, "_AuthManagerState", None)
+    if state is not None:
+        state.instance = None
+    else:
+        api_app.auth_manager = None
+
+
 @pytest.fixture(scope="session")
 def auth_manager(airflow_db: None) -> Iterator[Any]:
     """``tests.ui.auth_manager.PerDagAuthManager`` as the process's auth manager (JWTs signed with a test key)."""
@@ -31,10 +40,10 @@ def auth_manager(airflow_db: None) -> Iterator[Any]:
     saved = {key: conf.get(section, key, fallback=None) for section, key in (("core", "auth_manager"),)}
     conf.set("core", "auth_manager", AUTH_MANAGER)
     conf.set("api_auth", "jwt_secret", "ui-tests-jwt-signing-key-not-a-provider-secret-" + "0" * 32)
-    api_app._AuthManagerState.instance = None
+    _forget_auth_manager(api_app)
     manager = api_app.create_auth_manager()
     yield manager
-    api_app._AuthManagerState.instance = None
+    _forget_auth_manager(api_app)
     if saved["auth_manager"] is not None:
         conf.set("core", "auth_manager", saved["auth_manager"])
 
