@@ -75,6 +75,11 @@ class TokenServer:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
+        # A request a previous test abandoned (a client-side timeout against ``delay``) is still being answered:
+        # wait for it, so that it cannot record its token or assertion into the next test's state.
+        deadline = time.monotonic() + 10.0
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self.lock:
             self.expires_in, self.delay, self.error = 3600, 0.0, None
             self.token_hits = self.iam_hits = 0
