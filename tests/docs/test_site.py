@@ -15,10 +15,15 @@ docs/site/conf.py itself. Each fenced block of each page is accounted for here:
 from __future__ import annotations
 
 import ast
+import asyncio
 import fnmatch
+import importlib
+import inspect
+import json
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,7 +148,7 @@ def test_the_site_has_the_pages_the_issue_asks_for() -> None:
     documented = " ".join((ROOT / p).read_text() for p in OWN if p.startswith("docs/site/operators/"))
     for package in (operators, sensors, triggers):
         for name in package.__all__:  # a page with the class's reference for each operator, the sensor, the trigger
-            assert re.search(rf"\{{autoclass\}} airflow_provider_genai_batch\.[\w.]+\.{name}\n", documented), name
+            assert re.search(rf"\.\. autoclass:: airflow_provider_genai_batch\.[\w.]+\.{name}\n", documented), name
 
 
 def test_the_guides_own_pages_show_code_only_from_files_the_suite_runs() -> None:
@@ -156,6 +161,9 @@ def test_the_guides_own_pages_show_code_only_from_files_the_suite_runs() -> None
                     unmarked.append(block.where)
             elif directive["name"] in ("literalinclude", "include"):
                 includes.append((block.where, directive["arg"].strip()))
+            elif directive["name"] == "eval-rst":  # autodoc only: its docstrings' examples are run below
+                other = [x for x in block.code.splitlines() if x.strip() and not AUTODOC.match(x + "\n")]
+                assert all(x.startswith("   :") for x in other), (block.where, other)
     assert unmarked == [], (
         f"code blocks that are neither included from a tested file nor skipped with a reason: {unmarked}"
     )
@@ -244,6 +252,110 @@ def test_python_blocks_of_the_other_pages_run(block: Block) -> None:
     with DAG(f"docs_block_{block.line}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
         exec(compile(code, block.where, "exec"), namespace)
     assert dag.tasks, f"{block.where} made no task"
+
+
+# --- the examples in the docstrings the reference shows, run ---------------------------------------------------
+
+
+AUTODOC = re.compile(r"^\.\. (?P<kind>auto\w+):: (?P<path>\S+)\n(?P<options>(?:   :[^\n]*\n)*)", re.M)
+
+
+def _documented(path: str) -> Any:
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError:
+        module, _, name = path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
+def _docstring_examples(doc: str) -> list[str]:
+    """The literal blocks (``...::`` then an indented block) of a docstring."""
+    lines, found, i = inspect.cleandoc(doc).splitlines(), [], 0
+    while i < len(lines):
+        if not lines[i].rstrip().endswith("::"):
+            i += 1
+            continue
+        j, block = i + 1, []
+        while j < len(lines) and (not lines[j].strip() or lines[j].startswith("    ")):
+            block.append(lines[j])
+            j += 1
+        found.append(textwrap.dedent("\n".join(block)).strip("\n") + "\n")
+        i = j
+    return found
+
+
+def docstring_examples() -> list[tuple[str, str]]:
+    """(where, code) of every example in a docstring that a page of the guide renders with autodoc."""
+    examples: dict[str, str] = {}
+    for page in OWN:
+        for block in blocks(page):
+            for match in AUTODOC.finditer(block.code if block.info == "{eval-rst}" else ""):
+                documented = _documented(match["path"])
+                objects = [(match["path"], documented)]
+                members = re.search(r":members:(.*)", match["options"])
+                if members is not None:
+                    names = [n.strip() for n in members[1].split(",") if n.strip()] or [
+                        n for n in (getattr(documented, "__all__", None) or dir(documented)) if not n.startswith("_")
+                    ]
+                    objects += [(f"{match['path']}.{n}", getattr(documented, n)) for n in names]
+                for name, obj in objects:
+                    doc = (obj.fget if isinstance(obj, property) else obj).__doc__ or ""
+                    for n, code in enumerate(_docstring_examples(doc)):
+                        examples.setdefault(f"{name}[{n}]", code)
+    return sorted(examples.items())
+
+
+DOCSTRING_EXAMPLES = docstring_examples()
+#: What a docstring's example takes as given: names a DAG author would have defined before it.
+GIVEN = {
+    "requests": "requests = [{'contents': f'question {n}'} for n in range(3)]\n",
+    "split.output_shards": (
+        "split = GenAIBatchSplitOperator(task_id='split', src=[{'contents': 'hi'}], limits='gemini')\n"
+        "create = GenAIBatchCreateJobOperator.partial(task_id='create', model='gemini-2.5-flash')"
+        ".expand(src=split.output)\n"
+    ),
+}
+
+
+def test_the_reference_has_docstring_examples() -> None:
+    assert len(DOCSTRING_EXAMPLES) >= 10, DOCSTRING_EXAMPLES
+
+
+@pytest.mark.parametrize(("where", "code"), DOCSTRING_EXAMPLES, ids=[w for w, _ in DOCSTRING_EXAMPLES])
+def test_docstring_examples_shown_by_the_reference_run(
+    where: str, code: str, genai_batch_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each runs inside a DAG (operators are built, their arguments checked), with the connections it names pointed
+    at the emulator (the hook's and the trigger's calls are made); top-level ``async for`` runs in an event loop."""
+    import time
+
+    import httpx
+    from airflow.sdk import DAG
+    from google import genai
+
+    from airflow_provider_genai_batch.emulator import run_emulator
+    from airflow_provider_genai_batch.hooks import GenAIBatchHook
+    from airflow_provider_genai_batch.triggers import GenAIBatchJobTrigger
+
+    connection = json.dumps(
+        {"conn_type": "genai_batch", "host": genai_batch_emulator.base_url, "password": genai_batch_emulator.api_key}
+    )
+    for conn_id in ("genai_batch_default", "c"):
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection)
+    prelude = "".join(given for name, given in GIVEN.items() if name in code)
+    namespace = _namespace() | {
+        "GenAIBatchHook": GenAIBatchHook,
+        "GenAIBatchJobTrigger": GenAIBatchJobTrigger,
+        "run_emulator": run_emulator,
+        "genai": genai,
+        "httpx": httpx,
+        "time": time,
+    }
+    compiled = compile(prelude + code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    with DAG("docstring_example", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        result = eval(compiled, namespace)
+        if inspect.iscoroutine(result):
+            asyncio.run(result)
 
 
 # --- the build is strict -----------------------------------------------------------------------------------------
