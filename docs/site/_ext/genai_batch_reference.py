@@ -15,7 +15,6 @@ import json
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -61,7 +60,7 @@ def _json_type(prop: dict[str, Any]) -> str:
     if "anyOf" in prop:
         return " or ".join(_json_type(p) for p in prop["anyOf"])
     if "enum" in prop:
-        return " | ".join(json.dumps(v) for v in prop["enum"])
+        return "string, one of " + ", ".join(str(v) for v in prop["enum"])
     if prop.get("type") == "array":
         return "array of " + _json_type(prop.get("items", {}))
     if prop.get("type") == "object" and "additionalProperties" in prop:
@@ -89,19 +88,40 @@ class ModelFieldsDirective(SphinxDirective):
             logger.warning("%s: field %r of %s is not described", where, missing, self.arguments[0])
         for extra in sorted(set(described) - set(props)):
             logger.warning("%s: %s has no field %r", where, self.arguments[0], extra)
-        rows = ["   * - field", "     - JSON type", "     - default", "     - meaning"]
+        table = nodes.table(classes=["genai-batch-model"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for width in (20, 25, 15, 40):
+            group += nodes.colspec(colwidth=width)
+        head, body = nodes.thead(), nodes.tbody()
+        group += head
+        group += body
+        head += self._row([nodes.Text(t) for t in ("field", "JSON type", "default", "meaning")])
         for field, prop in props.items():
-            default = "(required)" if field in schema.get("required", []) else f"``{json.dumps(prop.get('default'))}``"
-            rows += [
-                f"   * - ``{field}``",
-                f"     - {_json_type(prop)}",
-                f"     - {default}",
-                f"     - {described.get(field, '')}",
-            ]
-        text = [".. list-table::", "   :header-rows: 1", "   :widths: 20 25 15 40", "", *rows]
-        container = nodes.container()
-        self.state.nested_parse(StringList(text, source=where), self.content_offset, container)
-        return container.children
+            if field in schema.get("required", []):
+                default = "(required)"
+            elif "$ref" in prop:
+                default = "(each field's, below)"
+            else:
+                default = json.dumps(prop.get("default"))
+            meaning, messages = self.state.inline_text(described.get(field, ""), self.lineno)
+            body += self._row(
+                [
+                    nodes.literal(text=field),
+                    nodes.Text(_json_type(prop)),
+                    nodes.Text(default) if default.startswith("(") else nodes.literal(text=default),
+                    *meaning,
+                ]
+            )
+        return [table, *messages] if props else []
+
+    @staticmethod
+    def _row(cells: list[nodes.Node]) -> nodes.row:
+        row = nodes.row()
+        for cell in cells[:3]:
+            row += nodes.entry("", nodes.paragraph("", "", cell))
+        row += nodes.entry("", nodes.paragraph("", "", *cells[3:]))
+        return row
 
 
 class ModelSchemaDirective(SphinxDirective):
