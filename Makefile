@@ -11,13 +11,14 @@ LOWEST_VENV := $(CURDIR)/.venv-airflow-lowest
 # The provider's tests that must also pass on the lowest supported Airflow.
 LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/policy tests/provider tests/links
 
-.PHONY: help install test lint typecheck unit e2e chromium services test-lowest demo demo-ui bench emulator clean
+.PHONY: help install test lint typecheck unit e2e chromium services test-lowest demo demo-ui bench emulator clean docs
 
 help:
 	@echo "make demo   - run the inline example DAG through Airflow against the local emulator"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make demo-ui [SHAPE=production] - a local Airflow UI with the emulator (production: PostgreSQL, Celery, 2 triggerers)"
 	@echo "make bench  - run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make docs   - build the user guide and reference into docs/_build/html (fails on any warning)"
 
 $(UV):
 	python3 -m venv $(UV_HOME)
@@ -63,8 +64,14 @@ $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
 test-lowest: $(LOWEST_VENV)/.synced
 	$(LOWEST_VENV)/bin/python -m pytest -q -n 2 -m "not e2e" $(wildcard $(LOWEST_TESTS))
 
+# The user guide and reference (docs/site/conf.py): every page read afresh (-E), any warning fails the build (-W),
+# nitpicky cross-references (-n); internal links and #anchors are checked, external ones are not (offline).
+docs: install
+	$(VENV)/bin/python -m sphinx -E -W --keep-going -n -q -b html -c docs/site -d docs/_build/doctrees . docs/_build/html
+	@echo "docs/_build/html/index.html"
+
 # Everything but the real-Airflow tests runs on two workers; the real deployments (e2e) run alone after.
-test: lint typecheck
+test: lint typecheck docs
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not e2e"
 	$(MAKE) --no-print-directory chromium services
 	$(VENV)/bin/python -m pytest -q -m e2e

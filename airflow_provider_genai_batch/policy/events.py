@@ -30,7 +30,7 @@ class InvalidTriggerEventError(ValueError):
 
 @dataclass(frozen=True)
 class JobEvent:
-    """One terminal event of :class:`GenAIBatchJobTrigger`."""
+    """One terminal event of :class:`~airflow_provider_genai_batch.triggers.GenAIBatchJobTrigger`."""
 
     status: EventStatus
     job_name: str
