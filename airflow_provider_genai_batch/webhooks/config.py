@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.creation import PreparedCreate
     from airflow_provider_genai_batch.client.settings import ClientSettings
 
-__all__ = ["METADATA_KEY", "dynamic_webhook_config", "with_dynamic_webhook"]
+__all__ = ["METADATA_KEY", "dynamic_webhook_config", "receiver_armed", "with_dynamic_webhook"]
 
 #: The ``user_metadata`` entry that carries the job's idempotency key back in each delivery.
 METADATA_KEY = "genai_batch_key"
@@ -41,3 +41,18 @@ def with_dynamic_webhook(prepared: PreparedCreate, settings: ClientSettings) -> 
     webhook = dynamic_webhook_config(settings.webhook_url, prepared.display_name)
     prepared.config = prepared.config.model_copy(update={"webhook_config": webhook})
     return prepared
+
+
+def receiver_armed(settings: ClientSettings, user_webhook_config: Any) -> bool:
+    """Whether a job created on ``settings`` with the user's ``config.webhook_config`` (None when not given) is
+    delivered to this deployment's receiver: a Gemini connection with ``webhook_url``, and either no webhook config
+    of the user's (ours is added) or one whose ``uris`` name that URL. A wait on such a job polls only as the
+    fallback (``policy.wait_settings.WaitSettings.webhook_fallback_interval``)."""
+    if settings.webhook_url is None or settings.backend != "gemini":
+        return False
+    if not user_webhook_config:
+        return True
+    uris = getattr(user_webhook_config, "uris", None)
+    if uris is None and isinstance(user_webhook_config, dict):
+        uris = user_webhook_config.get("uris")
+    return isinstance(uris, list | tuple) and settings.webhook_url in uris
