@@ -453,18 +453,19 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
     def _defer(self, job_name: str, *, started_at: float, deadline: float, stuck: bool = False) -> None:
         """Defer to the trigger; ``stuck``: with the completion policy's stuck thresholds."""
+        from airflow_provider_genai_batch.client.creation import parse_config
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
         from airflow_provider_genai_batch.webhooks.config import receiver_armed
 
         policy = self.completion if stuck else None
-        config = check_config(self.config) or {}
+        webhook_config = parse_config(check_config(self.config)).webhook_config  # the user's, as sent
         self.defer(
             trigger=GenAIBatchJobTrigger(
                 genai_batch_conn_id=self.genai_batch_conn_id,
                 job_name=job_name,
                 deadline=deadline,
                 started_at=started_at,
-                webhook_armed=receiver_armed(self.hook.get_settings(), config.get("webhook_config")),
+                webhook_armed=receiver_armed(self.hook.get_settings(), webhook_config),
                 stuck_after=policy.stuck_after if policy is not None else None,
                 pending_after=policy.pending_after if policy is not None else None,
                 **self.wait.to_kwargs(),

@@ -216,3 +216,25 @@ async def test_armed_the_deadline_still_ends_a_wait_whose_fallback_is_longer(
     assert event.payload["status"] == "timeout", event.payload
     assert job_reads(emulator) == 2  # the first read, then the one at the deadline; none at the adaptive pace
     assert emulator.stats()["cancels"]["gemini"] == 0
+
+
+@pytest.mark.parametrize("waiter", ["create", "sensor"])
+def test_a_deferred_create_arms_itself_and_a_sensor_when_told(
+    run_dag: Any, emulator: EmulatorHandle, receiver_url: str, waiter: str
+) -> None:
+    """``dag.test()``: a deferrable create on a connection with ``webhook_url`` defers to an armed trigger by itself
+    (its job names the receiver); a deferrable sensor with ``webhook_armed=True`` likewise. With a 0.2 s schedule
+    and a 300 s fallback, each wait reads its 2 s job once before the delivery and once after it."""
+    emulator.configure(job_seconds=2.0, pending_seconds=0)
+    fast = {"poll_interval": 0.2, "min_poll_interval": 0.2, "webhook_fallback_interval": 300.0, "deferrable": True}
+    if waiter == "create":
+        task = {"class": "GenAIBatchCreateJobOperator", "task_id": "wait", "model": "gemini-2.5-flash", "src": ["a"]}
+    else:
+        name = create_job()
+        task = {"class": "GenAIBatchJobSensor", "task_id": "wait", "name": name, "webhook_armed": True}
+    before = job_reads(emulator)
+    result = run_dag({"dag_id": f"webhook_armed_{waiter}", "tasks": [{**task, **fast}]})
+    assert result.state == "success", result.output[-3000:]
+    assert "webhook receiver armed" in result.output
+    # create: the trigger's two reads and the resumed task's re-read; sensor: its first poke too
+    assert job_reads(emulator) - before == (3 if waiter == "create" else 4)
