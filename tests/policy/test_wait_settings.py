@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -19,14 +20,7 @@ from airflow_provider_genai_batch.policy.wait_settings import CREATE_WAIT, DEFAU
 from airflow_provider_genai_batch.sensors.genai_batch import GenAIBatchJobSensor
 from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
 
-FIELDS = (
-    "poll_interval",
-    "min_poll_interval",
-    "max_failure_ratio",
-    "max_consecutive_poll_errors",
-    "cancel_on_kill",
-    "webhook_fallback_interval",
-)
+FIELDS = [field.name for field in fields(WaitSettings)]
 
 
 @pytest.mark.parametrize(
