@@ -77,9 +77,9 @@ def anchor_intervals() -> dict[str, float]:
 
 def run(quick: bool) -> Section:
     """Sweep completion times under our defaults; compare calls per job-day with the anchors' fixed intervals."""
-    from airflow_provider_genai_batch.operators.create import DEFAULT_POLL_INTERVAL
+    from airflow_provider_genai_batch.policy.defaults import DEFAULT_MIN_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 
-    min_interval = 5.0
+    min_interval = DEFAULT_MIN_POLL_INTERVAL
     times = completion_times(60 if quick else 2_000)
     results = [(at, *simulate(at, DEFAULT_POLL_INTERVAL, min_interval)) for at in times]
     calls_day, _ = simulate(DAY, DEFAULT_POLL_INTERVAL, min_interval)

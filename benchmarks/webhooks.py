@@ -7,7 +7,9 @@ own process, so its count of job reads is that variant's):
   (``webhooks.receiver.create_app`` under uvicorn, recording in a real SQLite metadata DB); the job is created as the
   create operator creates it (``prepare_create`` + ``create_prepared``), so it carries a dynamic ``webhookConfig``,
   and the emulator delivers a signed JWT delivery to the receiver when the job ends; the trigger's watcher reads
-  the deliveries Variable as a triggerer does.
+  the deliveries Variable as a triggerer does. The trigger is armed as the create operator arms it
+  (``webhook_armed=True``, ``webhooks.config.receiver_armed``): polling is only the fallback, every
+  ``webhook_fallback_interval`` (30 min by default).
 - **webhooks off**: the same trigger on a connection without ``webhook_url``: our adaptive polling.
 - **fixed 30 s polling**: ``hook.aget_job`` then ``asyncio.sleep(30)`` until the job ends: the Google provider's
   default pattern (``polling_interval=30``, as benchmark 6 models it).
@@ -17,12 +19,12 @@ Two phases, one run:
 1. **Whole jobs, time-scaled** (calls per job; polling lags): jobs of 10 min to 24 h run ``SCALE`` times faster
    (job and polling schedules alike: 5 s becomes 5/SCALE s), so a 24 h job's polls all happen; the bench ends each
    job with the emulator's ``finish_job`` at its scaled end. Lags are measured in real seconds and multiplied by
-   ``SCALE``. The webhook's own path (delivery, record, the watcher's 2 s round) cannot be scaled, so in this phase
-   the scaled polls usually see the end first; either way a wait pays exactly one read after the end, so the calls
-   per job are the same as at full scale.
+   ``SCALE``. The webhook's own path (delivery, record, the watcher's 2 s round) cannot be scaled: with webhooks on,
+   the delivery (a second or two of real time, minutes of model time) wakes the wait; a wait pays exactly one read
+   after the end either way, so the calls per job are those of a real run.
 2. **The end of each job, real time** (the webhook lag): the trigger starts with ``started_at`` set ``D`` seconds
    in the past minus a few seconds, so its schedule is exactly the one it has at the end of a ``D``-long job (its
-   next poll 30 s to 600 s away), and the job ends a few seconds later. The lag is job end to the trigger's event,
+   next poll 30 min away when armed), and the job ends a few seconds later. The lag is job end to the trigger's event,
    in real seconds: Google's delivery (the emulator's, a few tenths of a second), the receiver's verification and
    record, the watcher's round (every 2 s), and the read.
 
@@ -143,16 +145,23 @@ def create_job(variant: str) -> str:
 
 
 async def trigger_wait(variant: str, name: str, *, started_at: float, scale: float) -> float:
-    """Our trigger's wait, its schedule scaled; the time its terminal event came."""
+    """Our trigger's wait with the default wait settings, its schedule scaled, armed as the create operator arms
+    it for ``on``; the time its terminal event came."""
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from airflow_provider_genai_batch.policy.wait_settings import CREATE_WAIT
     from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
+    from airflow_provider_genai_batch.webhooks.config import receiver_armed
 
+    settings = await GenAIBatchHook(genai_batch_conn_id=CONNECTIONS[variant]).aget_settings()
     trigger = GenAIBatchJobTrigger(
         genai_batch_conn_id=CONNECTIONS[variant],
         job_name=name,
         deadline=time.time() + 2 * 24 * HOUR,
         started_at=started_at,
-        poll_interval=600.0 / scale,
-        min_poll_interval=5.0 / scale,
+        poll_interval=CREATE_WAIT.poll_interval / scale,
+        min_poll_interval=CREATE_WAIT.min_poll_interval / scale,
+        webhook_fallback_interval=CREATE_WAIT.webhook_fallback_interval / scale,
+        webhook_armed=receiver_armed(settings, None),
     )
     event = await anext(trigger.run())
     if event.payload["status"] != "success":
@@ -372,10 +381,10 @@ def section(
         "Per job: " + "; ".join(_per_job(d, whole[d], [lag for dd, lag in ends if dd == d]) for d in durations) + ".",
         f"Deliveries the emulator sent and the receiver's answers: {len(answers)} sent, "
         f"{sum(1 for a in answers if a == 202)} accepted (202), {sum(1 for a in answers if a != 202)} other.",
-        "With webhooks on, the trigger keeps its adaptive schedule as the fallback, so it polls as often as with "
-        "webhooks off until the job ends; the delivery replaces the poll that would have seen the end, minutes "
-        "later. Calls per job are therefore equal (within one read: scaled timing moves a poll to either side of "
-        "the end), not lower.",
+        "With webhooks on, the trigger is armed (the job names the receiver): polling is only the fallback for a "
+        "lost delivery, every `webhook_fallback_interval` (30 min by default) or at the deadline, and the delivery "
+        "ends the wait; so a job costs its first read, one fallback poll per 30 min it runs, and the read the "
+        "delivery causes.",
     ]
     if worst > LAG_TARGET:
         notes.insert(0, f"MISSED: a wait with webhooks ended {fmt(worst)} s after its job (target ≤ {LAG_TARGET:g} s).")
@@ -389,15 +398,18 @@ def section(
             "`GenAIBatchJobTrigger` on a connection with `webhook_url` naming a real receiver "
             "(`webhooks.receiver.create_app` under uvicorn, recording in a SQLite metadata DB; the emulator sends "
             "signed dynamic deliveries as Google does, and the trigger's watcher reads the record as on a "
-            "triggerer); the same trigger without `webhook_url` (our adaptive polling, webhooks off); and "
+            "triggerer; armed as the create operator arms it, so it polls only as the fallback, every "
+            "`webhook_fallback_interval`, 30 min by default); the same trigger without `webhook_url` (our adaptive "
+            "polling, webhooks off); and "
             f"`hook.aget_job` every {FIXED_INTERVAL:g} s (the Google provider's default pattern). Two phases in the "
             f"same run. (1) Whole {span}, run {sizes.scale:g}x faster (job lengths and polling schedules "
             f"alike), each ended with the emulator's `finish_job` at its scaled end: calls per job are the "
             f"emulator's job reads, polling lags are real lags x {sizes.scale:g}. The webhook's own path cannot be "
-            "scaled, so in this phase a scaled poll usually sees the end first; a wait pays one read after the end "
-            "either way, so the calls are those of a real run. (2) The end of each job in real time, "
-            f"{sizes.end_phase_rounds} per length: the trigger starts with `started_at` that far in the past (so "
-            "its next poll is 30 s to 600 s away, as at the end of such a job) and the job ends 3 to 6 s later; the "
+            "scaled (with webhooks on, the delivery wakes the wait a second or two of real time after the end); a "
+            "wait pays one read after the end either way, so the calls are those of a real run. (2) The end of each "
+            f"job in real time, {sizes.end_phase_rounds} per length: the trigger starts with `started_at` that far "
+            "in the past (so its next poll is 30 min away, as at the end of such a job with webhooks armed) and the "
+            "job ends 3 to 6 s later; the "
             "lag is job end to the trigger's event, real seconds (delivery, verification, record, the watcher's "
             "2 s round, the read)."
         ),

@@ -193,7 +193,7 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             model, source, parsed, display_name=display_name, content_sha256=digest, stamped_size=stamped
         )
     vertex.model_path(model)
-    if parsed.webhook_config:
+    if parsed.webhook_config is not None:  # an empty one too, as google-genai refuses it
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
     _check_labels(parsed.labels)
     source = resolve_source(src, target=_target(settings))

@@ -270,8 +270,21 @@ class BatchJobDestination(ApiModel):
     inlined_embed_content_responses: list[InlinedResponse] | None = None
 
 
+class _WebhookConfig(ApiModel):
+    """google-genai's ``types.WebhookConfig``: ``uris`` and ``user_metadata``; an unknown field is refused, as the
+    SDK refuses it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uris: list[str] | None = None
+    user_metadata: dict[str, Any] | None = None
+
+
 class CreateBatchJobConfig(ApiModel):
     """Options of ``create``: display name, destination (Vertex), labels (Vertex), webhook (Gemini).
+
+    ``webhook_config`` (a dict, camelCase or snake_case, or google-genai's ``WebhookConfig``) is kept as the JSON
+    google-genai 3.3.0 sends: snake_case keys, ``None`` fields dropped.
 
     Example::
 
@@ -287,6 +300,13 @@ class CreateBatchJobConfig(ApiModel):
     @classmethod
     def _label_strings(cls, value: Any) -> Any:
         return _string_metadata(value)
+
+    @field_validator("webhook_config", mode="before")
+    @classmethod
+    def _webhook_as_sent(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        return _WebhookConfig.model_validate(value).model_dump(exclude_none=True, mode="json")
 
 
 class File(ApiModel):

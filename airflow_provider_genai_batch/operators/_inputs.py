@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
+from airflow_provider_genai_batch.policy.wait_settings import check_count, check_positive_seconds, check_ratio
 
 __all__ = [
     "OperatorInputError",
@@ -41,31 +41,6 @@ MAX_NESTING = 100
 # The one input error, from the client to the operators: ``field``, ``problem`` and ``fix``. The operators' older
 # name stays importable (other modules and users' ``except`` clauses use it).
 OperatorInputError = InvalidInputError
-
-
-def check_positive_seconds(name: str, value: Any, *, allow_none: bool = False) -> float | None:
-    """A number of seconds > 0 (or None when allowed)."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise OperatorInputError(name, f"must be a number of seconds > 0, got {value!r}", f"pass e.g. {name}=60")
-    return float(value)
-
-
-def check_count(name: str, value: Any) -> int:
-    """An integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise OperatorInputError(name, f"must be an integer >= 1, got {value!r}", f"pass e.g. {name}=5")
-    return value
-
-
-def check_ratio(name: str, value: Any) -> float:
-    """A number within [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise OperatorInputError(
-            name, f"must be a number within [0, 1], got {value!r}", f"pass e.g. {name}=0.05 to tolerate 5 %"
-        )
-    return float(value)
 
 
 def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:

@@ -4,8 +4,7 @@ The trigger runs the same loop with ``await`` and ``asyncio.sleep``; every decis
 
 Example::
 
-    watch = JobWatch("batches/abc", started_at=now, deadline=now + 3600, schedule=PollingSchedule(),
-                     partial=PartialFailurePolicy(), max_consecutive_poll_errors=5, log=log)
+    watch = WaitSettings(poll_interval=60).watch("batches/abc", started_at=now, deadline=now + 3600, log=log)
     decision, job = wait_for_job(hook, watch)
 """
 

@@ -20,15 +20,15 @@ from airflow_provider_genai_batch.operators._inputs import (
     check_count,
     check_display_name,
     check_positive_seconds,
-    check_ratio,
     decode_json_source,
     missing_relative_src,
     resolve_local_src,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, CompletionPolicy
-from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
+from airflow_provider_genai_batch.policy.polling import decide_for_job
+from airflow_provider_genai_batch.policy.wait_settings import CREATE_WAIT, WaitSettings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator"]
 
 DEFAULT_TIMEOUT = 48 * 3600.0  # batch jobs expire after 48 hours on both backends
-DEFAULT_POLL_INTERVAL = 600.0
 
 
 class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator):
@@ -71,6 +70,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         ``execution_timeout`` that ends a try with retries left does not cancel: the retry reattaches.
     :param max_failure_ratio: failed/total requests tolerated in a finished job; 0 fails on any failed request.
     :param max_consecutive_poll_errors: transient poll errors in a row before the wait gives up.
+    :param webhook_fallback_interval: deferrable mode, Gemini, a connection with ``webhook_url``: the job is
+        created with a webhook config naming the receiver, a verified delivery wakes the wait within seconds, and
+        polling is only the fallback for a lost delivery: at least this many seconds apart (default 30 min), and
+        at the deadline (docs/WEBHOOKS.md).
     :param force_rerun: skip the look-up and always submit a new job.
     :param on_incomplete_lookup: ``"fail"`` (default): when the look-up by key cannot be completed (budget
         spent, list error), fail the try loudly; ``"create"``: log an error and create a job anyway (which may
@@ -147,14 +150,15 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         genai_batch_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        min_poll_interval: float = 5.0,
+        poll_interval: float = CREATE_WAIT.poll_interval,
+        min_poll_interval: float = CREATE_WAIT.min_poll_interval,
         timeout: float = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = True,
         resubmit_on_timeout: bool = False,
-        cancel_on_kill: bool = True,
-        max_failure_ratio: float = 0.0,
-        max_consecutive_poll_errors: int = 5,
+        cancel_on_kill: bool = CREATE_WAIT.cancel_on_kill,
+        max_failure_ratio: float = CREATE_WAIT.max_failure_ratio,
+        max_consecutive_poll_errors: int = CREATE_WAIT.max_consecutive_poll_errors,
+        webhook_fallback_interval: float = CREATE_WAIT.webhook_fallback_interval,
         force_rerun: bool = False,
         on_incomplete_lookup: str = "fail",
         lookup_max_jobs: int = DEFAULT_MAX_SCANNED,
@@ -168,8 +172,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.display_name = display_name
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = check_positive_seconds("poll_interval", poll_interval)
-        self.min_poll_interval = check_positive_seconds("min_poll_interval", min_poll_interval)
+        self.wait = WaitSettings.from_kwargs(locals())  # the wait parameters above, checked once
         self.timeout = check_positive_seconds("timeout", timeout)
         self.cancel_on_timeout = cancel_on_timeout
         if not isinstance(resubmit_on_timeout, bool):
@@ -177,9 +180,6 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 "resubmit_on_timeout", f"must be True or False, got {resubmit_on_timeout!r}", "pass True or False"
             )
         self.resubmit_on_timeout = resubmit_on_timeout
-        self.cancel_on_kill = cancel_on_kill
-        self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
-        self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
         self.force_rerun = force_rerun
         self.on_incomplete_lookup = check_choice("on_incomplete_lookup", on_incomplete_lookup, ("fail", "create"))
         self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
@@ -196,17 +196,6 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self._retries_left = False
         #: Attempts this process cancelled as stuck: waited for until they end, never judged stuck again.
         self._cancelled: set[str] = set()
-
-    # --- policy objects -------------------------------------------------------------------------
-
-    @property
-    def _schedule(self) -> PollingSchedule:
-        assert self.poll_interval is not None and self.min_poll_interval is not None
-        return PollingSchedule(min_interval=self.min_poll_interval, max_interval=self.poll_interval)
-
-    @property
-    def _partial(self) -> PartialFailurePolicy:
-        return PartialFailurePolicy(max_failure_ratio=self.max_failure_ratio)
 
     # --- execute --------------------------------------------------------------------------------
 
@@ -319,7 +308,6 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
         from airflow_provider_genai_batch.policy.completion import StuckWatch
         from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
-        from airflow_provider_genai_batch.policy.waiting import JobWatch
 
         assert self.completion is not None
         job = jobs[-1]
@@ -334,14 +322,12 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             # replaces a deferral's kwargs with the event, so kwargs cannot carry them).
             self._context_ti.xcom_push(key=ATTEMPTS_XCOM_KEY, value=[j.name for j in jobs])
             self._defer(job.name, started_at=started_at, deadline=deadline, stuck=stuck is not None)
-        watch = JobWatch(
+        watch = self.wait.watch(
             job.name,
             started_at=started_at,
             deadline=deadline,
-            schedule=self._schedule,
-            partial=PartialFailurePolicy(max_failure_ratio=1.0),  # rows are the policy's, not the wait's
-            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
             log=self.log,
+            partial=PartialFailurePolicy(max_failure_ratio=1.0),  # rows are the policy's, not the wait's
             stuck=stuck,
         )
         decision, job = wait_for_job(self.hook, watch)
@@ -397,19 +383,18 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 summary["given_up_rows"],
                 " ..." if rows["given_up"] > LISTED_ROWS else "",
             )
-        if rows["total"] and unanswered / rows["total"] > (self.max_failure_ratio or 0.0):
+        if rows["total"] and unanswered / rows["total"] > self.wait.max_failure_ratio:
             context["ti"].xcom_push(key="genai_batch_completion", value=manifest)
             raise GenAIBatchJobFailedError(
                 f"{unanswered} of {rows['total']} rows have no answer after {len(jobs)} attempt(s) ({names}); "
                 f"given up: {summary['given_up_rows']} ({summary.get('stopped', 'none')}); failed for good: "
-                f"{summary['failed_rows']}; max_failure_ratio={self.max_failure_ratio:g}"
+                f"{summary['failed_rows']}; max_failure_ratio={self.wait.max_failure_ratio:g}"
             )
         return manifest
 
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
-        from airflow_provider_genai_batch.policy.waiting import JobWatch
 
         hook, job = self.hook, submission.job
         if not self.wait_for_completion:
@@ -418,7 +403,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         deadline = self._deadline(job, started_at)
         if job.done:  # check before deferring: a reattached job may have ended already
             decision = decide_for_job(
-                job, started_at=started_at, deadline=deadline, now=started_at, partial=self._partial
+                job, started_at=started_at, deadline=deadline, now=started_at, partial=self.wait.partial
             )
             return self._final_timeout(
                 lambda: conclude(
@@ -427,15 +412,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
             )
         if self.deferrable:
             self._defer(job.name, started_at=started_at, deadline=deadline)
-        watch = JobWatch(
-            job.name,
-            started_at=started_at,
-            deadline=deadline,
-            schedule=self._schedule,
-            partial=self._partial,
-            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
-            log=self.log,
-        )
+        watch = self.wait.watch(job.name, started_at=started_at, deadline=deadline, log=self.log)
         decision, job = wait_for_job(hook, watch)
         return self._final_timeout(
             lambda: conclude(
@@ -476,26 +453,25 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
     def _defer(self, job_name: str, *, started_at: float, deadline: float, stuck: bool = False) -> None:
         """Defer to the trigger; ``stuck``: with the completion policy's stuck thresholds."""
+        from airflow_provider_genai_batch.client.creation import parse_config
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
+        from airflow_provider_genai_batch.webhooks.config import receiver_armed
 
-        assert self.timeout is not None and self.poll_interval is not None and self.min_poll_interval is not None
         policy = self.completion if stuck else None
+        webhook_config = parse_config(check_config(self.config)).webhook_config  # the user's, as sent
         self.defer(
             trigger=GenAIBatchJobTrigger(
                 genai_batch_conn_id=self.genai_batch_conn_id,
                 job_name=job_name,
                 deadline=deadline,
                 started_at=started_at,
-                poll_interval=self.poll_interval,
-                min_poll_interval=self.min_poll_interval,
-                max_failure_ratio=self.max_failure_ratio,
-                max_consecutive_poll_errors=self.max_consecutive_poll_errors,
-                cancel_on_kill=self.cancel_on_kill,
+                webhook_armed=receiver_armed(self.hook.get_settings(), webhook_config),
                 stuck_after=policy.stuck_after if policy is not None else None,
                 pending_after=policy.pending_after if policy is not None else None,
+                **self.wait.to_kwargs(),
             ),
             method_name="execute_complete",
-            timeout=dt.timedelta(seconds=max(0.0, deadline - time.time()) + self.poll_interval + DEFER_TIMEOUT_MARGIN),
+            timeout=dt.timedelta(seconds=self.wait.defer_timeout(deadline - time.time())),
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
@@ -528,7 +504,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 self.hook,
                 event,
                 reattached=bool(reattached),
-                partial=self._partial,
+                partial=self.wait.partial,
                 cancel_on_timeout=self.cancel_on_timeout,
                 log=self.log,
             )
@@ -555,7 +531,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         """
         from airflow_provider_genai_batch.operators._outcome import cancel_quietly
 
-        if not (self.cancel_on_kill and self._job_name):
+        if not (self.wait.cancel_on_kill and self._job_name):
             return
         if self._timed_out and self._retries_left:
             self.log.warning(

@@ -4,11 +4,14 @@ The worker's wait loop, the trigger and the sensor all call :func:`decide`, so t
 cannot disagree. It is a pure function: no clock, no I/O.
 
 Intervals grow with the time already spent waiting: the next wait is ``growth`` (5 %) of the elapsed time,
-never less than ``min_interval`` (5 s) and never more than ``max_interval`` (the operators' ``poll_interval``,
-600 s by default). Waiting in proportion to the elapsed time is a geometric back-off (each wait is 1.05 times
-the previous one) that needs no counter, so a trigger re-created on another triggerer resumes at the same pace.
-With the defaults a 24 h job costs fewer than 250 polls and completion is seen within max(60 s, 5 % of the
-elapsed time).
+never less than ``min_interval`` (``min_poll_interval``, 5 s by default) and never more than ``max_interval`` (the
+operators' ``poll_interval``, 600 s by default; the defaults are ``policy.defaults``'s, the settings
+``policy.wait_settings.WaitSettings``). Waiting in proportion to the elapsed time is a geometric back-off (each
+wait is 1.05 times the previous one) that needs no counter, so a trigger re-created on another triggerer resumes
+at the same pace. With the defaults a 24 h job costs fewer than 250 polls and completion is seen within
+max(60 s, 5 % of the elapsed time). With a webhook receiver armed for the job, ``at_least`` (the
+``webhook_fallback_interval``) makes polling the fallback: each wait is at least that long, unless the deadline
+is nearer.
 
 Example::
 
@@ -21,6 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from airflow_provider_genai_batch.policy.defaults import (
+    DEFAULT_MAX_FAILURE_RATIO,
+    DEFAULT_MIN_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+)
 
 __all__ = [
     "DEFAULT_SCHEDULE",
@@ -104,15 +113,20 @@ class PollingSchedule:
 
     ``max_interval`` is the cap (the operators' ``poll_interval``). A cap below ``min_interval`` lowers the
     floor too, so ``PollingSchedule(max_interval=0.2)`` polls every 0.2 s (handy against the emulator).
+    ``at_least`` (0: none) lengthens every wait to at least that many seconds: polling as the fallback of an armed
+    webhook receiver. It moves neither the floor nor the cap, so the error back-off and the deadline's shortening
+    of a wait (:func:`decide`) are the adaptive schedule's.
 
     Example::
 
         PollingSchedule(max_interval=60).interval(elapsed_seconds=3600)   # 60.0
+        PollingSchedule(at_least=1800).interval(elapsed_seconds=10)      # 1800.0
     """
 
-    min_interval: float = 5.0
-    max_interval: float = 600.0
+    min_interval: float = DEFAULT_MIN_POLL_INTERVAL
+    max_interval: float = DEFAULT_POLL_INTERVAL
     growth: float = 0.05
+    at_least: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.max_interval > 0:
@@ -121,6 +135,8 @@ class PollingSchedule:
             raise ValueError(f"min_interval must be > 0, got {self.min_interval!r}")
         if not 0 <= self.growth <= 1:
             raise ValueError(f"growth must be within [0, 1], got {self.growth!r}")
+        if not self.at_least >= 0:
+            raise ValueError(f"webhook_fallback_interval must be >= 0, got {self.at_least!r}")
 
     @property
     def floor(self) -> float:
@@ -129,7 +145,8 @@ class PollingSchedule:
 
     def interval(self, elapsed_seconds: float) -> float:
         """Seconds to wait after a poll made ``elapsed_seconds`` after the wait started."""
-        return min(self.max_interval, max(self.floor, self.growth * max(elapsed_seconds, 0.0)))
+        adaptive = min(self.max_interval, max(self.floor, self.growth * max(elapsed_seconds, 0.0)))
+        return max(adaptive, self.at_least)
 
 
 DEFAULT_SCHEDULE = PollingSchedule()
@@ -148,7 +165,7 @@ class PartialFailurePolicy:
         PartialFailurePolicy(max_failure_ratio=0.01)   # tolerate up to 1 % failed requests
     """
 
-    max_failure_ratio: float = 0.0
+    max_failure_ratio: float = DEFAULT_MAX_FAILURE_RATIO
 
     def __post_init__(self) -> None:
         ratio = self.max_failure_ratio

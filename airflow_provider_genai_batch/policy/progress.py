@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_CONSECUTIVE_POLL_ERRORS, DEFAULT_MIN_POLL_INTERVAL
 from airflow_provider_genai_batch.policy.polling import PollingSchedule, RequestCountsLike
 
 __all__ = ["PollErrorBudget", "progress_line"]
@@ -44,8 +45,8 @@ class PollErrorBudget:
         budget.record(transient=True)   # True: try again after budget.backoff_seconds()
     """
 
-    max_consecutive: int = 5
-    base_backoff: float = 5.0
+    max_consecutive: int = DEFAULT_MAX_CONSECUTIVE_POLL_ERRORS
+    base_backoff: float = DEFAULT_MIN_POLL_INTERVAL  # for_schedule: the schedule's floor
     max_backoff: float = 120.0
     consecutive: int = field(default=0, init=False)
 

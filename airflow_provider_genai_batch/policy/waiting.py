@@ -8,8 +8,7 @@ difference.
 
 Example::
 
-    watch = JobWatch("batches/abc", started_at=now, deadline=now + 3600, schedule=PollingSchedule(),
-                     partial=PartialFailurePolicy(), max_consecutive_poll_errors=5, log=log)
+    watch = WaitSettings(poll_interval=60).watch("batches/abc", started_at=now, deadline=now + 3600, log=log)
     while True:
         now = time.time()
         try:

@@ -18,10 +18,10 @@ from airflow_provider_genai_batch.links.genai_batch import (
     GenAIBatchJobLink,
     mark_job_pushed,
 )
-from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
-from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.policy.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
+from airflow_provider_genai_batch.policy.polling import DecisionKind
+from airflow_provider_genai_batch.policy.wait_settings import DEFAULT_WAIT, WaitSettings, check_flag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -48,6 +48,12 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         fails, in every mode (a permanent error, 404 or 403, fails at once). In ``mode="reschedule"`` the count
         starts again at each reschedule.
     :param cancel_on_kill: deferrable mode on Airflow 3.3+: cancel the job when the task is killed.
+    :param webhook_armed: deferrable mode: the job was created with a webhook config naming this deployment's
+        receiver (or a static webhook of its project delivers there), and the connection has ``webhook_url``:
+        a verified delivery wakes the wait within seconds and polling is only the fallback, every
+        ``webhook_fallback_interval`` (docs/WEBHOOKS.md). Default False: the adaptive schedule, woken early by any
+        delivery all the same.
+    :param webhook_fallback_interval: with ``webhook_armed``, the shortest wait between two polls, seconds.
 
     ``timeout``, ``mode`` and ``soft_fail`` are the usual sensor arguments. Returns the manifest (XCom). The
     job's state is mapped by the same policy as the create operators. A FAILED, CANCELLED or EXPIRED job (or one
@@ -68,22 +74,21 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         name: Any,
         genai_batch_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 600.0,
-        min_poll_interval: float = 5.0,
-        max_failure_ratio: float = 0.0,
-        max_consecutive_poll_errors: int = 5,
-        cancel_on_kill: bool = False,
+        poll_interval: float = DEFAULT_WAIT.poll_interval,
+        min_poll_interval: float = DEFAULT_WAIT.min_poll_interval,
+        max_failure_ratio: float = DEFAULT_WAIT.max_failure_ratio,
+        max_consecutive_poll_errors: int = DEFAULT_WAIT.max_consecutive_poll_errors,
+        cancel_on_kill: bool = DEFAULT_WAIT.cancel_on_kill,
+        webhook_armed: bool = False,
+        webhook_fallback_interval: float = DEFAULT_WAIT.webhook_fallback_interval,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.name = name
         self.genai_batch_conn_id = genai_batch_conn_id
         self.deferrable = deferrable
-        self.poll_interval = check_positive_seconds("poll_interval", poll_interval)
-        self.min_poll_interval = check_positive_seconds("min_poll_interval", min_poll_interval)
-        self.max_failure_ratio = check_ratio("max_failure_ratio", max_failure_ratio)
-        self.max_consecutive_poll_errors = check_count("max_consecutive_poll_errors", max_consecutive_poll_errors)
-        self.cancel_on_kill = cancel_on_kill
+        self.wait = WaitSettings.from_kwargs(locals())  # the wait parameters above, checked once
+        self.webhook_armed = check_flag("webhook_armed", webhook_armed)
         self._job_watch: JobWatch | None = None
         self._next_wait: float | None = None
         mark_job_pushed(self, False)  # no console link (and no XCom read for one) until the job's URL is pushed
@@ -94,15 +99,6 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 
         return GenAIBatchHook(genai_batch_conn_id=self.genai_batch_conn_id)
-
-    @property
-    def _schedule(self) -> PollingSchedule:
-        assert self.poll_interval is not None and self.min_poll_interval is not None
-        return PollingSchedule(min_interval=self.min_poll_interval, max_interval=self.poll_interval)
-
-    @property
-    def _partial(self) -> PartialFailurePolicy:
-        return PartialFailurePolicy(max_failure_ratio=self.max_failure_ratio)
 
     def _push_link(self, context: Context, job_name: str) -> None:
         ti = context["ti"]
@@ -115,19 +111,6 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         mark_job_pushed(self)
         return super().resume_execution(next_method, next_kwargs, context)
 
-    def _watch(self, name: str, started_at: float) -> JobWatch:
-        from airflow_provider_genai_batch.policy.waiting import JobWatch
-
-        return JobWatch(
-            name,
-            started_at=started_at,
-            deadline=None,  # Airflow enforces the sensor's timeout
-            schedule=self._schedule,
-            partial=self._partial,
-            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
-            log=self.log,
-        )
-
     def poke(self, context: Context) -> PokeReturnValue:
         """One read of the job, decided by the same ``JobWatch`` as the worker loop and the trigger."""
         from airflow_provider_genai_batch.client.errors import InvalidInputError
@@ -137,7 +120,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         name = job_name_from(self.name)
         now = time.time()
         if self._job_watch is None:
-            self._job_watch = self._watch(name, now)
+            self._job_watch = self.wait.watch(name, started_at=now, deadline=None, log=self.log)  # Airflow: timeout
             self._push_link(context, name)
         try:
             result: BatchJob | BaseException = self.hook.get_job(name)
@@ -164,7 +147,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         ``exponential_backoff`` are not used); never past the sensor's ``timeout``.
         """
         elapsed = run_duration()
-        wait = self._next_wait if self._next_wait is not None else self._schedule.interval(elapsed)
+        wait = self._next_wait if self._next_wait is not None else self.wait.schedule.interval(elapsed)
         return max(min(wait, float(self.timeout) - elapsed), 0.0)
 
     def execute(self, context: Context) -> Any:
@@ -176,7 +159,6 @@ class GenAIBatchJobSensor(BaseSensorOperator):
             return first.xcom_value
         from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
 
-        assert self.poll_interval is not None and self.min_poll_interval is not None
         started_at = self._job_watch.started_at if self._job_watch is not None else time.time()
         timeout = float(self.timeout)
         self.defer(
@@ -185,14 +167,11 @@ class GenAIBatchJobSensor(BaseSensorOperator):
                 job_name=job_name_from(self.name),
                 deadline=started_at + timeout,
                 started_at=started_at,
-                poll_interval=self.poll_interval,
-                min_poll_interval=self.min_poll_interval,
-                max_failure_ratio=self.max_failure_ratio,
-                max_consecutive_poll_errors=self.max_consecutive_poll_errors,
-                cancel_on_kill=self.cancel_on_kill,
+                webhook_armed=self.webhook_armed,
+                **self.wait.to_kwargs(),
             ),
             method_name="execute_complete",
-            timeout=dt.timedelta(seconds=timeout + self.poll_interval + DEFER_TIMEOUT_MARGIN),
+            timeout=dt.timedelta(seconds=self.wait.defer_timeout(timeout)),
         )
         return None  # pragma: no cover - defer raises
 
@@ -202,7 +181,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
 
         with _dead_job_fails_for_good():
             return resume_from_event(
-                self.hook, event, reattached=False, partial=self._partial, cancel_on_timeout=False, log=self.log
+                self.hook, event, reattached=False, partial=self.wait.partial, cancel_on_timeout=False, log=self.log
             )
 
 

@@ -1,9 +1,13 @@
 """The trigger: a read-only poller of one batch job, safe to re-run from the start on any triggerer.
 
-It never creates anything remote. Its kwargs are a connection id, a job name, a wall-clock deadline and policy
-settings: never a secret. Every decision after a read is ``policy.waiting.JobWatch``'s, as in the worker: transient
-errors (429, 5xx, connection) are retried with back-off, and the trigger gives up only on a permanent error or after
+It never creates anything remote. Its kwargs are a connection id, a job name, a wall-clock deadline and the wait
+settings (``policy.wait_settings.WaitSettings``): never a secret. Every decision after a read is
+``policy.waiting.JobWatch``'s, as in the worker: transient errors (429, 5xx, connection) are retried with back-off,
+and the trigger gives up only on a permanent error or after
 ``max_consecutive_poll_errors`` failures in a row. It yields exactly one terminal event (``policy.events``).
+With a webhook receiver armed for the job (``webhook_armed`` and the connection's ``webhook_url``), a verified
+delivery wakes it within seconds and polling is the fallback, every ``webhook_fallback_interval``; the deadline
+still wakes it on time.
 
 Example::
 
@@ -23,9 +27,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.policy.events import JobEvent, event_for_decision
 from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind, PartialFailurePolicy, PollingSchedule
-from airflow_provider_genai_batch.policy.progress import PollErrorBudget
-from airflow_provider_genai_batch.policy.waiting import JobWatch
+from airflow_provider_genai_batch.policy.polling import Decision, DecisionKind
+from airflow_provider_genai_batch.policy.wait_settings import DEFAULT_WAIT, WaitSettings, check_flag
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -66,6 +69,9 @@ class GenAIBatchJobTrigger(BaseTrigger):
     :param max_consecutive_poll_errors: transient poll errors in a row before giving up.
     :param cancel_on_kill: cancel the job when a user ends the deferred task (Airflow 3.3+), after checking
         that the task really ended.
+    :param webhook_fallback_interval: with the receiver armed, the shortest wait between two polls, seconds.
+    :param webhook_armed: the job was created with a webhook config naming this deployment's receiver (the create
+        operators set it). With the connection's ``webhook_url`` too, polling is only the fallback.
     :param stuck_after: a completion policy's threshold: no change of state or counts for this many seconds
         gives a ``stuck`` event (the job keeps running; the worker decides). None (default): never.
     :param pending_after: the same for a job still PENDING (or QUEUED) this many seconds after its creation.
@@ -83,11 +89,13 @@ class GenAIBatchJobTrigger(BaseTrigger):
         job_name: str,
         deadline: float,
         started_at: float | None = None,
-        poll_interval: float = 600.0,
-        min_poll_interval: float = 5.0,
-        max_failure_ratio: float = 0.0,
-        max_consecutive_poll_errors: int = 5,
-        cancel_on_kill: bool = False,
+        poll_interval: float = DEFAULT_WAIT.poll_interval,
+        min_poll_interval: float = DEFAULT_WAIT.min_poll_interval,
+        max_failure_ratio: float = DEFAULT_WAIT.max_failure_ratio,
+        max_consecutive_poll_errors: int = DEFAULT_WAIT.max_consecutive_poll_errors,
+        cancel_on_kill: bool = DEFAULT_WAIT.cancel_on_kill,
+        webhook_fallback_interval: float = DEFAULT_WAIT.webhook_fallback_interval,
+        webhook_armed: bool = False,
         stuck_after: float | None = None,
         pending_after: float | None = None,
     ) -> None:
@@ -96,35 +104,28 @@ class GenAIBatchJobTrigger(BaseTrigger):
         self.job_name = job_name
         self.deadline = float(deadline)
         self.started_at = float(started_at) if started_at is not None else time.time()
-        self.poll_interval = poll_interval
-        self.min_poll_interval = min_poll_interval
-        self.max_failure_ratio = max_failure_ratio
-        self.max_consecutive_poll_errors = max_consecutive_poll_errors
-        self.cancel_on_kill = cancel_on_kill
+        # Checked now, so a bad value fails the operator before deferral rather than in the triggerer.
+        self.wait = WaitSettings.from_kwargs(locals())  # the wait parameters above, checked once
+        self.webhook_armed = check_flag("webhook_armed", webhook_armed)
         self.stuck_after = _optional_seconds("stuck_after", stuck_after)
         self.pending_after = _optional_seconds("pending_after", pending_after)
         # This process's clock at creation: the connection read may be shared with the triggers created with this
         # one (a read that started after now), never older than the connection at this trigger's creation.
         self._created = time.monotonic()
-        # Validate now, so a bad value fails the operator before deferral rather than in the triggerer.
-        self._schedule = PollingSchedule(min_interval=min_poll_interval, max_interval=poll_interval)
-        self._partial = PartialFailurePolicy(max_failure_ratio=max_failure_ratio)
-        PollErrorBudget(max_consecutive=max_consecutive_poll_errors)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Exactly the constructor's kwargs: a connection id, a job name, times and policy numbers (the stuck
-        thresholds only when set, so a trigger serialized before they existed rebuilds the same)."""
+        """Exactly the constructor's kwargs: a connection id, a job name, times and the wait settings (plain JSON;
+        ``webhook_armed`` and the stuck thresholds only when set, so a trigger serialized before they existed
+        rebuilds the same)."""
         kwargs: dict[str, Any] = {
             "genai_batch_conn_id": self.genai_batch_conn_id,
             "job_name": self.job_name,
             "deadline": self.deadline,
             "started_at": self.started_at,
-            "poll_interval": self.poll_interval,
-            "min_poll_interval": self.min_poll_interval,
-            "max_failure_ratio": self.max_failure_ratio,
-            "max_consecutive_poll_errors": self.max_consecutive_poll_errors,
-            "cancel_on_kill": self.cancel_on_kill,
+            **self.wait.to_kwargs(),
         }
+        if self.webhook_armed:
+            kwargs["webhook_armed"] = True
         for name in ("stuck_after", "pending_after"):
             if getattr(self, name) is not None:
                 kwargs[name] = getattr(self, name)
@@ -138,17 +139,22 @@ class GenAIBatchJobTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job ends or the deadline passes, then yield one event (the worker's loop, awaited)."""
         hook = self._hook(read_since=self._created)
-        watch = JobWatch(
+        waiter = await self._webhook_waiter(hook)
+        armed = waiter is not None and self.webhook_armed
+        if armed:
+            self.log.info(
+                "%s: webhook receiver armed: polling only as the fallback, every %.0f s or at the deadline",
+                self.job_name,
+                self.wait.webhook_fallback_interval,
+            )
+        watch = self.wait.watch(
             self.job_name,
             started_at=self.started_at,
             deadline=self.deadline,
-            schedule=self._schedule,
-            partial=self._partial,
-            max_consecutive_poll_errors=self.max_consecutive_poll_errors,
             log=self.log,
             stuck=self._stuck_watch(),
+            webhook_armed=armed,
         )
-        waiter = None
         while True:
             now = time.time()
             try:
@@ -157,7 +163,6 @@ class GenAIBatchJobTrigger(BaseTrigger):
                 result = exc
             decision = watch.observe(result, now)
             if decision.kind is DecisionKind.WAIT:
-                waiter = waiter or self._webhook_waiter(hook)
                 if waiter is None:
                     await asyncio.sleep(decision.wait_seconds)
                 elif await waiter.sleep(decision.wait_seconds, since=now):
@@ -173,10 +178,14 @@ class GenAIBatchJobTrigger(BaseTrigger):
 
         return StuckWatch(stuck_after=self.stuck_after, pending_after=self.pending_after)
 
-    def _webhook_waiter(self, hook: GenAIBatchHook) -> NudgeWaiter | None:
-        """A waiter that also wakes on verified webhook deliveries, when the connection names a receiver."""
-        settings = hook.get_cached_settings()
-        if settings is None or settings.webhook_url is None:
+    async def _webhook_waiter(self, hook: GenAIBatchHook) -> NudgeWaiter | None:
+        """A waiter that also wakes on verified webhook deliveries, when the connection names a receiver (a
+        connection that cannot be read gives none: the first read of the job then reports the error)."""
+        try:
+            settings = await hook.aget_settings()
+        except Exception:
+            return None
+        if settings.webhook_url is None:
             return None
         from airflow_provider_genai_batch.webhooks.wakeup import NudgeWaiter
 
@@ -216,7 +225,7 @@ class GenAIBatchJobTrigger(BaseTrigger):
         again on every sync (about once a second) while ``on_kill`` runs, and reading the task state alone can
         take seconds. A cancelled ``on_kill`` therefore still cancels the job, within ``ON_KILL_BUDGET``.
         """
-        if not self.cancel_on_kill or not AIRFLOW_V_3_3_PLUS:
+        if not self.wait.cancel_on_kill or not AIRFLOW_V_3_3_PLUS:
             return
         work = asyncio.ensure_future(asyncio.wait_for(self._cancel_if_task_ended(), timeout=ON_KILL_BUDGET))
         _ON_KILL_WORK.add(work)  # a strong reference: the work outlives a cancelled on_kill

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.client.models import JobState
 from airflow_provider_genai_batch.links.urls import console_url, safe_console_url
+from airflow_provider_genai_batch.policy.defaults import DEFAULT_MIN_POLL_INTERVAL
 from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
 from airflow_provider_genai_batch.policy.polling import PollingSchedule
 
@@ -54,7 +55,9 @@ def _next_poll(record: JobRecord | None, state: JobState, now: float) -> float |
         return None
     if record.started_at is None or record.poll_interval is None:
         return None
-    schedule = PollingSchedule(min_interval=record.min_poll_interval or 5.0, max_interval=record.poll_interval)
+    schedule = PollingSchedule(
+        min_interval=record.min_poll_interval or DEFAULT_MIN_POLL_INTERVAL, max_interval=record.poll_interval
+    )
     elapsed = max(now - record.started_at, 0.0)
     interval = schedule.interval(elapsed)
     return round(interval - (elapsed % interval), 1) if interval > 0 else None

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_genai_batch.policy.idempotency import key_from_display_name
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.creation import PreparedCreate
     from airflow_provider_genai_batch.client.settings import ClientSettings
 
-__all__ = ["METADATA_KEY", "dynamic_webhook_config", "with_dynamic_webhook"]
+__all__ = ["METADATA_KEY", "dynamic_webhook_config", "receiver_armed", "with_dynamic_webhook"]
 
 #: The ``user_metadata`` entry that carries the job's idempotency key back in each delivery.
 METADATA_KEY = "genai_batch_key"
@@ -36,8 +37,18 @@ def dynamic_webhook_config(webhook_url: str, display_name: str | None) -> dict[s
 
 def with_dynamic_webhook(prepared: PreparedCreate, settings: ClientSettings) -> PreparedCreate:
     """``prepared`` with a dynamic webhook when ``settings.webhook_url`` is set and the user gave none."""
-    if settings.webhook_url is None or settings.backend != "gemini" or prepared.config.webhook_config:
+    if settings.webhook_url is None or settings.backend != "gemini" or prepared.config.webhook_config is not None:
         return prepared
     webhook = dynamic_webhook_config(settings.webhook_url, prepared.display_name)
     prepared.config = prepared.config.model_copy(update={"webhook_config": webhook})
     return prepared
+
+
+def receiver_armed(settings: ClientSettings, webhook_config: Mapping[str, Any] | None) -> bool:
+    """Whether a job created on ``settings`` with the user's parsed ``config.webhook_config`` (None when not given)
+    is delivered to this deployment's receiver: a Gemini connection with ``webhook_url``, and either no webhook
+    config of the user's (ours is added) or one whose ``uris`` name that URL. A wait on such a job polls only as the
+    fallback (``policy.wait_settings.WaitSettings.webhook_fallback_interval``)."""
+    if settings.webhook_url is None or settings.backend != "gemini":
+        return False
+    return webhook_config is None or settings.webhook_url in (webhook_config.get("uris") or [])

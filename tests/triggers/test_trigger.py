@@ -63,6 +63,8 @@ class TestSerialization:
             max_failure_ratio=0.1,
             max_consecutive_poll_errors=3,
             cancel_on_kill=True,
+            webhook_fallback_interval=900,
+            webhook_armed=True,
         )
         classpath, kwargs = trigger.serialize()
         assert classpath == "airflow_provider_genai_batch.triggers.genai_batch.GenAIBatchJobTrigger"
@@ -76,9 +78,21 @@ class TestSerialization:
             "max_failure_ratio": 0.1,
             "max_consecutive_poll_errors": 3,
             "cancel_on_kill": True,
+            "webhook_fallback_interval": 900,
+            "webhook_armed": True,
         }
+        assert json.loads(json.dumps(kwargs)) == kwargs  # stored in the metadata DB: plain JSON types only
         rebuilt = GenAIBatchJobTrigger(**kwargs)
         assert rebuilt.serialize() == (classpath, kwargs)
+
+    def test_kwargs_of_a_trigger_serialized_before_the_webhook_fallback_rebuild(self) -> None:
+        """kwargs stored by the previous release (no ``webhook_fallback_interval``, no ``webhook_armed``) rebuild a
+        trigger with the defaults, not armed."""
+        old = {"genai_batch_conn_id": "c", "job_name": "j", "deadline": 1.0, "started_at": 0.0, "poll_interval": 60}
+        rebuilt = GenAIBatchJobTrigger(**old)
+        _, kwargs = rebuilt.serialize()
+        assert kwargs["webhook_fallback_interval"] == 1800.0 and "webhook_armed" not in kwargs
+        assert not rebuilt.webhook_armed
 
     def test_stuck_thresholds_round_trip_only_when_set(self) -> None:
         trigger = GenAIBatchJobTrigger(
@@ -111,6 +125,8 @@ class TestSerialization:
             "max_failure_ratio",
             "max_consecutive_poll_errors",
             "cancel_on_kill",
+            "webhook_fallback_interval",
+            "webhook_armed",
         }
         assert "emulator-token" not in repr(trigger_for("j", VERTEX_CONN_ID))
 
@@ -121,6 +137,9 @@ class TestSerialization:
             ({"max_failure_ratio": 3}, "max_failure_ratio"),
             ({"stuck_after": 0}, "stuck_after"),
             ({"pending_after": "1h"}, "pending_after"),
+            ({"webhook_fallback_interval": 0}, "webhook_fallback_interval"),
+            ({"webhook_armed": "yes"}, "webhook_armed"),
+            ({"cancel_on_kill": "false"}, "cancel_on_kill"),
         ],
     )
     def test_bad_policy_fails_at_construction(self, kwargs: dict[str, Any], match: str) -> None:

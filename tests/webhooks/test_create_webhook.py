@@ -14,7 +14,8 @@ from tests.conftest import GEMINI_CONN_ID, gemini_connection, set_connection
 
 #: Nothing listens there: the emulator's delivery fails fast, which these tests do not look at.
 RECEIVER = "http://127.0.0.1:9/genai-batch-webhooks/deliveries"
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
+#: The deferred wait is armed (the job names the receiver), and no delivery arrives: a short fallback poll ends it.
+FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1, "webhook_fallback_interval": 0.1}
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """A verified webhook delivery shortens a deferred wait: the real trigger, the real receiver and the emulator, all
-over real sockets, with the deliveries record in the real metadata DB.
+over real sockets, with the deliveries record in the real metadata DB. With the receiver armed for the job, polling
+is only the fallback (``webhook_fallback_interval``): fewer polls, a lost delivery still ends the wait at the
+fallback poll, and the deadline still ends it on time.
 
 The trigger polls every 300 s; the emulator's job runs for an hour unless ended. The test ends the job after the
 trigger's first read; the emulator delivers a signed dynamic webhook to the receiver, the receiver records it, the
@@ -150,3 +152,89 @@ async def test_a_record_naming_a_running_job_causes_one_early_read_and_nothing_e
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
+
+
+def delivered(emulator: EmulatorHandle) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{emulator.base_url}/_emulator/webhooks/deliveries").json()["deliveries"])
+
+
+def armed_trigger(name: str, *, deadline_in: float = 3600.0, **kwargs: Any) -> GenAIBatchJobTrigger:
+    return GenAIBatchJobTrigger(
+        genai_batch_conn_id=GEMINI_CONN_ID, job_name=name, deadline=time.time() + deadline_in, **kwargs
+    )
+
+
+async def test_armed_the_wait_reads_the_job_twice_where_the_adaptive_schedule_polls_on(
+    emulator: EmulatorHandle, receiver_url: str
+) -> None:
+    """The same 2 s job and the same 0.2 s schedule, waited for without and with ``webhook_armed``: armed, the first
+    read and the one the delivery caused are all (the 300 s fallback poll never comes); unarmed, it polls on."""
+    emulator.configure(job_seconds=2.0, pending_seconds=0)
+    fast = {"poll_interval": 0.2, "min_poll_interval": 0.2, "webhook_fallback_interval": 300.0}
+    reads = {}
+    for armed in (False, True):
+        name = create_job()
+        before = job_reads(emulator)
+        trigger = armed_trigger(name, webhook_armed=armed, **fast)
+        event = await asyncio.wait_for(anext(trigger.run()), timeout=GUARD_SECONDS)
+        assert event.payload["status"] == "success", event.payload
+        reads[armed] = job_reads(emulator) - before
+    assert reads[True] == 2
+    assert reads[False] > reads[True]
+    assert [d["status"] for d in delivered(emulator)] == [202, 202]
+
+
+async def test_armed_a_lost_delivery_still_ends_the_wait_at_the_fallback_poll(
+    emulator: EmulatorHandle, receiver_url: str
+) -> None:
+    """The job's delivery is lost (the emulator's fault): nothing is recorded, and the wait ends at its fallback
+    poll (4 s here) with the job's real outcome, after no poll at the 0.2 s adaptive pace in between."""
+    from airflow.models.variable import Variable
+
+    emulator.configure(job_seconds=1.5, pending_seconds=0)
+    httpx.post(f"{emulator.base_url}/_emulator/webhooks/faults", json={"lost": 1}).raise_for_status()
+    name = create_job()
+    trigger = armed_trigger(
+        name, webhook_armed=True, poll_interval=0.2, min_poll_interval=0.2, webhook_fallback_interval=4.0
+    )
+    event = await asyncio.wait_for(anext(trigger.run()), timeout=GUARD_SECONDS)
+    assert event.payload["status"] == "success", event.payload
+    assert job_reads(emulator) == 2  # the first read (running) and the fallback poll (succeeded)
+    assert [d.get("fault") for d in delivered(emulator)] == ["lost"]
+    assert parse_entries(Variable.get(VARIABLE_KEY, default_var=None)) == []
+
+
+async def test_armed_the_deadline_still_ends_a_wait_whose_fallback_is_longer(
+    emulator: EmulatorHandle, receiver_url: str
+) -> None:
+    """A job that runs on, a deadline 2 s away and the default 30 min fallback: the wait reads the job again at the
+    deadline (not 30 min later) and ends with the ``timeout`` event; the trigger cancels nothing."""
+    name = create_job()
+    trigger = armed_trigger(name, deadline_in=2.0, webhook_armed=True, poll_interval=300.0, min_poll_interval=0.5)
+    assert trigger.wait.webhook_fallback_interval == 1800.0
+    event = await asyncio.wait_for(anext(trigger.run()), timeout=GUARD_SECONDS)
+    assert event.payload["status"] == "timeout", event.payload
+    assert job_reads(emulator) == 2  # the first read, then the one at the deadline; none at the adaptive pace
+    assert emulator.stats()["cancels"]["gemini"] == 0
+
+
+@pytest.mark.parametrize("waiter", ["create", "sensor"])
+def test_a_deferred_create_arms_itself_and_a_sensor_when_told(
+    run_dag: Any, emulator: EmulatorHandle, receiver_url: str, waiter: str
+) -> None:
+    """``dag.test()``: a deferrable create on a connection with ``webhook_url`` defers to an armed trigger by itself
+    (its job names the receiver); a deferrable sensor with ``webhook_armed=True`` likewise. With a 0.2 s schedule
+    and a 300 s fallback, each wait reads its 2 s job once before the delivery and once after it."""
+    emulator.configure(job_seconds=2.0, pending_seconds=0)
+    fast = {"poll_interval": 0.2, "min_poll_interval": 0.2, "webhook_fallback_interval": 300.0, "deferrable": True}
+    if waiter == "create":
+        task = {"class": "GenAIBatchCreateJobOperator", "task_id": "wait", "model": "gemini-2.5-flash", "src": ["a"]}
+    else:
+        name = create_job()
+        task = {"class": "GenAIBatchJobSensor", "task_id": "wait", "name": name, "webhook_armed": True}
+    before = job_reads(emulator)
+    result = run_dag({"dag_id": f"webhook_armed_{waiter}", "tasks": [{**task, **fast}]})
+    assert result.state == "success", result.output[-3000:]
+    assert "webhook receiver armed" in result.output
+    # create: the trigger's two reads and the resumed task's re-read; sensor: its first poke too
+    assert job_reads(emulator) - before == (3 if waiter == "create" else 4)

@@ -91,7 +91,7 @@ def build_create(
     batch: JsonDict = {"inputConfig": input_config}
     if display_name:
         batch["displayName"] = display_name
-    if webhook_config:
+    if webhook_config is not None:  # an empty one too, as google-genai sends it
         batch["webhookConfig"] = webhook_config
     verb = "asyncBatchEmbedContent" if embeddings else "batchGenerateContent"
     return ApiRequest("POST", _api(settings, f"{model_path(model)}:{verb}"), json={"batch": batch}, idempotent=False)
