@@ -513,9 +513,13 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):
             self._job_name = event["job_name"]
-        reattached = context["ti"].xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY)
+        # This task instance's own XComs: a mapped task's pull without map_indexes returns every map index's.
+        ti, map_index = context["ti"], int(getattr(context["ti"], "map_index", -1))
+        reattached = ti.xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY, map_indexes=map_index)
         completion_attempts = (
-            context["ti"].xcom_pull(task_ids=self.task_id, key=ATTEMPTS_XCOM_KEY) if self.completion else None
+            ti.xcom_pull(task_ids=self.task_id, key=ATTEMPTS_XCOM_KEY, map_indexes=map_index)
+            if self.completion
+            else None
         )
         if self.completion is not None and isinstance(completion_attempts, list) and completion_attempts:
             self._context_ti = context["ti"]

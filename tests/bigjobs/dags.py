@@ -18,7 +18,6 @@ from airflow_provider_genai_batch.operators import (
     GenAIBatchSplitOperator,
     GenAIBatchWriteResultsOperator,
 )
-
 from airflow_provider_genai_batch.policy.completion import CompletionPolicy
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
