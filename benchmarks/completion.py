@@ -16,6 +16,8 @@ reset with ``/proc/self/clear_refs``):
 - ours: the combine (``execute``: reads each attempt's results twice, writes the merged file in input order);
 - anchor: reading every attempt's results once (``iter_results``), counting them: the least any merge must do.
 
+Each measured run is a fresh child process (its peak RSS is its own, reset once the client is built).
+
     .bench-venv/bin/python -m benchmarks.completion [--quick]
 """
 
@@ -114,17 +116,6 @@ def plan_outcomes(rows: int, shards: int, seed: int = 7) -> dict[str, Any]:
     return {"size": size, "failing": failing, "by_shard": by_shard, "expiring": EXPIRING_SHARD % shards}
 
 
-def _measure(step: Any) -> dict[str, float]:
-    reset_peak_rss()
-    rss, wall, cpu = current_rss(), time.perf_counter(), time.process_time()
-    step()
-    return {
-        "seconds": time.perf_counter() - wall,
-        "cpu": time.process_time() - cpu,
-        "peak_growth": peak_rss() - rss,
-    }
-
-
 def _check_combined(path: Path, rows: int) -> dict[str, Any]:
     """Every row once, in order, answered with its own prompt's answer; the attempts that answered, counted."""
     attempts: dict[int, int] = {}
@@ -144,36 +135,22 @@ def _check_combined(path: Path, rows: int) -> dict[str, Any]:
     return {"answered_once": expected, "answered_by_attempt": {str(k): v for k, v in sorted(attempts.items())}}
 
 
-def child(argv: list[str]) -> None:
-    """``--child FOLDER ROWS SHARDS ROUNDS``: split, create per shard with completion, then rounds of combine
-    and read-once; report counts, checks and measurements."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("rows", type=int)
-    parser.add_argument("shards", type=int)
-    parser.add_argument("rounds", type=int)
-    options = parser.parse_args(argv)
-    divert_stdout()
-    quiet_http_logs()
-    from airflow_provider_genai_batch.operators import (
-        GenAIBatchCombineResultsOperator,
-        GenAIBatchCreateJobOperator,
-        GenAIBatchSplitOperator,
-    )
+def _pipeline(folder: Path, rows: int, shards: int) -> dict[str, Any]:
+    """Split, then one create per shard with a completion policy (each waits for its attempts); the creates'
+    manifests and the split's specs are written to ``folder/tasks.json`` for the measured children."""
+    from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator, GenAIBatchSplitOperator
     from airflow_provider_genai_batch.policy.completion import CompletionPolicy
 
-    folder: Path = options.folder
     started = time.perf_counter()
     split = GenAIBatchSplitOperator(
         task_id="split",
         src=str(folder / "prompts.jsonl"),
         limits="gemini",
-        max_shard_requests=options.rows // options.shards,
+        max_shard_requests=rows // shards,
         shard_folder=str(folder / "shards"),
     )
     split_context = _context("split")
     sources = split.execute(split_context)  # type: ignore[arg-type]
-    specs = split_context["ti"].xcoms["shards"]
     manifests = []
     for number, src in enumerate(sources):
         create = GenAIBatchCreateJobOperator(
@@ -187,37 +164,67 @@ def child(argv: list[str]) -> None:
             completion=CompletionPolicy(max_attempts=3),
         )
         manifests.append(create.execute(_context("create", number)))  # type: ignore[arg-type]
-    pipeline_seconds = time.perf_counter() - started
-    out = folder / "combined.jsonl"
-    combine = GenAIBatchCombineResultsOperator(task_id="combine", jobs=manifests, shards=specs, destination=str(out))
-    hook = combine.hook
-    names = [attempt["job_name"] for m in manifests for attempt in m["completion"]["attempts"]]
+    tasks = {"manifests": manifests, "specs": split_context["ti"].xcoms["shards"]}
+    (folder / "tasks.json").write_text(json.dumps(tasks))
+    return {"pipeline_seconds": time.perf_counter() - started}
+
+
+def _combine(folder: Path) -> dict[str, Any]:
+    from airflow_provider_genai_batch.operators import GenAIBatchCombineResultsOperator
+
+    tasks = json.loads((folder / "tasks.json").read_text())
+    combine = GenAIBatchCombineResultsOperator(
+        task_id="combine", jobs=tasks["manifests"], shards=tasks["specs"], destination=str(folder / "combined.jsonl")
+    )
+    combine.hook.get_conn()  # the client built before the measured part
+    _mark()
+    manifest = combine.execute(_context("combine"))  # type: ignore[arg-type]
+    shard_attempts = [[a["rows"] for a in shard["attempts"]] for shard in manifest["shards"]]
+    return {"manifest": {k: v for k, v in manifest.items() if k not in ("shards", "usage")}, "shards": shard_attempts}
+
+
+def _read_once(folder: Path) -> dict[str, Any]:
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+
+    tasks = json.loads((folder / "tasks.json").read_text())
+    hook = GenAIBatchHook()
+    names = [attempt["job_name"] for m in tasks["manifests"] for attempt in m["completion"]["attempts"]]
     jobs = [hook.get_job(name) for name in names]
-    samples: dict[str, list[dict[str, float]]] = {"combine": [], "read_once": []}
-    manifest: dict[str, Any] = {}
+    _mark()
+    return {"results": sum(1 for job in jobs if job.state.is_success for _ in hook.iter_results(job))}
 
-    def run_combine() -> None:
-        manifest.update(combine.execute(_context("combine")))  # type: ignore[arg-type]
 
-    def read_once() -> None:
-        count = sum(1 for job in jobs if job.state.is_success for _ in hook.iter_results(job))
-        samples.setdefault("read_count", []).append({"results": float(count)})
+_MARK: dict[str, float] = {}
 
-    for round_number in range(options.rounds):
-        order = [("combine", run_combine), ("read_once", read_once)]
-        for name, step in order if round_number % 2 == 0 else order[::-1]:
-            samples[name].append(_measure(step))
-    checked = _check_combined(out, options.rows)
+
+def _mark() -> None:
+    """The start of the measured part: imports done, the client built."""
+    reset_peak_rss()
+    _MARK.update(rss=current_rss(), wall=time.perf_counter(), cpu=time.process_time())
+
+
+def child(argv: list[str]) -> None:
+    """``--child STEP FOLDER [ROWS SHARDS]``: ``pipeline`` (split and creates, once), or one measured ``combine``
+    or ``read_once`` in this fresh process (its peak RSS is its own)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("step", choices=("pipeline", "combine", "read_once"))
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("rows", type=int, nargs="?", default=0)
+    parser.add_argument("shards", type=int, nargs="?", default=0)
+    options = parser.parse_args(argv)
+    divert_stdout()
+    quiet_http_logs()
+    if options.step == "pipeline":
+        report_child(_pipeline(options.folder, options.rows, options.shards))
+        return
+    result = _combine(options.folder) if options.step == "combine" else _read_once(options.folder)
     report_child(
         {
-            "pipeline_seconds": pipeline_seconds,
-            "combine": samples["combine"],
-            "read_once": samples["read_once"],
-            "results_read_once": int(samples["read_count"][0]["results"]),
-            "output_bytes": out.stat().st_size,
-            "manifest": {k: v for k, v in manifest.items() if k not in ("shards", "usage")},
-            "shard_attempts": [[a["rows"] for a in shard["attempts"]] for shard in manifest["shards"]],
-            **checked,
+            **result,
+            "seconds": time.perf_counter() - _MARK["wall"],
+            "cpu": time.process_time() - _MARK["cpu"],
+            "peak_growth": peak_rss() - _MARK["rss"],
+            "peak_rss": peak_rss(),
         }
     )
 
@@ -245,20 +252,30 @@ def run(quick: bool) -> Section:
             "AIRFLOW_CONN_GENAI_BATCH_DEFAULT": json.dumps(connection),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         }
-        result = run_child(
-            "benchmarks.completion",
-            [str(tmp), str(rows), str(shards), str(rounds)],
-            env=env,
-            timeout=3600,
-            stderr_path=tmp / "child.log",
+
+        def step(*args: str) -> dict[str, Any]:
+            return run_child("benchmarks.completion", list(args), env=env, timeout=3600, stderr_path=tmp / "child.log")
+
+        result = step("pipeline", str(tmp), str(rows), str(shards))
+        samples: dict[str, list[dict[str, Any]]] = {"combine": [], "read_once": []}
+        for round_number in range(rounds):
+            order = ("combine", "read_once") if round_number % 2 == 0 else ("read_once", "combine")
+            for name in order:
+                samples[name].append(step(name, str(tmp)))
+        result.update(samples)
+        last = samples["combine"][-1]
+        result.update(
+            manifest=last["manifest"],
+            shard_attempts=last["shards"],
+            results_read_once=samples["read_once"][-1]["results"],
+            output_bytes=(tmp / "combined.jsonl").stat().st_size,
+            **_check_combined(tmp / "combined.jsonl", rows),
         )
         stats = emu.control.stats()
     return _section(result, stats, plan, rows, shards, rounds)
 
 
-def _section(
-    result: dict[str, Any], stats: Any, plan: dict[str, Any], rows: int, shards: int, rounds: int
-) -> Section:
+def _section(result: dict[str, Any], stats: Any, plan: dict[str, Any], rows: int, shards: int, rounds: int) -> Section:
     manifest = result["manifest"]
     completion = manifest["completion"]
     retried = sum(len(v) for k, v in plan["by_shard"].items() if k != plan["expiring"])
@@ -288,6 +305,13 @@ def _section(
     memory.target, memory.met = f"< {MEMORY_TARGET_MIB:g} MiB", growth < MEMORY_TARGET_MIB
     figures = [
         memory,
+        Figure(
+            "combine: peak RSS of the process",
+            "MiB",
+            values("combine", "peak_rss", MIB),
+            reader,
+            values("read_once", "peak_rss", MIB),
+        ),
         Figure("combine: wall time", "s", values("combine", "seconds"), reader, values("read_once", "seconds")),
         Figure("combine: CPU", "s", values("combine", "cpu"), reader, values("read_once", "cpu")),
         Figure(
@@ -319,10 +343,10 @@ def _section(
             f"{rows:,} requests (a local JSONL file) split into {shards} shards of {plan['size']:,}; one create per "
             "shard with `completion=CompletionPolicy(max_attempts=3)`, sync mode, against the emulator (its own "
             f"process); {round(rows * FAILING_SHARE):,} rows chosen at random fail with 429 in their first attempt "
-            f"and shard {plan['expiring']} expires after half its rows (no results). Then {rounds} rotating rounds, "
-            "in one child process, of the combine (merging every shard's attempts into one file in input order) "
-            "and of the anchor, reading every attempt's results once; peak memory growth is the peak RSS (reset "
-            "with `/proc/self/clear_refs` before each) minus the RSS at that moment."
+            f"and shard {plan['expiring']} expires after half its rows (no results). Then {rounds} rotating rounds "
+            "of the combine (merging every shard's attempts into one file in input order) and of the anchor, "
+            "reading every attempt's results once, each in a fresh process; peak memory growth is the peak RSS "
+            "(reset with `/proc/self/clear_refs` once the client is built) minus the RSS at that moment."
         ),
         figures=figures,
         notes=notes,

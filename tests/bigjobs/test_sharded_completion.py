@@ -16,10 +16,11 @@ from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
 from airflow_provider_genai_batch.policy.completion import CompletionPolicy
-from tests.bigjobs.test_gcs_sharding import BUCKET, SHARD_PREFIX, SOURCE, put_source
+from tests.bigjobs.test_gcs_sharding import BUCKET, SHARD_PREFIX, SOURCE, put_source, uploads
 from tests.bigjobs.test_sharding import PROMPTS, request_line
 from tests.bigjobs.test_usage import expected_usage
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
+from tests.operators.test_completion import _dag as single_create_dag
 
 #: Each shard's jobs carry their map index (mapped tasks run in no fixed order, even under ``dag.test()``).
 DISPLAY_NAME = "shard-{{ ti.map_index }}-"
@@ -137,24 +138,9 @@ def test_a_gemini_files_input_gets_a_follow_up_file(
         uploaded = client.files.upload(requests).name  # uploaded from requests: each line stamped
     fast_emulator.add_outcome("EXPIRED", expired_done=3)
     out = tmp_path / "results.jsonl"
-    source = f"""# An airflow DAG (Airflow's safe mode parses only files mentioning both words).
-import datetime as dt
-from airflow.sdk import DAG
-from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator, GenAIBatchWriteResultsOperator
-from airflow_provider_genai_batch.policy.completion import CompletionPolicy
-
-with DAG("completion_files", schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
-         render_template_as_native_obj=True) as dag:
-    create = GenAIBatchCreateJobOperator(
-        task_id="create", model="gemini-2.5-flash", src={uploaded!r}, poll_interval=0.1, min_poll_interval=0.1,
-        completion=CompletionPolicy(max_attempts=2), genai_batch_conn_id={GEMINI_CONN_ID!r},
+    source = single_create_dag(
+        "completion_files", uploaded, out, backend="gemini", deferrable=False, policy="CompletionPolicy(max_attempts=2)"
     )
-    save = GenAIBatchWriteResultsOperator(
-        task_id="save", name="{{{{ ti.xcom_pull('create') }}}}", destination={str(out)!r},
-        genai_batch_conn_id={GEMINI_CONN_ID!r},
-    )
-    create >> save
-"""
     result = run_dag_file("completion_files", source)
     assert result.state == "success", result.output[-4000:]
     completion = result.value("create")["completion"]
@@ -177,3 +163,37 @@ def test_a_bigquery_input_is_refused_when_the_dag_is_parsed() -> None:
     assert "BigQuery table (bq://p.d.t)" in str(caught.value)
     assert "bq extract" in str(caught.value) and "completion=None" in str(caught.value)
     GenAIBatchCreateJobOperator(task_id="plain", model="gemini-2.5-flash", src="bq://p.d.t")  # no policy: fine
+
+
+def test_a_crash_after_a_gcs_follow_up_create_pays_no_second_job(
+    run_dag_file: Any, fast_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A gs:// input (not a shard): try 1 writes the follow-up object, creates attempt 2, loses the response and
+    cannot look it up, so the try fails. Try 2 cuts the same bytes (the object is left as it is) and finds
+    attempt 2 by its derived key: two jobs in all, every row once."""
+    put_source(fast_emulator)
+    fast_emulator.add_outcome(failed_requests={3: 429})
+    fast_emulator.add_fault("apply_then_drop", method="POST", path=r"/batchPredictionJobs$", skip=1, count=1)
+    fast_emulator.add_fault("status", method="GET", path=r"/batchPredictionJobs$", status=403, skip=3, count=3)
+    out = tmp_path / "results.jsonl"
+    source = single_create_dag(
+        "completion_gcs_crash",
+        SOURCE,
+        out,
+        backend="vertex",
+        deferrable=False,
+        policy="CompletionPolicy(max_attempts=3)",
+        retries=1,
+    )
+    result = run_dag_file("completion_gcs_crash", source)
+    assert result.state == "success", result.output[-4000:]
+    assert result.try_numbers["create"] == 2
+    stats = fast_emulator.stats()
+    assert stats["jobs_created"] == 2 and stats["faults_fired"]["total"] == 4
+    completion = result.value("create")["completion"]
+    assert [a["rows"] for a in completion["attempts"]] == [10, 1]
+    followups = [n for n in fast_emulator.list_objects(BUCKET, "nightly/") if ".attempt-02." in n]
+    assert len(followups) == 1 and ".run-" in followups[0]  # named for this create's task instance and attempt
+    assert uploads(fast_emulator) == 1  # try 2 cut the same bytes: the object was left as it was
+    lines = _lines(out)
+    assert [(line["index"], line["attempt"]) for line in lines] == [(i, 2 if i == 3 else 1) for i in range(10)]
