@@ -384,7 +384,14 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
     "succeeded", "failed", "bytes", "shards": [{"shard", "job_name", "state", "first_index", "requests",
     "results", "succeeded", "failed", "usage"}], "usage"[, "estimated_cost"]}``.
 
-    :param jobs: the mapped create task's manifests (``create.output``), in shard order (templated).
+    A shard whose create ran a completion policy (its manifest has ``completion``) is merged over all its
+    attempts: each row once, from the attempt that answered it (``"attempt": k``), or ``"given_up": true`` with
+    its last error; its manifest row adds ``attempts`` (``attempt``, ``job_name``, ``rows``), ``answered`` and
+    ``given_up``, and the manifest adds ``given_up`` and ``completion`` (``rows``: total, answered, failed,
+    given_up; ``attempts``; ``jobs``; ``job_names``). Usage adds up over every attempt of every shard.
+
+    :param jobs: the mapped create task's manifests (``create.output``), in shard order (templated); pass the
+        manifests, not job names, when the creates carry a completion policy.
     :param shards: the split task's shard specs (``split.output_shards``) (templated).
     :param destination: as for ``GenAIBatchWriteResultsOperator`` (templated).
     :param destination_conn_id: the object store's connection, if it needs one.
