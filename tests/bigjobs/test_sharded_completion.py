@@ -197,3 +197,26 @@ def test_a_crash_after_a_gcs_follow_up_create_pays_no_second_job(
     assert uploads(fast_emulator) == 1  # try 2 cut the same bytes: the object was left as it was
     lines = _lines(out)
     assert [(line["index"], line["attempt"]) for line in lines] == [(i, 2 if i == 3 else 1) for i in range(10)]
+
+
+def test_a_follow_ups_generated_keys_are_the_rows_own(
+    run_dag_file: Any, fast_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Requests without keys of their own: the client keys each by its position in its job, so a follow-up's
+    results carry positions in the follow-up; the merged file gives each row its own index as key."""
+    fast_emulator.add_outcome(failed_requests={2: 429, 4: 503})
+    out = tmp_path / "results.jsonl"
+    source = single_create_dag(
+        "completion_generated_keys",
+        [f"prompt {i}" for i in range(6)],
+        out,
+        backend="gemini",
+        deferrable=False,
+        policy="CompletionPolicy(max_attempts=2)",
+    )
+    result = run_dag_file("completion_generated_keys", source)
+    assert result.state == "success", result.output[-4000:]
+    lines = _lines(out)
+    assert [(line["index"], line["key"], line["attempt"]) for line in lines] == [
+        (i, str(i), 2 if i in (2, 4) else 1) for i in range(6)
+    ]
