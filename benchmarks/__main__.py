@@ -29,6 +29,7 @@ BENCHMARKS = (
     "operator_upload",
     "usage_overhead",
     "webhooks",
+    "completion",
 )
 
 

@@ -85,8 +85,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         504) are resubmitted as follow-up jobs, each keyed by the first job's key and its attempt number, up to
         ``max_attempts`` / ``deadline`` / ``max_tokens`` / ``max_cost``. The manifest gains ``completion``
         (attempts and their jobs, rows answered / failed / given up, summed usage); the task fails when the
-        unanswered share exceeds ``max_failure_ratio``. Inputs: a list of requests or a local ``.jsonl`` file.
-        ``None`` (default): one job, as without a policy.
+        unanswered share exceeds ``max_failure_ratio``. Inputs: a list of requests, a local ``.jsonl`` file, a
+        ``files/...`` file (Gemini), one ``gs://...jsonl`` object (Vertex AI; follow-ups are written next to
+        it), or a split's shard of any of them; a ``bq://`` table is refused when the DAG is parsed (export it
+        to JSONL in Cloud Storage). ``None`` (default): one job, as without a policy.
 
 
     Returns a small manifest (job name, state, request counts, where the results are); never the results:
@@ -189,6 +191,10 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
                 f"must be a CompletionPolicy or None, got {type(completion).__name__}",
                 "pass CompletionPolicy(max_attempts=3, ...)",
             )
+        if completion is not None:
+            from airflow_provider_genai_batch.operators._completion import refuse_table_source
+
+            refuse_table_source(src)  # a literal bq:// src fails when the DAG is parsed
         self.completion = completion
         self._job_name: str | None = None
         self._context_ti: Any = None
@@ -272,7 +278,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
         assert self.completion is not None
         self._context_ti = context["ti"]
-        total = source_rows(request.src)
+        total = source_rows(request.src, self.hook)
         parent_key = key_from_display_name(jobs[0].display_name or "")
         if parent_key is None:
             raise OperatorInputError("completion", f"{jobs[0].name} carries no idempotency key", "report this")
@@ -483,9 +489,13 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):
             self._job_name = event["job_name"]
-        reattached = context["ti"].xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY)
+        # This task instance's own XComs: a mapped task's pull without map_indexes returns every map index's.
+        ti, map_index = context["ti"], int(getattr(context["ti"], "map_index", -1))
+        reattached = ti.xcom_pull(task_ids=self.task_id, key=REATTACHED_XCOM_KEY, map_indexes=map_index)
         completion_attempts = (
-            context["ti"].xcom_pull(task_ids=self.task_id, key=ATTEMPTS_XCOM_KEY) if self.completion else None
+            ti.xcom_pull(task_ids=self.task_id, key=ATTEMPTS_XCOM_KEY, map_indexes=map_index)
+            if self.completion
+            else None
         )
         if self.completion is not None and isinstance(completion_attempts, list) and completion_attempts:
             self._context_ti = context["ti"]

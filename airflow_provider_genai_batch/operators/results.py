@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.usage import UsageTotals
     from airflow_provider_genai_batch.operators._destinations import LocalDestination, ObjectDestination
 
-__all__ = ["GenAIBatchWriteResultsOperator", "write_merged", "write_results"]
+__all__ = ["GenAIBatchWriteResultsOperator", "spool_merged", "write_merged", "write_results"]
 
 
 def write_merged(
@@ -26,8 +26,24 @@ def write_merged(
     """Write the attempts of a completion policy (the manifest's ``completion``) as one output in input order:
     each row once, from the attempt whose result is final, with ``"attempt"``; a row no attempt answered says
     ``"given_up": true`` with its last error (or, with no result at all, an error saying so). Returns the counts
-    and the usage summed over the attempts. The attempts are read twice: once to know each row's final attempt,
-    once to write."""
+    and the usage summed over the attempts."""
+    counts: dict[str, Any] = {"results": 0, "succeeded": 0, "failed": 0, "given_up": 0, "bytes": 0, "reordered": 0}
+    with destination.write() as spool:
+        merged = spool_merged(spool, hook, completion, counts)
+        counts["bytes"] = spool.size
+        counts["reordered"] = int(not spool.in_order)
+    counts["attribution"] = {"stamp": counts["results"]}
+    return counts, merged.usage
+
+
+def spool_merged(spool: Any, hook: Any, completion: dict[str, Any], counts: dict[str, Any], offset: int = 0) -> Any:
+    """Add the merged lines of one task's attempts (its manifest's ``completion``) to ``spool``, row ``r`` at
+    index ``offset + r`` (a shard's first index in a combine); add to ``counts`` (``results``, ``succeeded``,
+    ``failed``, ``given_up``). Returns the replay (its ledger and summed usage).
+
+    The attempts are read twice, streamed: once to know each row's final attempt (3 bytes a row), once to
+    write. A key the client generated from a position (a request without a key of its own) is renumbered to
+    the row's index; a user's key is kept."""
     from airflow_provider_genai_batch.operators._completion import replay
 
     jobs = [hook.get_job(attempt["job_name"]) for attempt in completion["attempts"]]
@@ -35,33 +51,30 @@ def write_merged(
     known = replay(hook, jobs, total)
     ledger = known.ledger
     given_up = set(ledger.open_rows())
-    counts: dict[str, Any] = {"results": 0, "succeeded": 0, "failed": 0, "given_up": 0, "bytes": 0, "reordered": 0}
-    with destination.write() as spool:
 
-        def visit(attempt: int, row: int, result: BatchResult) -> None:
-            if ledger.attempt_of(row) != attempt:
-                return
-            out = result.to_json()
-            out["index"] = row
-            out["attempt"] = attempt
-            if row in given_up:
-                out["given_up"] = True
-            spool.add(row, json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
-            counts["results"] += 1
-            counts["succeeded" if result.ok else "failed"] += 1
+    def visit(attempt: int, row: int, result: BatchResult) -> None:
+        if ledger.attempt_of(row) != attempt:
+            return
+        out = result.to_json()
+        out["index"] = offset + row
+        if result.generated_key:
+            out["key"] = str(offset + row)
+        out["attempt"] = attempt
+        if row in given_up:
+            out["given_up"] = True
+        spool.add(offset + row, json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        counts["results"] += 1
+        counts["succeeded" if result.ok else "failed"] += 1
 
-        replay(hook, jobs, total, visit=visit)
-        for row in sorted(row for row in given_up if ledger.attempt_of(row) == 0):
-            error = {"message": f"no result in any of {len(jobs)} attempts"}
-            line = {"index": row, "error": error, "given_up": True}
-            spool.add(row, json.dumps(line, separators=(",", ":")).encode() + b"\n")
-            counts["results"] += 1
-            counts["failed"] += 1
-        counts["given_up"] = len(given_up)
-        counts["bytes"] = spool.size
-        counts["reordered"] = int(not spool.in_order)
-    counts["attribution"] = {"stamp": counts["results"]}
-    return counts, known.usage
+    replay(hook, jobs, total, visit=visit)
+    for row in sorted(row for row in given_up if ledger.attempt_of(row) == 0):
+        error = {"message": f"no result in any of {len(jobs)} attempts"}
+        line = {"index": offset + row, "error": error, "given_up": True}
+        spool.add(offset + row, json.dumps(line, separators=(",", ":")).encode() + b"\n")
+        counts["results"] += 1
+        counts["failed"] += 1
+    counts["given_up"] = counts.get("given_up", 0) + len(given_up)
+    return known
 
 
 def write_results(

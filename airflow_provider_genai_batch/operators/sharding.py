@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_genai_batch.client.models import BatchJob, JobState
-    from airflow_provider_genai_batch.client.results import BatchResult
 
 __all__ = ["LIMITS", "SHARDS_XCOM_KEY", "GenAIBatchCombineResultsOperator", "GenAIBatchSplitOperator", "ShardLimits"]
 
@@ -385,7 +384,14 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
     "succeeded", "failed", "bytes", "shards": [{"shard", "job_name", "state", "first_index", "requests",
     "results", "succeeded", "failed", "usage"}], "usage"[, "estimated_cost"]}``.
 
-    :param jobs: the mapped create task's manifests (``create.output``), in shard order (templated).
+    A shard whose create ran a completion policy (its manifest has ``completion``) is merged over all its
+    attempts: each row once, from the attempt that answered it (``"attempt": k``), or ``"given_up": true`` with
+    its last error; its manifest row adds ``attempts`` (``attempt``, ``job_name``, ``rows``), ``answered`` and
+    ``given_up``, and the manifest adds ``given_up`` and ``completion`` (``rows``: total, answered, failed,
+    given_up; ``attempts``; ``jobs``; ``job_names``). Usage adds up over every attempt of every shard.
+
+    :param jobs: the mapped create task's manifests (``create.output``), in shard order (templated); pass the
+        manifests, not job names, when the creates carry a completion policy.
     :param shards: the split task's shard specs (``split.output_shards``) (templated).
     :param destination: as for ``GenAIBatchWriteResultsOperator`` (templated).
     :param destination_conn_id: the object store's connection, if it needs one.
@@ -429,11 +435,10 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check every shard's job, write the combined file, return the manifest."""
-        from airflow_provider_genai_batch.client.usage import UsageTotals, check_prices, estimate_cost, merge_usage
+        from airflow_provider_genai_batch.client.usage import check_prices, estimate_cost, merge_usage
         from airflow_provider_genai_batch.operators._assets import emit_asset_extra
         from airflow_provider_genai_batch.operators._destinations import TempNaming, resolve_destination
         from airflow_provider_genai_batch.operators.lineage import results_uris
-        from airflow_provider_genai_batch.operators.results import write_results
 
         prices = check_prices(self.prices)
         specs = self._specs()
@@ -443,65 +448,165 @@ class GenAIBatchCombineResultsOperator(GenAIBatchLineageMixin, GenAIBatchBaseOpe
                 "jobs", f"has {len(manifests)} jobs for {len(specs)} shards", "pass the mapped create's output"
             )
         names = [job_name_from(manifest) for manifest in manifests]
+        completions = [
+            _completion_of(manifest, spec, number)
+            for number, (manifest, spec) in enumerate(zip(manifests, specs, strict=True))
+        ]
         destination = resolve_destination(self.destination, self.destination_conn_id)
         jobs = [self.hook.get_job(name) for name in names]  # every job readable before the target is touched
         self._genai_batch_inputs = results_uris(jobs)
         destination.prepare(TempNaming.for_context(context))
         rows: list[dict[str, Any]] = []
-        counts = write_results(destination, self._combined(jobs, specs, rows, UsageTotals))
-        counts.pop("reordered")
+        counts: dict[str, Any] = {"results": 0, "succeeded": 0, "failed": 0}
+        attribution: dict[str, int] = {}
+        if any(completion is not None for completion in completions):
+            counts["given_up"] = 0
+        with destination.write() as spool:
+            for job, spec, completion in zip(jobs, specs, completions, strict=True):
+                if completion is None:
+                    rows.append(self._add_shard(spool, job, spec, counts, attribution))
+                else:
+                    rows.append(self._add_attempts(spool, job, spec, completion, counts))
+                    attribution["stamp"] = attribution.get("stamp", 0) + rows[-1]["results"]
+            counts["bytes"] = spool.size
+        counts["attribution"] = attribution
         usage = merge_usage(row["usage"] for row in rows)
         for row in rows:
             row["usage"] = row["usage"]["total"]
         manifest: dict[str, Any] = {"destination": destination.display, **counts, "shards": rows, "usage": usage}
+        if "given_up" in counts:
+            manifest["completion"] = _completion_totals(rows)
         if prices is not None:
             manifest["estimated_cost"] = estimate_cost(usage, prices)
         self.log.info(
-            "Combined %d results of %d jobs into %s (%d failed; %d tokens)",
+            "Combined %d results of %d shards into %s (%d failed; %d tokens)",
             counts["results"],
             len(rows),
             destination.display,
             counts["failed"],
             usage["total"]["total_tokens"],
         )
-        extra = {k: v for k, v in manifest.items() if k not in ("shards", "usage")}
+        if "completion" in manifest:
+            totals = manifest["completion"]
+            self.log.info(
+                "Completion: %d of %d rows answered, %d failed for good, %d given up, in %d jobs",
+                totals["rows"]["answered"],
+                totals["rows"]["total"],
+                totals["rows"]["failed"],
+                totals["rows"]["given_up"],
+                totals["jobs"],
+            )
+        extra = {k: v for k, v in manifest.items() if k not in ("shards", "usage", "completion")}
         extra.update(job_names=names, state=worst_state(job.state for job in jobs).value, usage=usage["total"])
         emit_asset_extra(self, context, extra)
         return manifest
 
-    def _combined(
-        self, jobs: list[BatchJob], specs: list[dict[str, int]], rows: list[dict[str, Any]], totals: Any
-    ) -> Iterator[BatchResult]:
+    def _add_shard(
+        self, spool: Any, job: BatchJob, spec: dict[str, int], counts: dict[str, Any], attribution: dict[str, int]
+    ) -> dict[str, Any]:
+        """Add one shard's results (one job, no completion policy) to ``spool``; its manifest row."""
         from airflow_provider_genai_batch.client.errors import InvalidResponseError
         from airflow_provider_genai_batch.client.results import BatchResult
+        from airflow_provider_genai_batch.client.usage import UsageTotals
 
-        for job, spec in zip(jobs, specs, strict=True):
-            first, expected = spec["first_index"], spec["requests"]
-            usage = totals(default_model=job.model)
-            row: dict[str, Any] = {
-                "shard": spec.get("shard", len(rows)),
-                "job_name": job.name,
-                "state": job.state.value,
-                "first_index": first,
-                "requests": expected,
-                "results": 0,
-                "succeeded": 0,
-                "failed": 0,
-            }
-            for result in self.hook.iter_results(job):
-                if result.index >= expected:
-                    raise InvalidResponseError(f"{job.name}: result {result.index} is beyond its {expected} requests")
-                usage.add(result.response)
-                row["results"] += 1
-                row["succeeded" if result.ok else "failed"] += 1
-                generated = result.generated_key  # made by the client from the shard's index: renumbered
-                yield BatchResult(
-                    first + result.index, str(first + result.index) if generated else result.key,
-                    result.metadata, result.response, result.error, result.attribution, result.request, generated,
-                )  # fmt: skip
-            if row["results"] != expected:
-                raise InvalidResponseError(
-                    f"{job.name} has {row['results']} results for its {expected} requests; nothing was written"
-                )
-            row["usage"] = usage.to_dict()
-            rows.append(row)
+        first, expected = spec["first_index"], spec["requests"]
+        usage = UsageTotals(default_model=job.model)
+        row = _shard_row(spec, job, first, expected)
+        for result in self.hook.iter_results(job):
+            if result.index >= expected:
+                raise InvalidResponseError(f"{job.name}: result {result.index} is beyond its {expected} requests")
+            usage.add(result.response)
+            attribution[result.attribution] = attribution.get(result.attribution, 0) + 1
+            row["results"] += 1
+            row["succeeded" if result.ok else "failed"] += 1
+            generated = result.generated_key  # made by the client from the shard's index: renumbered
+            line = BatchResult(
+                first + result.index, str(first + result.index) if generated else result.key,
+                result.metadata, result.response, result.error, result.attribution, result.request, generated,
+            ).to_json()  # fmt: skip
+            spool.add(
+                first + result.index, json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            )
+        if row["results"] != expected:
+            raise InvalidResponseError(
+                f"{job.name} has {row['results']} results for its {expected} requests; nothing was written"
+            )
+        for key in ("results", "succeeded", "failed"):
+            counts[key] += row[key]
+        row["usage"] = usage.to_dict()
+        return row
+
+    def _add_attempts(
+        self, spool: Any, job: BatchJob, spec: dict[str, int], completion: dict[str, Any], counts: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Add one shard's attempts (its create's completion policy) to ``spool``, merged: each row once, from
+        the attempt that answered it (or given up); its manifest row with the attempts and their jobs."""
+        from airflow_provider_genai_batch.operators.results import spool_merged
+
+        first, expected = spec["first_index"], spec["requests"]
+        row = _shard_row(spec, job, first, expected)
+        shard_counts: dict[str, Any] = {"results": 0, "succeeded": 0, "failed": 0, "given_up": 0}
+        known = spool_merged(spool, self.hook, completion, shard_counts, offset=first)
+        ledger = known.ledger
+        row.update(shard_counts)
+        row["answered"] = ledger.answered
+        row["attempts"] = [
+            {"attempt": attempt, "job_name": name, "rows": len(rows)}
+            for attempt, (name, rows) in enumerate(
+                zip((a["job_name"] for a in completion["attempts"]), known.rows, strict=True), start=1
+            )
+        ]
+        for key in shard_counts:
+            counts[key] += shard_counts[key]
+        row["usage"] = known.usage
+        return row
+
+
+def _shard_row(spec: dict[str, int], job: BatchJob, first: int, expected: int) -> dict[str, Any]:
+    return {
+        "shard": spec.get("shard", 0),
+        "job_name": job.name,
+        "state": job.state.value,
+        "first_index": first,
+        "requests": expected,
+        "results": 0,
+        "succeeded": 0,
+        "failed": 0,
+    }
+
+
+def _completion_of(manifest: Any, spec: dict[str, int], number: int) -> dict[str, Any] | None:
+    """A shard create's ``completion`` (its attempts), checked against the shard's size; None without a policy."""
+    completion = manifest.get("completion") if isinstance(manifest, dict) else None
+    if completion is None:
+        return None
+    attempts = completion.get("attempts") if isinstance(completion, dict) else None
+    rows = completion.get("rows") if isinstance(completion, dict) else None
+    ok = (
+        isinstance(attempts, list)
+        and attempts
+        and all(isinstance(a, dict) and isinstance(a.get("job_name"), str) for a in attempts)
+        and isinstance(rows, dict)
+        and rows.get("total") == spec["requests"]
+    )
+    if not ok:
+        raise OperatorInputError(
+            f"jobs[{number}].completion",
+            f"does not describe shard {number}'s {spec['requests']} requests: {completion!r:.200}",
+            "pass the mapped create's output (create.output) and the same split's output_shards, unchanged",
+        )
+    return dict(completion)
+
+
+def _completion_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The combine manifest's ``completion``: rows answered / failed / given up over every shard, and the jobs."""
+    total = sum(row["requests"] for row in rows)
+    answered = sum(row.get("answered", row["succeeded"]) for row in rows)
+    given_up = sum(row.get("given_up", 0) for row in rows)
+    jobs = [attempt["job_name"] for row in rows for attempt in row.get("attempts", [{"job_name": row["job_name"]}])]
+    return {
+        "rows": {"total": total, "answered": answered, "failed": total - answered - given_up, "given_up": given_up},
+        "attempts": max(len(row.get("attempts", [1])) for row in rows),
+        "jobs": len(jobs),
+        "job_names": jobs,
+    }

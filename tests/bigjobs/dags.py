@@ -18,6 +18,7 @@ from airflow_provider_genai_batch.operators import (
     GenAIBatchSplitOperator,
     GenAIBatchWriteResultsOperator,
 )
+from airflow_provider_genai_batch.policy.completion import CompletionPolicy
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 FAST = {"poll_interval": 0.1, "min_poll_interval": 0.05}
@@ -78,7 +79,9 @@ def sharded(dag_id: str, params_json: str) -> DAG:
             task_id="create",
             model=params.get("model", "gemini-2.5-flash"),
             genai_batch_conn_id=params["conn_id"],
-            deferrable=False,
+            deferrable=params.get("deferrable", False),
+            display_name=params.get("display_name"),
+            completion=CompletionPolicy(**params["completion"]) if "completion" in params else None,
             max_active_tis_per_dagrun=params.get("max_active", 2),
             max_failure_ratio=params.get("max_failure_ratio", 0.0),
             **FAST,

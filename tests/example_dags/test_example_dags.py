@@ -82,6 +82,7 @@ def test_every_example_imports_without_errors(example_bag: Any) -> None:
         "genai_batch_big_job",
         "genai_batch_big_job_report",
         "genai_batch_completion_policy",
+        "genai_batch_completion_sharded",
     }
     assert expected <= set(example_bag.dags)
 
@@ -221,3 +222,20 @@ def test_completion_policy_answers_every_row_once(example_bag: Any, emulator: An
     assert [line["index"] for line in lines] == list(range(5))
     assert all("error" not in line for line in lines)
     assert emulator.stats()["jobs_created"] == 2
+
+
+def test_completion_on_shards_answers_every_row_once(example_bag: Any, emulator: Any) -> None:
+    # Shard 0 (rows 0-3): row 1 fails with 429, its follow-up answers it. Shard 1 (rows 4-7) EXPIRES after one
+    # row (no results): its follow-up sends all four again. Shard 2 (rows 8-9) answers at once.
+    emulator.add_outcome(failed_requests={1: 429}, match_display_name="shard-0--")
+    emulator.add_outcome("EXPIRED", expired_done=1, match_display_name="shard-1--")
+    dag_run = run(example_bag, "genai_batch_completion_sharded")
+    assert set(states(dag_run).values()) == {"success"}
+    summary = xcom(dag_run, "report")
+    assert summary["rows"] == {"total": 10, "answered": 10, "failed": 0, "given_up": 0}
+    assert summary["jobs"] == 5 and summary["attempts_per_shard"] == [[4, 1], [4, 4], [2]]
+    assert summary["answered_by_attempt"] == {f"review-{n}": 2 if n in (1, 4, 5, 6, 7) else 1 for n in range(10)}
+    manifest = xcom(dag_run, "combine")
+    lines = [json.loads(line) for line in Path(manifest["destination"]).read_text().splitlines()]
+    assert [line["index"] for line in lines] == list(range(10))
+    assert emulator.stats()["jobs_created"] == 5

@@ -314,6 +314,8 @@ def _prepare(emulator: EmulatorHandle, dag_id: str) -> dict[str, Any]:
         return {"job_name": job.name}
     if dag_id == "genai_batch_completion_policy":  # a follow-up job too: its key, XCom and trigger are scanned
         emulator.add_outcome(failed_requests={1: 429})
+    if dag_id == "genai_batch_completion_sharded":  # a shard's follow-up cut from its shard file is scanned too
+        emulator.add_outcome("EXPIRED", expired_done=1, match_display_name="shard-1--")
     return {}
 
 
