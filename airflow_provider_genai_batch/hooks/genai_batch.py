@@ -290,7 +290,7 @@ class GenAIBatchHook(BaseHook):
     ) -> KeyedJobScan:
         """The complete scan of the jobs carrying ``key`` (every candidate, ``best`` and ``duplicates``): the
         provider's one look-up, ``hooks.lookup.scan_listed_jobs`` (Vertex AI: filtered by label; Gemini: the whole
-        list, up to ``max_scanned`` jobs; keyed entries read again)."""
+        list, up to ``max_scanned`` jobs; finished keyed entries read again)."""
         scan = scan_listed_jobs(
             self.get_conn().batches,
             self.backend,

@@ -18,10 +18,11 @@ they follow the same rules (only ``prefer`` differs: see below):
   have been seen unfinished-first, then finished: any early stop on a date would be a guess. A scan that reads
   ``max_scanned`` jobs without reaching the end of the list and without a candidate is *incomplete*: the
   caller must fail loudly rather than take "not found" for an answer (:meth:`KeyedJobScan.raise_if_incomplete`).
-- A list entry that carries a key is read again (one ``get``) before it is judged, unless it already says all a
-  caller needs (``client.client.needs_refetch``): Gemini's list entries are sparse (no ``output``) and a
+- A finished list entry that carries a key but does not say where its results are (``client.client.needs_refetch``)
+  is read again (one ``get``) before it is judged: Gemini's list entries are sparse (no ``output``) and a
   finished job's counts there are stale, so a reattached job would report no results and 0 succeeded requests.
-  A keyed job deleted between the list and the read is no candidate. Only keyed entries cost a read.
+  A keyed job deleted between the list and the read is no candidate. Unfinished entries are taken as listed
+  (whoever waits for one reads it again), so the check after a create costs no read.
 - The keys carry the deployment identity (``airflow_provider_genai_batch.deployment``); callers pass every key
   they accept (the legacy key without it while ``[genai_batch] accept_legacy_keys`` is on).
 
@@ -241,12 +242,12 @@ def scan_listed_jobs(
 
 
 def _read_again(batches: JobReader, scan: KeyedJobScan, job: BatchJob) -> BatchJob | None:
-    """``job`` as a ``get`` answers it when it carries a key and its list entry cannot be judged as it is; None
-    when it was deleted meanwhile."""
+    """``job`` as a ``get`` answers it when it carries a key, has ended and its list entry does not say where its
+    results are; None when it was deleted meanwhile."""
     from airflow_provider_genai_batch.client.client import needs_refetch
     from airflow_provider_genai_batch.client.errors import NotFoundError
 
-    if not scan.carries_key(job) or not needs_refetch(job):
+    if not (job.done and scan.carries_key(job) and needs_refetch(job)):
         return job
     try:
         return batches.get(name=job.name)
