@@ -38,7 +38,7 @@ from airflow_provider_genai_batch.common_ai.connection import STAGING_ENV, adapt
 from airflow_provider_genai_batch.common_ai.errors import BatchLimitError, BatchModelError, as_batch_input_error
 from airflow_provider_genai_batch.common_ai.items import batch_key, build_items, job_config
 from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
-from airflow_provider_genai_batch.hooks.lookup import scan_listed_jobs
+from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan, scan_listed_jobs
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
 from airflow_provider_genai_batch.policy.idempotency import DISPLAY_NAME_MARKER
 
@@ -279,9 +279,8 @@ class GoogleBatchAdapter(BatchAdapter):
         keys = [batch_key(idempotency_key, input_fingerprint, deployment)]
         if deployment and accept_legacy_keys():  # a job submitted before the upgrade (see the deployment module)
             keys.append(batch_key(idempotency_key, input_fingerprint))
-        scan = scan_listed_jobs(
-            self.client.batches, self.backend, keys, not_before=since, max_scanned=self.lookup_max_jobs, prefer="newest"
-        )
+        wanted = KeyedJobScan(keys, not_before=since, max_scanned=self.lookup_max_jobs, prefer="newest")
+        scan = scan_listed_jobs(self.client.batches, self.backend, wanted)
         best = scan.best
         return best.name if best is not None else None
 

@@ -291,14 +291,8 @@ class GenAIBatchHook(BaseHook):
         """The complete scan of the jobs carrying ``key`` (every candidate, ``best`` and ``duplicates``): the
         provider's one look-up, ``hooks.lookup.scan_listed_jobs`` (Vertex AI: filtered by label; Gemini: the whole
         list, up to ``max_scanned`` jobs; finished keyed entries read again)."""
-        scan = scan_listed_jobs(
-            self.get_conn().batches,
-            self.backend,
-            key,
-            not_before=not_before,
-            max_scanned=max_scanned,
-            accept_ended=accept_ended,
-        )
+        wanted = KeyedJobScan(key, not_before=not_before, max_scanned=max_scanned, accept_ended=accept_ended)
+        scan = scan_listed_jobs(self.get_conn().batches, self.backend, wanted)
         self.log.info(
             "Look-up of key %s: %d job(s) carry it, after reading %d job(s)",
             scan.key,

@@ -30,7 +30,7 @@ they follow the same rules (only ``prefer`` differs: see below):
 
 Example::
 
-    scan = scan_listed_jobs(client.batches, "gemini", key)   # raises KeyLookupIncompleteError
+    scan = scan_listed_jobs(client.batches, "gemini", KeyedJobScan(key))   # raises KeyLookupIncompleteError
     job = scan.best
 """
 
@@ -215,23 +215,18 @@ class JobReader(Protocol):
         """One job, read again."""
 
 
-def scan_listed_jobs(
-    batches: JobReader,
-    backend: str,
-    keys: str | Iterable[str],
-    *,
-    not_before: dt.datetime | None = None,
-    max_scanned: int = DEFAULT_MAX_SCANNED,
-    prefer: Literal["earliest", "newest"] = "earliest",
-    accept_ended: bool = False,
-) -> KeyedJobScan:
-    """The complete scan of the jobs carrying one of ``keys`` (see the module docstring for the rules).
+def scan_listed_jobs(batches: JobReader, backend: str, scan: KeyedJobScan) -> KeyedJobScan:
+    """``scan`` fed every listed job that may carry one of its keys, complete (see the module docstring).
 
     Vertex AI: one list call filtered by the key label per key. Gemini: the whole list, page after page of
-    ``LOOKUP_PAGE_SIZE``, up to ``max_scanned`` jobs. Raises :class:`KeyLookupIncompleteError` when the budget
-    ran out first; list and read errors propagate (the caller treats them as "unknown", never as "absent").
+    ``LOOKUP_PAGE_SIZE``, up to the scan's budget. Raises :class:`KeyLookupIncompleteError` when the budget ran
+    out first; list and read errors propagate (the caller treats them as "unknown", never as "absent").
+
+    Example::
+
+        scan = scan_listed_jobs(client.batches, "gemini", KeyedJobScan(keys, not_before=bound))
+        job = scan.best
     """
-    scan = KeyedJobScan(keys, not_before=not_before, max_scanned=max_scanned, prefer=prefer, accept_ended=accept_ended)
     filters: list[str | None] = [vertex_key_filter(key) for key in scan.keys] if backend == "vertex" else [None]
     for list_filter in filters:
         listed = batches.list(page_size=LOOKUP_PAGE_SIZE, filter=list_filter)

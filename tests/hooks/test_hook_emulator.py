@@ -106,7 +106,7 @@ def test_a_keyed_job_deleted_between_the_list_and_its_read_is_no_candidate(emula
     candidate (not an error that would fail the look-up)."""
     from collections.abc import Iterator
 
-    from airflow_provider_genai_batch.hooks.lookup import scan_listed_jobs
+    from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan, scan_listed_jobs
 
     hook = GenAIBatchHook()
     mine = hook.create_job(
@@ -127,7 +127,7 @@ def test_a_keyed_job_deleted_between_the_list_and_its_read_is_no_candidate(emula
         def get(self, *, name: str) -> BatchJob:
             return batches.get(name=name)
 
-    scan = scan_listed_jobs(DeletingMeanwhile(), "gemini", KEY)
+    scan = scan_listed_jobs(DeletingMeanwhile(), "gemini", KeyedJobScan(KEY))
     assert (scan.best, scan.scanned, scan.complete) == (None, 1, True)
 
 
