@@ -214,15 +214,20 @@ def parse_gcs_uri(uri: Any, field_name: str) -> tuple[str, str]:
     return bucket, path
 
 
+def matched(pattern: re.Pattern[str], value: Any, field_name: str, what: str, fix: str) -> re.Match[str]:
+    """``pattern`` matched at the start of ``value``, else ``InvalidInputError(field_name, "<value> is not
+    <what>", fix)`` (a value that is not a string is refused too)."""
+    match = pattern.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidInputError(field_name, f"{value!r} is not {what}", fix)
+    return match
+
+
 def check_bigquery_uri(uri: Any, field_name: str, *, need_table: bool) -> str:
     """Validate ``bq://project.dataset[.table]``."""
-    match = _BQ_RE.match(uri) if isinstance(uri, str) else None
-    if match is None:
-        raise InvalidInputError(
-            field_name,
-            f"{uri!r} is not a BigQuery URI",
-            "use bq://project.dataset.table (or bq://project.dataset)",
-        )
+    match = matched(
+        _BQ_RE, uri, field_name, "a BigQuery URI", "use bq://project.dataset.table (or bq://project.dataset)"
+    )
     if need_table and not match.group("table"):
         raise InvalidInputError(field_name, f"{uri!r} names no table", "use bq://project.dataset.table")
     return str(uri)

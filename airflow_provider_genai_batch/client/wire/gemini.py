@@ -30,6 +30,7 @@ from airflow_provider_genai_batch.client.wire.common import (
     int64,
     job_fields,
     join_url,
+    matched,
     object_field,
     page_params,
     parse_page,
@@ -58,24 +59,16 @@ def model_path(model: str) -> str:
 
 def batch_id(name: Any, field: str = "name") -> str:
     """The id of ``batches/{id}`` (a bare id is accepted too)."""
-    match = _NAME_RE.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidInputError(
-            field,
-            f"{name!r} is not a Gemini batch name",
-            "use the job name returned by create, 'batches/<id>'",
-        )
-    return match.group(1)
+    return matched(_NAME_RE, name, field, "a Gemini batch name", "use the job name returned by create, 'batches/<id>'")[
+        1
+    ]
 
 
 def file_id(name: Any, field: str = "file_name") -> str:
     """The id of ``files/{id}``, or of a ``https://.../files/{id}`` URI."""
     if isinstance(name, str) and "://" in name and "/files/" in name:
         name = name.rsplit("/files/", 1)[1].split(":", 1)[0].split("?", 1)[0]
-    match = _FILE_RE.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidInputError(field, f"{name!r} is not a file name", "use 'files/<id>'")
-    return match.group(1)
+    return matched(_FILE_RE, name, field, "a file name", "use 'files/<id>'")[1]
 
 
 def _api(settings: ClientSettings, path: str) -> str:

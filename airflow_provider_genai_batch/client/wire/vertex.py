@@ -28,6 +28,7 @@ from airflow_provider_genai_batch.client.wire.common import (
     int64,
     job_fields,
     join_url,
+    matched,
     object_field,
     page_params,
     parse_page,
@@ -57,14 +58,13 @@ def model_path(model: str) -> str:
 
 
 def _match(name: Any, field: str) -> re.Match[str]:
-    match = _NAME_RE.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidInputError(
-            field,
-            f"{name!r} is not a Vertex batch prediction job name",
-            "use 'projects/<p>/locations/<l>/batchPredictionJobs/<numeric id>' or the numeric id",
-        )
-    return match
+    return matched(
+        _NAME_RE,
+        name,
+        field,
+        "a Vertex batch prediction job name",
+        "use 'projects/<p>/locations/<l>/batchPredictionJobs/<numeric id>' or the numeric id",
+    )
 
 
 def job_id(name: Any, field: str = "name") -> str:
