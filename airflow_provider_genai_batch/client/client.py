@@ -32,7 +32,6 @@ from airflow_provider_genai_batch.client.creation import (
 from airflow_provider_genai_batch.client.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from airflow_provider_genai_batch.client.models import BatchJob, File
 from airflow_provider_genai_batch.client.plans import (
-    Plan,
     cancel_job,
     delete_job,
     gcs_input_downloads,
@@ -45,10 +44,9 @@ from airflow_provider_genai_batch.client.plans import (
     single,
     upload_gcs_object,
 )
-from airflow_provider_genai_batch.client.redaction import redact_url
+from airflow_provider_genai_batch.client.resource import AsyncResource, Resource, SyncResource
 from airflow_provider_genai_batch.client.results import (
     BatchResult,
-    LineSplitter,
     RequestIndex,
     ResultStreamParser,
     check_readable,
@@ -107,24 +105,8 @@ def _require_name(name: Any) -> str:
     return name
 
 
-class _Base:
-    def __init__(self, settings: ClientSettings) -> None:
-        self.settings = settings
-
-    def __repr__(self) -> str:
-        base_url = redact_url(self.settings.effective_base_url)  # settings copied without validation may hold one
-        return f"{type(self).__name__}(backend={self.settings.backend!r}, base_url={base_url!r})"
-
-
-class Batches(_Base):
+class Batches(SyncResource):
     """Batch verbs of the sync client, named as google-genai's ``client.batches``."""
-
-    def __init__(self, settings: ClientSettings, transport: SyncTransport) -> None:
-        super().__init__(settings)
-        self._transport = transport
-
-    def _run(self, plan: Plan[Any]) -> Any:
-        return run_sync(plan, self._transport.send)
 
     def create(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create a generation batch job. Bad input raises InvalidInputError before any request."""
@@ -191,14 +173,12 @@ class Batches(_Base):
 
     def _input_requests(self, job: BatchJob) -> RequestIndex | None:
         """The requests of a Vertex job's input objects, read again (None when they cannot be read)."""
-        index, splitter = RequestIndex(), LineSplitter()
+        index = RequestIndex()
         try:
             for request in self._run(gcs_input_downloads(self.settings, input_uris(job) or [])):
                 for chunk in self._transport.stream(request):
-                    for line in splitter.feed(chunk):
-                        index.add_line(line)
-                for line in splitter.finish():
-                    index.add_line(line)
+                    index.feed(chunk)
+                index.end_of_object()
         except (NotFoundError, PermissionDeniedError) as exc:
             _log_unreadable_input(job, exc)
             return None
@@ -225,15 +205,8 @@ def needs_refetch(job: BatchJob) -> bool:
     return location.kind == "gcs" and not (job.output_info and job.output_info.gcs_output_directory)
 
 
-class AsyncBatches(_Base):
+class AsyncBatches(AsyncResource):
     """Batch verbs of the async client."""
-
-    def __init__(self, settings: ClientSettings, transport: AsyncTransport) -> None:
-        super().__init__(settings)
-        self._transport = transport
-
-    async def _run(self, plan: Plan[Any], *, offload: bool = False) -> Any:
-        return await run_async(plan, self._transport.send, offload=offload)
 
     async def create(self, *, model: str, src: Any, config: Any = None) -> BatchJob:
         """Create a generation batch job. Input files are read off the event loop."""
@@ -308,14 +281,12 @@ class AsyncBatches(_Base):
 
     async def _input_requests(self, job: BatchJob) -> RequestIndex | None:
         """As the sync client's ``_input_requests``."""
-        index, splitter = RequestIndex(), LineSplitter()
+        index = RequestIndex()
         try:
             for request in await self._run(gcs_input_downloads(self.settings, input_uris(job) or [])):
                 async for chunk in self._transport.stream(request):
-                    for line in splitter.feed(chunk):
-                        index.add_line(line)
-                for line in splitter.finish():
-                    index.add_line(line)
+                    index.feed(chunk)
+                index.end_of_object()
         except (NotFoundError, PermissionDeniedError) as exc:
             _log_unreadable_input(job, exc)
             return None
@@ -323,45 +294,35 @@ class AsyncBatches(_Base):
         return index
 
 
-class Files(_Base):
+class Files(SyncResource):
     """Files API (Gemini) of the sync client: upload, get, delete, streamed download."""
-
-    def __init__(self, settings: ClientSettings, transport: SyncTransport) -> None:
-        super().__init__(settings)
-        self._transport = transport
 
     def upload(self, file: Any, *, mime_type: str = "jsonl", display_name: str | None = None) -> File:
         """Upload bytes, a local path or a list/iterable of requests (as JSONL), resumably, in chunks."""
-        uploaded: File = run_sync(
-            upload_source_plan(self.settings, file, mime_type, display_name), self._transport.send
-        )
+        uploaded: File = self._run(upload_source_plan(self.settings, file, mime_type, display_name))
         return uploaded
 
     def get(self, *, name: str) -> File:
         """Read a file's metadata."""
-        response = run_sync(single(gemini.build_file_get(self.settings, name)), self._transport.send)
+        response = self._run(single(gemini.build_file_get(self.settings, name)))
         return gemini.parse_file(response.json())
 
     def delete(self, *, name: str) -> None:
         """Delete a file."""
-        run_sync(single(gemini.build_file_delete(self.settings, name)), self._transport.send)
+        self._run(single(gemini.build_file_delete(self.settings, name)))
 
     def download(self, *, name: str) -> Iterator[bytes]:
         """A file's bytes in chunks (resumes with Range after a dropped connection)."""
         return self._transport.stream(gemini.build_file_download(self.settings, name))
 
 
-class AsyncFiles(_Base):
+class AsyncFiles(AsyncResource):
     """Files API (Gemini) of the async client."""
-
-    def __init__(self, settings: ClientSettings, transport: AsyncTransport) -> None:
-        super().__init__(settings)
-        self._transport = transport
 
     async def upload(self, file: Any, *, mime_type: str = "jsonl", display_name: str | None = None) -> File:
         """Upload bytes, a local path or requests; file reads happen off the event loop."""
         plan = upload_source_plan(self.settings, file, mime_type, display_name)
-        uploaded: File = await run_async(plan, self._transport.send, offload=True)
+        uploaded: File = await self._run(plan, offload=True)
         return uploaded
 
     async def get(self, *, name: str) -> File:
@@ -378,7 +339,7 @@ class AsyncFiles(_Base):
         return self._transport.stream(gemini.build_file_download(self.settings, name))
 
 
-class GenAIBatchClient(_Base):
+class GenAIBatchClient(Resource):
     """Blocking client for both backends: ``client.batches``, ``client.files`` and (Gemini) ``client.webhooks``.
 
     Example::
@@ -432,7 +393,7 @@ class GenAIBatchClient(_Base):
         self.close()
 
 
-class AsyncGenAIBatchClient(_Base):
+class AsyncGenAIBatchClient(Resource):
     """Async client for both backends; one connection pool, safe to share between coroutines of one loop.
 
     Example::

@@ -240,11 +240,15 @@ class RequestIndex:
     100 MB), and about 40 MB more for a million lines while ``freeze`` sorts. Equal requests are interchangeable:
     ``take`` gives their positions in input order, each once.
 
+    Built from lines (``add_line``) or from the bytes of the input objects as they stream (``feed`` each chunk,
+    ``end_of_object`` after each object): the sync and async clients share this loop's body.
+
     Example::
 
         index = RequestIndex()
-        for line in input_lines:
-            index.add_line(line)
+        for chunk in object_chunks:
+            index.feed(chunk)
+        index.end_of_object()
         index.freeze()
         index.take(request_digest(row["request"]))   # the input position, or None when none is left
     """
@@ -254,9 +258,20 @@ class RequestIndex:
         self._positions = array("q")  # the input position of each sorted digest
         self._taken = bytearray()  # one byte a line: the first of each run of equal digests counts its takers
         self._frozen = False
+        self._splitter = LineSplitter()
 
     def __len__(self) -> int:
         return len(self._digests)
+
+    def feed(self, chunk: bytes) -> None:
+        """The next bytes of an input object (a line may span chunks)."""
+        for line in self._splitter.feed(chunk):
+            self.add_line(line)
+
+    def end_of_object(self) -> None:
+        """The input object ended: its last line counts even without a final newline."""
+        for line in self._splitter.finish():
+            self.add_line(line)
 
     def add_line(self, line: bytes) -> None:
         """The next request line of the input (``{"request": {...}, ...}``); one that is not JSON still counts."""

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from airflow_provider_genai_batch.client.plans import Plan, run_async, run_sync
+from airflow_provider_genai_batch.client.plans import Plan
+from airflow_provider_genai_batch.client.resource import AsyncResource, SyncResource
 from airflow_provider_genai_batch.client.settings import ClientSettings
-from airflow_provider_genai_batch.client.transport import AsyncTransport, SyncTransport
 from airflow_provider_genai_batch.client.wire import webhooks as wire
 from airflow_provider_genai_batch.client.wire.webhooks import RegisteredWebhook, Webhook
 
@@ -72,23 +72,8 @@ def delete_plan(settings: ClientSettings, id_: str) -> Plan[None]:
     yield wire.build_delete(settings, id_)
 
 
-class _Resource:
-    def __init__(self, settings: ClientSettings) -> None:
-        self.settings = settings
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.settings.effective_base_url!r})"
-
-
-class Webhooks(_Resource):
+class Webhooks(SyncResource):
     """Static webhooks of the sync client (google-genai's ``client.webhooks``)."""
-
-    def __init__(self, settings: ClientSettings, transport: SyncTransport) -> None:
-        super().__init__(settings)
-        self._transport = transport
-
-    def _run(self, plan: Plan[Any]) -> Any:
-        return run_sync(plan, self._transport.send)
 
     def create(
         self, *, uri: str, subscribed_events: Sequence[str] = wire.BATCH_EVENTS, name: str | None = None
@@ -139,15 +124,8 @@ class Webhooks(_Resource):
         self._run(delete_plan(self.settings, id))
 
 
-class AsyncWebhooks(_Resource):
+class AsyncWebhooks(AsyncResource):
     """Static webhooks of the async client."""
-
-    def __init__(self, settings: ClientSettings, transport: AsyncTransport) -> None:
-        super().__init__(settings)
-        self._transport = transport
-
-    async def _run(self, plan: Plan[Any]) -> Any:
-        return await run_async(plan, self._transport.send)
 
     async def create(
         self, *, uri: str, subscribed_events: Sequence[str] = wire.BATCH_EVENTS, name: str | None = None

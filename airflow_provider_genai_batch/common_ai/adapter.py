@@ -38,9 +38,9 @@ from airflow_provider_genai_batch.common_ai.connection import STAGING_ENV, adapt
 from airflow_provider_genai_batch.common_ai.errors import BatchLimitError, BatchModelError, as_batch_input_error
 from airflow_provider_genai_batch.common_ai.items import batch_key, build_items, job_config
 from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
-from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan
+from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan, scan_listed_jobs
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
-from airflow_provider_genai_batch.policy.idempotency import DISPLAY_NAME_MARKER, vertex_key_filter
+from airflow_provider_genai_batch.policy.idempotency import DISPLAY_NAME_MARKER
 
 if TYPE_CHECKING:
     from airflow.providers.common.ai.batch.output_schema import OutputSpec
@@ -57,8 +57,6 @@ __all__ = [
 
 #: A job created up to this long before the intent record (clock skew) still counts as the orphan.
 ORPHAN_CLOCK_SKEW = dt.timedelta(minutes=2)
-#: Jobs per list call of the look-up (the operators' page size).
-LOOKUP_PAGE_SIZE = 100
 
 
 class GoogleBatchAdapter(BatchAdapter):
@@ -270,31 +268,19 @@ class GoogleBatchAdapter(BatchAdapter):
 
         The key includes this deployment (``airflow_provider_genai_batch.deployment``; the legacy key too while
         ``[genai_batch] accept_legacy_keys``: the orphan's intent record is this task instance's own).
-        The provider's one look-up by key (``hooks.lookup.KeyedJobScan``, as the create operators use it):
-        Vertex filters the list by label server-side (one short page); Gemini reads its whole list, which has no
-        filter and no documented order, up to ``lookup_max_jobs`` jobs. A look-up that fails or spends that
-        budget without reaching the end of the list raises (common-ai then treats the orphan as unknown and
-        does not resubmit).
+        The provider's one look-up by key (``hooks.lookup.scan_listed_jobs``, the create operators' too; only
+        the choice among several candidates differs, newest here as common-ai asks): Vertex filters the list by
+        label server-side (one short page); Gemini reads its whole list, which has no filter and no documented
+        order, up to ``lookup_max_jobs`` jobs. A look-up that fails or spends that budget without reaching the
+        end of the list raises (common-ai then treats the orphan as unknown and does not resubmit).
         """
         since = _parse_time(not_before) - ORPHAN_CLOCK_SKEW
-        vertex = self.backend == "vertex"
         deployment = deployment_digest_from_config()
         keys = [batch_key(idempotency_key, input_fingerprint, deployment)]
         if deployment and accept_legacy_keys():  # a job submitted before the upgrade (see the deployment module)
             keys.append(batch_key(idempotency_key, input_fingerprint))
-        scan = KeyedJobScan(
-            keys,
-            not_before=since,
-            max_scanned=self.lookup_max_jobs,
-            prefer="newest",
-        )
-        for key in scan.keys if vertex else (None,):
-            listed = self.client.batches.list(
-                page_size=LOOKUP_PAGE_SIZE, filter=vertex_key_filter(key) if key is not None else None
-            )
-            if not all(scan.feed(job) for job in listed):
-                break  # the budget is spent
-        scan.raise_if_incomplete()
+        wanted = KeyedJobScan(keys, not_before=since, max_scanned=self.lookup_max_jobs, prefer="newest")
+        scan = scan_listed_jobs(self.client.batches, self.backend, wanted)
         best = scan.best
         return best.name if best is not None else None
 

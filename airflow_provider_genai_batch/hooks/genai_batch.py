@@ -42,20 +42,13 @@ from airflow_provider_genai_batch.hooks.connection import (
     decode_extras,
     settings_from_connection,
 )
-from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyedJobScan
+from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyedJobScan, scan_listed_jobs
 from airflow_provider_genai_batch.links.urls import console_url
-from airflow_provider_genai_batch.policy.idempotency import vertex_key_filter
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 __all__ = ["GenAIBatchHook"]
-
-# Page size of the look-up by idempotency key. Neither API documents a maximum for its batch list (Gemini's
-# batches.list says only "the standard list page size"; the Gemini Files API documents a maximum of 100, and
-# AIP-158 has a service lower a larger value to its maximum rather than fail). 100 is the largest size we can
-# rely on: one list call reads up to 100 jobs.
-LOOKUP_PAGE_SIZE = 100
 
 
 def _secrets_of(conn: Connection, extras: Mapping[str, Any] | None) -> list[str]:
@@ -295,19 +288,11 @@ class GenAIBatchHook(BaseHook):
         max_scanned: int = DEFAULT_MAX_SCANNED,
         accept_ended: bool = False,
     ) -> KeyedJobScan:
-        """The complete scan of the jobs carrying ``key`` (every candidate, ``best`` and ``duplicates``).
-
-        Vertex AI: one list call filtered by the key label per key. Gemini: the whole list, page after page of
-        100, up to ``max_scanned`` jobs (its list has no filter and no documented order).
-        """
-        scan = KeyedJobScan(key, not_before=not_before, max_scanned=max_scanned, accept_ended=accept_ended)
-        filters: list[str | None] = (
-            [vertex_key_filter(one) for one in scan.keys] if self.backend == "vertex" else [None]
-        )
-        for list_filter in filters:
-            if not all(scan.feed(job) for job in self.list_jobs(page_size=LOOKUP_PAGE_SIZE, filter=list_filter)):
-                break  # the budget is spent
-        scan.raise_if_incomplete()
+        """The complete scan of the jobs carrying ``key`` (every candidate, ``best`` and ``duplicates``): the
+        provider's one look-up, ``hooks.lookup.scan_listed_jobs`` (Vertex AI: filtered by label; Gemini: the whole
+        list, up to ``max_scanned`` jobs; finished keyed entries read again)."""
+        wanted = KeyedJobScan(key, not_before=not_before, max_scanned=max_scanned, accept_ended=accept_ended)
+        scan = scan_listed_jobs(self.get_conn().batches, self.backend, wanted)
         self.log.info(
             "Look-up of key %s: %d job(s) carry it, after reading %d job(s)",
             scan.key,

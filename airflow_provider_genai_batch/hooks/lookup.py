@@ -1,8 +1,8 @@
-"""Find the job an earlier try created, by the idempotency key it carries. Pure: it reads an iterable of jobs.
+"""Find the job an earlier try created, by the idempotency key it carries.
 
-The one look-up-by-key of the provider: the create operators (``GenAIBatchHook.find_job_by_key``) and the
-common-ai adapters (``find_orphaned_batch``) both feed the client's job list to :class:`KeyedJobScan`, so they
-follow the same rules:
+The one look-up-by-key of the provider: the create operators (``GenAIBatchHook.scan_jobs_by_key``) and the
+common-ai adapters (``find_orphaned_batch``) both call :func:`scan_listed_jobs` with their client's batches, so
+they follow the same rules (only ``prefer`` differs: see below):
 
 - A *candidate* carries one of the keys (display name ``--gbk-<key>`` or the Vertex label), is reattachable (not
   FAILED, CANCELLED, EXPIRED or CANCELLING: those end without usable results, so a new job is submitted) and,
@@ -18,14 +18,19 @@ follow the same rules:
   have been seen unfinished-first, then finished: any early stop on a date would be a guess. A scan that reads
   ``max_scanned`` jobs without reaching the end of the list and without a candidate is *incomplete*: the
   caller must fail loudly rather than take "not found" for an answer (:meth:`KeyedJobScan.raise_if_incomplete`).
+- A finished list entry that carries a key but does not say where its results are (``client.client.needs_refetch``)
+  is read again (one ``get``) before it is judged: Gemini's list entries are sparse (no ``output``) and a
+  finished job's counts there are stale, so a reattached job would report no results and 0 succeeded requests.
+  A keyed job deleted between the list and the read is no candidate. Unfinished entries are taken as listed
+  (whoever waits for one reads it again), so the check after a create costs no read.
+- The keys carry the deployment identity (``airflow_provider_genai_batch.deployment``); callers pass every key
+  they accept (the legacy key without it while ``[genai_batch] accept_legacy_keys`` is on).
+
+:class:`KeyedJobScan` holds the rules and is pure (it is fed jobs); :func:`scan_listed_jobs` is the loop.
 
 Example::
 
-    scan = KeyedJobScan(key)
-    for job in client.batches.list(page_size=100):
-        if not scan.feed(job):
-            break
-    scan.raise_if_incomplete()
+    scan = scan_listed_jobs(client.batches, "gemini", KeyedJobScan(key))   # raises KeyLookupIncompleteError
     job = scan.best
 """
 
@@ -33,22 +38,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
-from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
+from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels, vertex_key_filter
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
 
 __all__ = [
     "DEFAULT_MAX_SCANNED",
+    "LOOKUP_PAGE_SIZE",
+    "JobReader",
     "KeyLookupIncompleteError",
     "KeyedJobScan",
     "find_keyed_job",
     "is_reattachable",
+    "scan_listed_jobs",
     "survivor_order",
 ]
+
+# Page size of the look-up by idempotency key. Neither API documents a maximum for its batch list (Gemini's
+# batches.list says only "the standard list page size"; the Gemini Files API documents a maximum of 100, and
+# AIP-158 has a service lower a larger value to its maximum rather than fail). 100 is the largest size we can
+# rely on: one list call reads up to 100 jobs.
+LOOKUP_PAGE_SIZE = 100
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -130,11 +144,13 @@ class KeyedJobScan:
         """Whether ``job`` carries one of the scan's keys."""
         return key_from_labels(job.labels) in self.keys or key_from_display_name(job.display_name) in self.keys
 
-    def feed(self, job: BatchJob) -> bool:
-        """Look at one job; return False when the budget is spent (the caller stops reading the list)."""
+    def feed(self, job: BatchJob | None) -> bool:
+        """Look at one job (None: a listed job that is gone); return False when the budget is spent (the caller
+        stops reading the list)."""
         self.scanned += 1
         if (
-            self.carries_key(job)
+            job is not None
+            and self.carries_key(job)
             and (self.accept_ended or is_reattachable(job))
             and (self.not_before is None or (job.create_time is not None and _created(job) >= self.not_before))
             and all(job.name != seen.name for seen in self.candidates)
@@ -187,3 +203,48 @@ def find_keyed_job(
             break
     scan.raise_if_incomplete()
     return scan.best
+
+
+class JobReader(Protocol):
+    """What the look-up reads jobs through: the sync client's ``batches`` (``client.batches``)."""
+
+    def list(self, *, page_size: int | None = None, filter: str | None = None) -> Iterable[BatchJob]:
+        """Every job, page after page (``filter``: Vertex AI only)."""
+
+    def get(self, *, name: str) -> BatchJob:
+        """One job, read again."""
+
+
+def scan_listed_jobs(batches: JobReader, backend: str, scan: KeyedJobScan) -> KeyedJobScan:
+    """``scan`` fed every listed job that may carry one of its keys, complete (see the module docstring).
+
+    Vertex AI: one list call filtered by the key label per key. Gemini: the whole list, page after page of
+    ``LOOKUP_PAGE_SIZE``, up to the scan's budget. Raises :class:`KeyLookupIncompleteError` when the budget ran
+    out first; list and read errors propagate (the caller treats them as "unknown", never as "absent").
+
+    Example::
+
+        scan = scan_listed_jobs(client.batches, "gemini", KeyedJobScan(keys, not_before=bound))
+        job = scan.best
+    """
+    filters: list[str | None] = [vertex_key_filter(key) for key in scan.keys] if backend == "vertex" else [None]
+    for list_filter in filters:
+        listed = batches.list(page_size=LOOKUP_PAGE_SIZE, filter=list_filter)
+        if not all(scan.feed(_read_again(batches, scan, job)) for job in listed):
+            break  # the budget is spent
+    scan.raise_if_incomplete()
+    return scan
+
+
+def _read_again(batches: JobReader, scan: KeyedJobScan, job: BatchJob) -> BatchJob | None:
+    """``job`` as a ``get`` answers it when it carries a key, has ended and its list entry does not say where its
+    results are; None when it was deleted meanwhile."""
+    from airflow_provider_genai_batch.client.client import needs_refetch
+    from airflow_provider_genai_batch.client.errors import NotFoundError
+
+    if not (job.done and scan.carries_key(job) and needs_refetch(job)):
+        return job
+    try:
+        return batches.get(name=job.name)
+    except NotFoundError:
+        return None

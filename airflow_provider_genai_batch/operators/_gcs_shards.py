@@ -1,7 +1,7 @@
 """Shards of a GCS JSONL object, written back to GCS: the split operator's ``gs://`` input (Vertex AI).
 
 The object is streamed through the connection's client (``GenAIBatchClient.gcs_download``) and cut by the same
-rules as a local file (``sharding.cut_lines``). Each shard goes to a local temporary file first (so memory stays
+rules as a local file (``_cutting.cut_lines``). Each shard goes to a local temporary file first (so memory stays
 bounded whatever the shard's size) and is then uploaded to ``<prefix><stem>.run-<token>.shard-00000.jsonl``
 (``token``: the split's task instance, so another run sharing the prefix writes other objects). An object that
 already holds the same bytes (same MD5) is left alone, so a retried split keeps each shard's GCS generation and
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_genai_batch.operators._cutting import ShardFile, ShardLimits, cut_lines
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
 from airflow_provider_genai_batch.operators._shard_refs import shard_file_name
-from airflow_provider_genai_batch.operators.sharding import ShardFile, ShardLimits, cut_lines
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client import GenAIBatchClient

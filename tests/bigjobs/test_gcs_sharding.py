@@ -12,9 +12,9 @@ import pytest
 
 from airflow_provider_genai_batch.client import ClientSettings, GenAIBatchClient
 from airflow_provider_genai_batch.emulator import EmulatorHandle
+from airflow_provider_genai_batch.operators._cutting import ShardLimits
 from airflow_provider_genai_batch.operators._gcs_shards import object_lines, split_gcs_object, validate_gcs_split
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
-from airflow_provider_genai_batch.operators.sharding import ShardLimits
 from tests.bigjobs.test_sharding import PROMPTS, check_combined, request_line
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID, VERTEX_LOCATION, VERTEX_PROJECT
 

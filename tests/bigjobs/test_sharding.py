@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
+from airflow_provider_genai_batch.operators._cutting import ShardLimits, split_requests
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
-from airflow_provider_genai_batch.operators.sharding import ShardLimits, split_jsonl, split_requests
+from airflow_provider_genai_batch.operators.sharding import split_jsonl
 from tests.bigjobs.test_usage import expected_usage
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
 
@@ -214,3 +215,25 @@ def test_combine_keeps_a_users_key_that_looks_like_an_index(
     combined = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["index"] for line in combined] == list(range(10))
     assert [line["key"] for line in combined] == [key if key is not None else str(i) for i, key in enumerate(keys)]
+
+
+def test_the_split_modules_import_one_way() -> None:
+    """``sharding`` -> ``_gcs_shards`` -> ``_cutting``, never back (before: ``_gcs_shards`` imported ``sharding``
+    for the cutting code, and ``sharding`` imported ``_gcs_shards``: a cycle)."""
+    import ast
+
+    import airflow_provider_genai_batch.operators as package
+
+    folder = Path(package.__file__).parent
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((folder / f"{module}.py").read_text())
+        return {
+            node.module.rsplit(".", 1)[-1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package.__name__ + ".")
+        }
+
+    assert "_gcs_shards" in imported("sharding") and "_cutting" in imported("sharding")
+    assert "sharding" not in imported("_gcs_shards")
+    assert not {"sharding", "_gcs_shards"} & imported("_cutting")

@@ -383,9 +383,9 @@ def test_reprs_strip_userinfo_even_from_settings_copied_without_validation() -> 
         update={"base_url": f"https://u:{URL_PASSWORD}@proxy.example"}
     )
     with GenAIBatchClient(settings) as client:
-        texts = [repr(settings), repr(client), repr(client.batches), repr(client.files)]
+        texts = [repr(settings), repr(client), repr(client.batches), repr(client.files), repr(client.webhooks)]
     aclient = AsyncGenAIBatchClient(settings)
-    texts += [repr(aclient), repr(aclient.batches)]
+    texts += [repr(aclient), repr(aclient.batches), repr(aclient.webhooks)]
     assert all(URL_PASSWORD not in text for text in texts), texts
     assert all("proxy.example" in text for text in texts[1:]), texts
 

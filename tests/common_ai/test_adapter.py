@@ -374,3 +374,44 @@ def test_structured_request_body_on_the_wire() -> None:
         "responseMimeType": "application/json",
         "responseJsonSchema": Review.model_json_schema(),
     }
+
+
+# --- one look-up with the operators --------------------------------------------------------------
+
+
+def test_the_adapter_and_the_hook_answer_a_look_up_alike(cai: CommonAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter's orphan look-up and the operators' (``GenAIBatchHook.scan_jobs_by_key``) are one function,
+    ``hooks.lookup.scan_listed_jobs``: on the same oldest-first list, with an older identical submission before
+    the intent and a finished orphan after it, both pick the orphan, read it again (the list entry is sparse)
+    and make the same calls. Only the choice among several
+    candidates differs by design (newest for common-ai, earliest for the operators' survivor of duplicates)."""
+    from airflow_provider_genai_batch.common_ai.items import batch_key
+    from airflow_provider_genai_batch.deployment import deployment_digest_from_config
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from tests.conftest import set_connection
+
+    emulator = cai.emulator
+    emulator.configure(gemini_list_order="oldest_first")
+    conn = {"conn_type": "genai_batch", "host": emulator.base_url, "password": emulator.api_key}
+    set_connection(monkeypatch, "lookup_alike", conn)
+    adapter, hook = gemini(cai), GenAIBatchHook(genai_batch_conn_id="lookup_alike")
+    submit(adapter, ["mine"])  # an earlier submission of identical content, before this intent
+    emulator.advance_clock(3600)
+    not_before = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)
+    orphan = submit(adapter, ["mine"])
+    key = batch_key(KEY16, FINGERPRINT, deployment_digest_from_config())
+
+    def calls() -> tuple[int, int]:
+        requests = emulator.stats()["requests"]
+        return requests.get("gemini.batches.list", 0), requests.get("gemini.batches.get", 0)
+
+    before = calls()
+    found = adapter.find_orphaned_batch(KEY16, FINGERPRINT, not_before.isoformat())
+    adapter_calls = tuple(now - then for now, then in zip(calls(), before, strict=True))
+    before = calls()
+    scan = hook.scan_jobs_by_key(key, not_before=not_before - dt.timedelta(minutes=2))
+    hook_calls = tuple(now - then for now, then in zip(calls(), before, strict=True))
+    assert found == orphan
+    assert scan.best is not None and scan.best.name == orphan
+    assert scan.best.dest is not None  # read again: the list entry says nothing of its results
+    assert adapter_calls == hook_calls == (1, 2)  # one page; the two keyed entries read again

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from airflow_provider_genai_batch.client import AsyncGenAIBatchClient, GenAIBatchClient, NotFoundError
+from airflow_provider_genai_batch.client import AsyncGenAIBatchClient, BatchJob, GenAIBatchClient, NotFoundError
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
@@ -78,6 +78,57 @@ def test_find_gemini_job_by_key(emulator: EmulatorHandle) -> None:
     found = hook.find_job_by_key(KEY)
     assert found is not None and found.name == mine.name
     assert hook.find_job_by_key("f" * 24) is None
+
+
+def test_a_finished_job_found_by_key_is_read_again_not_taken_from_the_sparse_list(emulator: EmulatorHandle) -> None:
+    """Gemini list entries are sparse (no ``output``) and a finished job's counts there are stale (every request
+    pending). Before: ``find_job_by_key`` returned the list entry, so a reattached finished job said it had no
+    results and 0 succeeded requests. The look-up reads a keyed entry again (one ``get``) before it answers."""
+    hook = GenAIBatchHook()
+    hook.create_job(model="gemini-2.5-flash", src=["other"], config={"display_name": "unrelated"})
+    mine = hook.create_job(
+        model="gemini-2.5-flash",
+        src=["x", "y"],
+        config={"display_name": display_name_with_key("t", task_id="t", key=KEY)},
+    )
+    emulator.finish_job(mine.name)
+    listed = {job.name: job for job in hook.list_jobs()}[mine.name]
+    assert listed.dest is None and listed.request_counts.succeeded == 0  # what the list says
+    gets = emulator.stats()["requests"].get("gemini.batches.get", 0)
+    found = hook.find_job_by_key(KEY)
+    assert found is not None and found.name == mine.name
+    assert found.dest is not None and found.request_counts.succeeded == 2
+    assert emulator.stats()["requests"]["gemini.batches.get"] == gets + 1  # the keyed entry only
+
+
+def test_a_keyed_job_deleted_between_the_list_and_its_read_is_no_candidate(emulator: EmulatorHandle) -> None:
+    """The list names a keyed job that is deleted before the look-up reads it again: it counts as read and is no
+    candidate (not an error that would fail the look-up)."""
+    from collections.abc import Iterator
+
+    from airflow_provider_genai_batch.hooks.lookup import KeyedJobScan, scan_listed_jobs
+
+    hook = GenAIBatchHook()
+    mine = hook.create_job(
+        model="gemini-2.5-flash", src=["x"], config={"display_name": display_name_with_key("t", task_id="t", key=KEY)}
+    )
+    emulator.finish_job(mine.name)  # only an ended job can be deleted
+    batches = hook.get_conn().batches
+
+    class DeletingMeanwhile:
+        """The client's batches, whose job ``mine`` is deleted once the list has named it."""
+
+        def list(self, *, page_size: int | None = None, filter: str | None = None) -> Iterator[BatchJob]:
+            for job in batches.list(page_size=page_size, filter=filter):
+                if job.name == mine.name:
+                    batches.delete(name=job.name)
+                yield job
+
+        def get(self, *, name: str) -> BatchJob:
+            return batches.get(name=name)
+
+    scan = scan_listed_jobs(DeletingMeanwhile(), "gemini", KeyedJobScan(KEY))
+    assert (scan.best, scan.scanned, scan.complete) == (None, 1, True)
 
 
 def test_find_vertex_job_by_label(emulator: EmulatorHandle) -> None:

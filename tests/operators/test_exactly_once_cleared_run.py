@@ -75,3 +75,6 @@ def test_cleared_run_reattaches_after_25_other_jobs(
     assert aged_emulator.stats()["jobs_created"] == 26
     assert second.value("create")["reattached"] is True
     assert second.value("create")["job_name"] == first.value("create")["job_name"]
+    # The reattached job is read again, not taken from the sparse list (no results location, stale counts there).
+    for field in ("results", "request_counts", "state"):
+        assert second.value("create")[field] == first.value("create")[field], field

@@ -107,6 +107,54 @@ def object_field(container: JsonDict, key: str) -> JsonDict:
     return value
 
 
+def page_params(
+    page_size: int | None, page_token: str | None, *, snake_case: bool = False, **extra: str | None
+) -> dict[str, str]:
+    """The query of one list page: ``pageSize`` and ``pageToken`` (``page_size`` and ``page_token`` with
+    ``snake_case``) and each of ``extra`` that is set; a parameter not given is left out."""
+    size, token = ("page_size", "page_token") if snake_case else ("pageSize", "pageToken")
+    given = {size: str(page_size) if page_size else None, token: page_token, **extra}
+    return {name: value for name, value in given.items() if value}
+
+
+def required_name(body: JsonDict, missing: str) -> str:
+    """The resource's ``name`` (``missing`` is the error when it has none)."""
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidResponseError(missing)
+    return name
+
+
+#: The fields a job resource spells alike on both APIs (Gemini's batch ``metadata``, a Vertex job), by the
+#: ``BatchJob`` field each fills.
+_JOB_FIELDS = {
+    "display_name": "displayName",
+    "state": "state",
+    "raw_state": "state",
+    "model": "model",
+    "create_time": "createTime",
+    "start_time": "startTime",
+    "update_time": "updateTime",
+    "end_time": "endTime",
+}
+
+
+def job_fields(resource: JsonDict) -> JsonDict:
+    """The ``BatchJob`` fields both APIs spell alike, read from ``resource`` (None when absent)."""
+    return {field_name: resource.get(key) for field_name, key in _JOB_FIELDS.items()}
+
+
+def parse_page(body: JsonDict, keys: tuple[str, ...], parse: Callable[[JsonDict], T]) -> tuple[list[T], str | None]:
+    """One list page: the items under the first of ``keys`` present, each parsed, and the next page's token."""
+    items: Any = next((body[key] for key in keys if body.get(key)), [])
+    if not isinstance(items, list):
+        raise InvalidResponseError(f"'{keys[0]}' is not a list")
+    token = body.get("nextPageToken") or None
+    if token is not None and not isinstance(token, str):
+        raise InvalidResponseError("'nextPageToken' is not a string")
+    return [parse(item) for item in items], token
+
+
 def response_parser(what: str) -> Callable[[Callable[[JsonDict], T]], Callable[[JsonDict], T]]:
     """Decorate a parser so that any malformed body raises InvalidResponseError naming ``what``, never an
     AttributeError or a pydantic error from deep inside."""
@@ -166,15 +214,20 @@ def parse_gcs_uri(uri: Any, field_name: str) -> tuple[str, str]:
     return bucket, path
 
 
+def matched(pattern: re.Pattern[str], value: Any, field_name: str, what: str, fix: str) -> re.Match[str]:
+    """``pattern`` matched at the start of ``value``, else ``InvalidInputError(field_name, "<value> is not
+    <what>", fix)`` (a value that is not a string is refused too)."""
+    match = pattern.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidInputError(field_name, f"{value!r} is not {what}", fix)
+    return match
+
+
 def check_bigquery_uri(uri: Any, field_name: str, *, need_table: bool) -> str:
     """Validate ``bq://project.dataset[.table]``."""
-    match = _BQ_RE.match(uri) if isinstance(uri, str) else None
-    if match is None:
-        raise InvalidInputError(
-            field_name,
-            f"{uri!r} is not a BigQuery URI",
-            "use bq://project.dataset.table (or bq://project.dataset)",
-        )
+    match = matched(
+        _BQ_RE, uri, field_name, "a BigQuery URI", "use bq://project.dataset.table (or bq://project.dataset)"
+    )
     if need_table and not match.group("table"):
         raise InvalidInputError(field_name, f"{uri!r} names no table", "use bq://project.dataset.table")
     return str(uri)

@@ -28,8 +28,13 @@ from airflow_provider_genai_batch.client.wire.common import (
     JsonDict,
     check_model,
     int64,
+    job_fields,
     join_url,
+    matched,
     object_field,
+    page_params,
+    parse_page,
+    required_name,
     response_parser,
 )
 from airflow_provider_genai_batch.client.wire.stamp import stamp_metadata
@@ -54,24 +59,16 @@ def model_path(model: str) -> str:
 
 def batch_id(name: Any, field: str = "name") -> str:
     """The id of ``batches/{id}`` (a bare id is accepted too)."""
-    match = _NAME_RE.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidInputError(
-            field,
-            f"{name!r} is not a Gemini batch name",
-            "use the job name returned by create, 'batches/<id>'",
-        )
-    return match.group(1)
+    return matched(_NAME_RE, name, field, "a Gemini batch name", "use the job name returned by create, 'batches/<id>'")[
+        1
+    ]
 
 
 def file_id(name: Any, field: str = "file_name") -> str:
     """The id of ``files/{id}``, or of a ``https://.../files/{id}`` URI."""
     if isinstance(name, str) and "://" in name and "/files/" in name:
         name = name.rsplit("/files/", 1)[1].split(":", 1)[0].split("?", 1)[0]
-    match = _FILE_RE.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidInputError(field, f"{name!r} is not a file name", "use 'files/<id>'")
-    return match.group(1)
+    return matched(_FILE_RE, name, field, "a file name", "use 'files/<id>'")[1]
 
 
 def _api(settings: ClientSettings, path: str) -> str:
@@ -121,12 +118,7 @@ def build_get(settings: ClientSettings, name: str) -> ApiRequest:
 
 def build_list(settings: ClientSettings, page_size: int | None, page_token: str | None) -> ApiRequest:
     """GET ``batches?pageSize=&pageToken=``."""
-    params = {}
-    if page_size:
-        params["pageSize"] = str(page_size)
-    if page_token:
-        params["pageToken"] = page_token
-    return ApiRequest("GET", _api(settings, "batches"), params=params)
+    return ApiRequest("GET", _api(settings, "batches"), params=page_params(page_size, page_token))
 
 
 def build_cancel(settings: ClientSettings, name: str) -> ApiRequest:
@@ -169,9 +161,7 @@ def parse_source(input_config: JsonDict | None) -> BatchJobSource | None:
 @response_parser("Gemini batch")
 def parse_job(body: JsonDict) -> BatchJob:
     """An Operation wrapping a GenerateContentBatch (or EmbedContentBatch) to a BatchJob."""
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidResponseError("the Gemini API returned a batch without a name")
+    name = required_name(body, "the Gemini API returned a batch without a name")
     metadata = object_field(body, "metadata")
     stats = object_field(metadata, "batchStats")
     output = object_field(metadata, "output") or {
@@ -181,13 +171,7 @@ def parse_job(body: JsonDict) -> BatchJob:
     return BatchJob(
         name=name,
         backend="gemini",
-        display_name=metadata.get("displayName"),
-        state=metadata.get("state"),
-        raw_state=metadata.get("state"),
-        model=metadata.get("model"),
-        create_time=metadata.get("createTime"),
-        update_time=metadata.get("updateTime"),
-        end_time=metadata.get("endTime"),
+        **job_fields(metadata),
         error=JobError.model_validate(error) if isinstance(error, dict) else None,
         src=parse_source(object_field(metadata, "inputConfig")),
         dest=parse_destination(output),
@@ -205,13 +189,7 @@ def parse_job(body: JsonDict) -> BatchJob:
 @response_parser("Gemini batch list")
 def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
     """``{"operations": [...], "nextPageToken"}`` to jobs and the next token."""
-    operations = body.get("operations") or body.get("batches") or []
-    if not isinstance(operations, list):
-        raise InvalidResponseError("'operations' is not a list")
-    token = body.get("nextPageToken") or None
-    if token is not None and not isinstance(token, str):
-        raise InvalidResponseError("'nextPageToken' is not a string")
-    return [parse_job(op) for op in operations], token
+    return parse_page(body, ("operations", "batches"), parse_job)
 
 
 # --- Files API ---------------------------------------------------------------------------------

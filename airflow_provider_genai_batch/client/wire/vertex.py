@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.models import (
     BatchJob,
     BatchJobDestination,
@@ -26,8 +26,13 @@ from airflow_provider_genai_batch.client.wire.common import (
     JsonDict,
     check_model,
     int64,
+    job_fields,
     join_url,
+    matched,
     object_field,
+    page_params,
+    parse_page,
+    required_name,
     response_parser,
 )
 
@@ -53,14 +58,13 @@ def model_path(model: str) -> str:
 
 
 def _match(name: Any, field: str) -> re.Match[str]:
-    match = _NAME_RE.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidInputError(
-            field,
-            f"{name!r} is not a Vertex batch prediction job name",
-            "use 'projects/<p>/locations/<l>/batchPredictionJobs/<numeric id>' or the numeric id",
-        )
-    return match
+    return matched(
+        _NAME_RE,
+        name,
+        field,
+        "a Vertex batch prediction job name",
+        "use 'projects/<p>/locations/<l>/batchPredictionJobs/<numeric id>' or the numeric id",
+    )
 
 
 def job_id(name: Any, field: str = "name") -> str:
@@ -143,14 +147,7 @@ def build_list(
     settings: ClientSettings, page_size: int | None, page_token: str | None, filter_: str | None
 ) -> ApiRequest:
     """GET the job list; ``filter`` is AIP-160, e.g. ``labels.k="v"``."""
-    params = {}
-    if page_size:
-        params["pageSize"] = str(page_size)
-    if page_token:
-        params["pageToken"] = page_token
-    if filter_:
-        params["filter"] = filter_
-    return ApiRequest("GET", _collection(settings), params=params)
+    return ApiRequest("GET", _collection(settings), params=page_params(page_size, page_token, filter=filter_))
 
 
 def build_cancel(settings: ClientSettings, name: str) -> ApiRequest:
@@ -186,23 +183,14 @@ def _destination(config: JsonDict | None) -> BatchJobDestination | None:
 @response_parser("Vertex batch prediction job")
 def parse_job(body: JsonDict) -> BatchJob:
     """A BatchPredictionJob to a BatchJob."""
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidResponseError("Vertex AI returned a batch prediction job without a name")
+    name = required_name(body, "Vertex AI returned a batch prediction job without a name")
     stats = object_field(body, "completionStats")
     error = body.get("error")
     labels = body.get("labels")
     return BatchJob(
         name=name,
         backend="vertex",
-        display_name=body.get("displayName"),
-        state=body.get("state"),
-        raw_state=body.get("state"),
-        model=body.get("model"),
-        create_time=body.get("createTime"),
-        start_time=body.get("startTime"),
-        end_time=body.get("endTime"),
-        update_time=body.get("updateTime"),
+        **job_fields(body),
         error=JobError.model_validate(error) if isinstance(error, dict) and error else None,
         src=_source(object_field(body, "inputConfig")),
         dest=_destination(object_field(body, "outputConfig")),
@@ -221,10 +209,4 @@ def parse_job(body: JsonDict) -> BatchJob:
 @response_parser("Vertex batch prediction job list")
 def parse_list(body: JsonDict) -> tuple[list[BatchJob], str | None]:
     """``{"batchPredictionJobs": [...], "nextPageToken"}`` to jobs and the next token."""
-    jobs = body.get("batchPredictionJobs") or []
-    if not isinstance(jobs, list):
-        raise InvalidResponseError("'batchPredictionJobs' is not a list")
-    token = body.get("nextPageToken") or None
-    if token is not None and not isinstance(token, str):
-        raise InvalidResponseError("'nextPageToken' is not a string")
-    return [parse_job(j) for j in jobs], token
+    return parse_page(body, ("batchPredictionJobs",), parse_job)

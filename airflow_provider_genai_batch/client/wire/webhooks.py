@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
 from airflow_provider_genai_batch.client.settings import ClientSettings
-from airflow_provider_genai_batch.client.wire.common import ApiRequest, JsonDict, join_url
+from airflow_provider_genai_batch.client.wire.common import ApiRequest, JsonDict, join_url, page_params
 
 __all__ = [
     "BATCH_EVENTS",
@@ -147,12 +147,7 @@ def build_create(
 
 def build_list(settings: ClientSettings, page_size: int | None = None, page_token: str | None = None) -> ApiRequest:
     """GET ``webhooks?page_size=&page_token=``."""
-    params: dict[str, str] = {}
-    if page_size:
-        params["page_size"] = str(page_size)
-    if page_token:
-        params["page_token"] = page_token
-    return ApiRequest("GET", _api(settings, "webhooks"), params=params)
+    return ApiRequest("GET", _api(settings, "webhooks"), params=page_params(page_size, page_token, snake_case=True))
 
 
 def build_get(settings: ClientSettings, id_: str) -> ApiRequest:
