@@ -97,24 +97,20 @@ def submit_followup(
     """Attempt ``attempt``'s job for ``rows``: found by its key when an earlier try made it, else created once."""
     from airflow_provider_genai_batch.operators._submission import (
         TaskStateJobStore,
-        job_config,
+        job_naming,
         lookup_bound,
         submit_once,
     )
     from airflow_provider_genai_batch.policy.completion import followup_key
-    from airflow_provider_genai_batch.policy.idempotency import KEY_LENGTH
 
     key = followup_key(parent_key, attempt)
-    task_id = context["ti"].task_id
-    backend = hook.backend
+    config, naming = job_naming(request.config, request.display_name, task_id=context["ti"].task_id)
     with _subset(request.src, rows) as src:
-        placeholder = job_config(
-            request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
+        prepared = hook.prepare_create(
+            model=request.model, src=src, config=config, embeddings=request.embeddings, naming=naming
         )
-        prepared = hook.prepare_create(model=request.model, src=src, config=placeholder, embeddings=request.embeddings)
         try:
-            keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
-            prepared.rename(keyed["display_name"], keyed.get("labels"))
+            prepared.key(key)
             log.info("Attempt %d: %d rows to resubmit, key %s", attempt, len(rows), key)
             submission = submit_once(
                 hook,

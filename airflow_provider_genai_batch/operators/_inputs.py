@@ -87,14 +87,13 @@ def check_job_name(value: Any, parameter: str = "name") -> str:
 
 
 def check_display_name(value: Any) -> str | None:
-    """None or a string without control characters (the idempotency suffix is added, the total trimmed to 128)."""
+    """None or a string. Its characters are checked once, where the job's name is built with its key
+    (``client.names.JobNaming.parse``, before any network call); the total is trimmed to 128."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise OperatorInputError("display_name", f"must be a string, got {type(value).__name__}", "pass a string")
-    from airflow_provider_genai_batch.client.wire.values import check_printable  # client code: not at DAG parse
-
-    return check_printable(value, "display_name")
+    return value
 
 
 def check_config(value: Any) -> dict[str, Any] | None:
@@ -181,14 +180,17 @@ def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> N
             stack.append(_children(child, path))
 
 
-def decode_json_source(value: Any) -> Any:
+def decode_json_source(value: Any, *, lists_checked_later: bool = False) -> Any:
     """A templated ``src`` rendered to a JSON string (``'[{...}]'``) back to a list; anything else unchanged.
 
     Lists and dicts nested deeper than ``MAX_NESTING`` are refused, naming the deepest path.
+    ``lists_checked_later``: a list's requests are checked one by one in the pass that converts them (the create
+    operators: ``operators/_submission._OnePass``), so the list is not walked here too.
     """
     if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
         value = _json("src", value)
-    check_nesting("src", value)
+    if not (lists_checked_later and isinstance(value, list | tuple)):
+        check_nesting("src", value)
     return value
 
 
