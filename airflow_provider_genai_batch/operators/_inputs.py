@@ -154,12 +154,14 @@ def _children(value: Any, path: str) -> Iterator[tuple[Any, str]]:
     return ((child, f"{path}[{i}]") for i, child in enumerate(value))
 
 
-def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> None:
+def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING, *, level: int = 0) -> None:
     """Refuse lists/dicts nested deeper than ``max_depth``, naming the path (no recursion, memory O(depth)).
+    ``level``: how deep ``value`` itself sits (1 for one request of ``src``, checked on its own).
 
     Example::
 
         check_nesting("src", [{"contents": "hi"}])   # passes
+        check_nesting("src[0]", {"contents": "hi"}, level=1)   # the same check, one request at a time
     """
     if not isinstance(value, list | tuple | Mapping):
         return
@@ -171,7 +173,7 @@ def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> N
             continue
         child, path = item
         if isinstance(child, list | tuple | Mapping):
-            if len(stack) >= max_depth:
+            if len(stack) + level >= max_depth:
                 raise OperatorInputError(
                     path,
                     f"is nested more than {max_depth} levels deep",
