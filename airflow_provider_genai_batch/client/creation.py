@@ -211,17 +211,7 @@ def prepare_create(
                 "the Gemini API cannot read gs:// or bq:// sources",
                 "use backend 'vertex', or pass requests, a local JSONL file or 'files/...'",
             )
-        digest, stamped = _validate_local(source)
-        return PreparedCreate(
-            checked,
-            source,
-            parsed,
-            display_name=display_name,
-            content_sha256=digest,
-            stamped_size=stamped,
-            resource=resource,
-            naming=naming,
-        )
+        return _prepared(checked, source, parsed, resource=resource, naming=naming, display_name=display_name)
     resource = vertex.model_path(checked)
     if parsed.webhook_config:
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
@@ -241,19 +231,8 @@ def prepare_create(
             "Vertex AI reads inputs only from GCS or BigQuery, and no staging prefix is set",
             "set gcs_staging_prefix (connection extra) to a gs:// prefix, or pass gs:// or bq:// sources",
         )
-    digest, stamped = _validate_local(source)
     name = display_name or (None if naming is not None else f"genai_batch_job_{_timestamp_and_token()}")
-    prepared = PreparedCreate(
-        checked,
-        source,
-        parsed,
-        display_name=name,
-        content_sha256=digest,
-        stamped_size=stamped,
-        resource=resource,
-        naming=naming,
-        backend="vertex",
-    )
+    prepared = _prepared(checked, source, parsed, resource=resource, naming=naming, display_name=name, backend="vertex")
     if _dest_uri(parsed.dest) is not None:
         prepared.output_config = vertex_output_config(settings, prepared)  # checks config.dest now
     elif isinstance(source, GcsSource) and not _single_jsonl(source):
@@ -284,17 +263,36 @@ def prepare_create_embeddings(
     if parsed.dest is not None:
         raise InvalidInputError("config.dest", "the Gemini API chooses where results go", "remove dest")
     source = resolve_embeddings_source(src, each=each)
+    display_name = _named(parsed, naming, "gemini")
+    return _prepared(
+        checked, source, parsed, resource=resource, naming=naming, display_name=display_name, embeddings=True
+    )
+
+
+def _prepared(
+    model: ModelName,
+    source: Source,
+    parsed: CreateBatchJobConfig,
+    *,
+    resource: str,
+    naming: JobNaming | None,
+    display_name: str | None,
+    backend: str = "gemini",
+    embeddings: bool = False,
+) -> PreparedCreate:
+    """The prepared create, a local JSONL source validated and hashed in its one read (``_validate_local``)."""
     digest, stamped = _validate_local(source)
     return PreparedCreate(
-        checked,
+        model,
         source,
         parsed,
-        embeddings=True,
-        display_name=_named(parsed, naming, "gemini"),
+        embeddings=embeddings,
+        display_name=display_name,
         content_sha256=digest,
         stamped_size=stamped,
         resource=resource,
         naming=naming,
+        backend=backend,
     )
 
 

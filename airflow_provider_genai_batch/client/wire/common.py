@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
-from airflow_provider_genai_batch.client.names import GcsUri, ModelName
+from airflow_provider_genai_batch.client.names import GcsUri
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -134,11 +134,6 @@ _BQ_RE = re.compile(
     r"^bq://(?P<project>(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{0,29})\.(?P<dataset>[A-Za-z0-9_]{1,1024})"
     r"(?:\.(?P<table>[A-Za-z0-9_$-][A-Za-z0-9_$ -]{0,1023}))?$"
 )
-
-
-def check_model(model: Any, field_name: str = "model") -> str:
-    """Validate a model name (:meth:`ModelName.parse <airflow_provider_genai_batch.client.names.ModelName.parse>`)."""
-    return ModelName.parse(model, field_name)
 
 
 def parse_gcs_uri(uri: Any, field_name: str) -> tuple[str, str]:
