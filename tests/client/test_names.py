@@ -113,3 +113,11 @@ def test_the_inline_input_is_stamped_and_measured_in_one_pass_exactly(count: int
     size = len(compact_json(whole))
     assert _inline_input(prepared.source, size) == whole  # exactly at the limit: inline, the same body
     assert _inline_input(prepared.source, size - 1) is None  # one byte over: uploaded as a file, as before
+
+
+def test_a_bucket_named_like_a_file_derives_no_destination_in_another_bucket() -> None:
+    """``gs://inputs.jsonl`` names a bucket, not an object: the destination derived from the URI's text was
+    ``gs://inputs/dest``, another bucket. From the parsed URI no destination can be derived."""
+    with pytest.raises(InvalidInputError) as caught:
+        prepare_create(VERTEX, model="gemini-2.5-flash", src="gs://inputs.jsonl", config=None)
+    assert caught.value.field == "config.dest"
