@@ -180,21 +180,16 @@ def _embed_content(content: Any, field: str) -> JsonDict:
     return turn
 
 
-def embed_requests_to_wire(
-    batch: EmbedContentBatch, field: str = "src", *, each: RequestObserver | None = None
-) -> list[JsonDict]:
-    """Expand an EmbedContentBatch to one request per content, config copied into each (as the SDK does);
-    ``each`` sees each content as it is converted."""
+def embed_requests_to_wire(batch: EmbedContentBatch, field: str = "src") -> list[JsonDict]:
+    """Expand an EmbedContentBatch to one request per content, config copied into each (as the SDK does)."""
     shared = embed_config_to_wire(batch.config, f"{field}.config")
     if not batch.contents:
         raise InvalidInputError(f"{field}.contents", "is empty", "give at least one text to embed")
     try:
-        converted = []
-        for index, content in enumerate(batch.contents):
-            if each is not None:
-                each(index, content)
-            converted.append({"request": {"content": _embed_content(content, f"{field}.contents[{index}]"), **shared}})
-        return converted
+        return [
+            {"request": {"content": _embed_content(content, f"{field}.contents[{index}]"), **shared}}
+            for index, content in enumerate(batch.contents)
+        ]
     except RecursionError:
         raise _too_deep(f"{field}.contents") from None
 
@@ -295,8 +290,8 @@ def _converted(
 
 
 def resolve_embeddings_source(src: Any, field: str = "src", *, each: RequestObserver | None = None) -> Source:
-    """Classify and validate an embeddings source (Gemini only); ``each`` sees each text of a list of texts as
-    it is converted."""
+    """Classify and validate an embeddings source (Gemini only); ``each`` sees each text of a list of texts in the
+    pass that checks and converts it."""
     path = _local_path(src)
     if path is not None:
         return _local_file(path, field)
@@ -311,19 +306,34 @@ def resolve_embeddings_source(src: Any, field: str = "src", *, each: RequestObse
         return FileSource(file_name)
     if isinstance(src, Mapping) and "inlined_requests" in src:
         src = src["inlined_requests"]
-    texts = isinstance(src, list | tuple) and all(isinstance(s, str) for s in src)
-    if texts:
-        src = {"contents": list(src)}
+    if isinstance(src, list | tuple):
+        return InlineSource(_texts_to_wire(src, field, each))
     try:
         batch = EmbedContentBatch.model_validate(src)
     except ValidationError:
-        raise InvalidInputError(
-            field, "is not an embeddings source", "give a list of texts, {'contents': [...], 'config': {...}}"
-        ) from None
-    if each is None or not texts:
-        return InlineSource(embed_requests_to_wire(batch, field))
-    given, observe = src["contents"], each
-    return InlineSource(embed_requests_to_wire(batch, field, each=lambda index, _: observe(index, given[index])))
+        raise _not_embeddings(field) from None
+    return InlineSource(embed_requests_to_wire(batch, field))
+
+
+def _not_embeddings(field: str) -> InvalidInputError:
+    return InvalidInputError(
+        field, "is not an embeddings source", "give a list of texts, {'contents': [...], 'config': {...}}"
+    )
+
+
+def _texts_to_wire(texts: list[Any] | tuple[Any, ...], field: str, each: RequestObserver | None) -> list[JsonDict]:
+    """A list of texts in wire form, as ``embed_requests_to_wire`` expands ``{"contents": texts}``: one pass that
+    checks each is a text, shows it to ``each`` and converts it."""
+    if not texts:
+        raise InvalidInputError(f"{field}.contents", "is empty", "give at least one text to embed")
+    converted = []
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise _not_embeddings(field)
+        if each is not None:
+            each(index, text)
+        converted.append({"request": {"content": _embed_content(text, f"{field}.contents[{index}]")}})
+    return converted
 
 
 def _local_file(path: Path, field: str) -> LocalFileSource:

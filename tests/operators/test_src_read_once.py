@@ -111,3 +111,17 @@ def test_the_display_name_is_checked_once_naming_the_parameter(emulator: Emulato
     assert caught.value.field == "display_name"
     assert "position 5" in caught.value.problem
     assert sum(emulator.stats()["requests"].values()) == before
+
+
+def test_a_list_of_texts_to_embed_is_read_in_full_once_and_keyed_as_before(emulator: EmulatorHandle) -> None:
+    src = CountingList([f"text {i}" for i in range(12)])
+    ti = SimpleNamespace(dag_id="d", task_id="embed", run_id="read-once", map_index=-1, try_number=1)
+    request = CreateRequest(model="gemini-embedding-001", src=src, config=None, display_name=None, embeddings=True)
+
+    submission = submit_create(
+        GenAIBatchHook(genai_batch_conn_id=GEMINI_CONN_ID), {"ti": ti}, request, log=logging.getLogger("embed")
+    )
+
+    assert src.reads == [len(src)]  # checked, shown to the key's hash and converted in one pass
+    expected = task_key({"ti": ti}, request, None, force_rerun=False, deployment=deployment_digest_from_config())
+    assert key_from_display_name(submission.job.display_name) == expected
