@@ -425,6 +425,8 @@ def staging_uri(settings: ClientSettings, sha256: str) -> str:
 
 def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[BatchJob]:
     """Upload or stage the input when needed, then send the create once and parse the job."""
+    if prepared.naming is not None and prepared.display_name is None:
+        raise RuntimeError("a create prepared with a naming is sent after PreparedCreate.key() names it")
     source = prepared.source
     with prepared.cleanup:
         if settings.backend == "gemini":
