@@ -13,6 +13,7 @@ from typing import Any
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 
 __all__ = [
+    "DepthCheckedList",
     "OperatorInputError",
     "check_choice",
     "check_config",
@@ -186,14 +187,23 @@ def decode_json_source(value: Any, *, lists_checked_later: bool = False) -> Any:
     """A templated ``src`` rendered to a JSON string (``'[{...}]'``) back to a list; anything else unchanged.
 
     Lists and dicts nested deeper than ``MAX_NESTING`` are refused, naming the deepest path.
-    ``lists_checked_later``: a list's requests are checked one by one in the pass that converts them (the create
-    operators: ``operators/_submission._OnePass``), so the list is not walked here too.
+    ``lists_checked_later``: a list passed as a list has its requests checked one by one in the pass that
+    converts them (the create operators: ``operators/_submission._OnePass``), so it is not walked here too. A list
+    decoded here from text is checked here, before the connection is even read.
     """
-    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+    decoded = isinstance(value, str) and value.lstrip().startswith(("[", "{"))
+    if decoded:
         value = _json("src", value)
-    if not (lists_checked_later and isinstance(value, list | tuple)):
+    if decoded or not (lists_checked_later and isinstance(value, list | tuple)):
         check_nesting("src", value)
+    if decoded and lists_checked_later and isinstance(value, list):
+        return DepthCheckedList(value)  # checked here from text; a shallow copy of the decoded list
     return value
+
+
+class DepthCheckedList(list[Any]):
+    """A list of requests already checked against ``MAX_NESTING`` (not checked again by the pass that converts
+    it); otherwise the list itself."""
 
 
 def resolve_local_src(src: Any, dag_fileloc: str | None) -> Any:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_genai_batch.client.names import JobNaming
 from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyLookupIncompleteError, is_reattachable
-from airflow_provider_genai_batch.operators._inputs import OperatorInputError, check_nesting
+from airflow_provider_genai_batch.operators._inputs import DepthCheckedList, OperatorInputError, check_nesting
 from airflow_provider_genai_batch.operators._shard_refs import check_shard_content, unwrap_shard
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
 from airflow_provider_genai_batch.policy.idempotency import (
@@ -450,10 +450,11 @@ class _OnePass:
 
     def __init__(self, request: CreateRequest) -> None:
         self.fingerprint = InputFingerprint(request.model, _key_config(request))
-        self._src = request.src
+        self._check_depth = not isinstance(request.src, DepthCheckedList)
 
     def __call__(self, index: int, item: Any) -> None:
-        check_nesting(f"src[{index}]", item, level=1)  # one request of the list
+        if self._check_depth:
+            check_nesting(f"src[{index}]", item, level=1)  # one request of the list
         self.fingerprint.add(item)
 
     def result(self, src: Any, identity: dict[str, Any] | None) -> str | None:
