@@ -164,7 +164,11 @@ def key_from_labels(labels: Mapping[str, str] | None) -> str | None:
 
 def labels_with_key(labels: Mapping[str, str] | None, key: str) -> dict[str, str]:
     """The user's Vertex labels plus ``genai-batch-key=<key>`` (the key wins over a user value)."""
-    return {**(dict(labels) if labels else {}), KEY_LABEL: check_key(key)}
+    return _keyed_labels(labels, check_key(key))
+
+
+def _keyed_labels(labels: Mapping[str, str] | None, key: str) -> dict[str, str]:
+    return {**(dict(labels) if labels else {}), KEY_LABEL: key}
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,7 @@ class JobNaming:
         one builder of a keyed job's names."""
         config: dict[str, Any] = {"display_name": self.display_name(key)}
         if backend == "vertex":
-            config["labels"] = {**(dict(labels) if labels else {}), KEY_LABEL: key}
+            config["labels"] = _keyed_labels(labels, key)  # the key was checked by display_name()
         return config
 
 
