@@ -17,9 +17,7 @@ Example::
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
@@ -52,12 +50,43 @@ DISPLAY_NAME_MAX = 128
 #: Vertex AI: at most 64 labels per resource.
 LABELS_MAX = 64
 
-_KEY_RE = re.compile(rf"[0-9a-f]{{{KEY_LENGTH}}}")
-_KEY_SUFFIX_RE = re.compile(rf"{re.escape(KEY_MARKER)}([0-9a-f]{{{KEY_LENGTH}}})$")
+# Patterns as text: ``re`` compiles (and caches) each on first use, not when DAG parsing imports this module.
+_KEY_RE = f"[0-9a-f]{{{KEY_LENGTH}}}"
+_KEY_SUFFIX_RE = rf"{re.escape(KEY_MARKER)}([0-9a-f]{{{KEY_LENGTH}}})$"
 _LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
-_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")
-_GCS_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_MODEL_RE = r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$"
+_GCS_BUCKET_RE = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
 _FALLBACK_NAME = "genai-batch"
+
+
+class _Value:
+    """An immutable value compared by its fields (``__slots__``). Not a dataclass: creating dataclasses costs
+    about a millisecond at import, and DAG parsing imports this module."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, *values: str) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _values(self) -> tuple[str, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[_Value], tuple[str, ...]]:
+        return type(self), self._values()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self._values(), strict=True))
+        return f"{type(self).__name__}({fields})"
 
 
 def check_printable(value: str, field: str) -> str:
@@ -66,6 +95,8 @@ def check_printable(value: str, field: str) -> str:
     Both APIs take any UTF-8 text in a display name, but control characters break consoles, list filters and
     logs, and a lone surrogate cannot be encoded at all.
     """
+    import unicodedata  # at first use, not at DAG parse
+
     bad = next((i for i, char in enumerate(value) if unicodedata.category(char) in ("Cc", "Cs")), None)
     if bad is not None:
         raise InvalidInputError(
@@ -90,7 +121,7 @@ class ModelName(str):
             return value
         if not isinstance(value, str) or not value.strip():
             raise InvalidInputError(field, "is empty", "give a model such as 'gemini-2.5-flash'")
-        if ".." in value or not _MODEL_RE.match(value):
+        if ".." in value or not re.match(_MODEL_RE, value):
             raise InvalidInputError(
                 field,
                 f"{value!r} is not a model name",
@@ -99,14 +130,17 @@ class ModelName(str):
         return cls(value)
 
 
-@dataclass(frozen=True)
-class GcsUri:
-    """``gs://bucket/name``, parsed once: the bucket checked, the object name free of line breaks."""
+class GcsUri(_Value):
+    """``gs://bucket/name``, parsed once: the bucket checked, the object name free of line breaks. ``text`` is the
+    URI as given (what is sent and hashed): ``gs://bucket`` stays without a trailing slash."""
 
+    __slots__ = ("bucket", "name", "text")
     bucket: str
     name: str
-    #: The URI as given (what is sent and hashed): ``gs://bucket`` stays without a trailing slash.
-    text: str = ""
+    text: str
+
+    def __init__(self, bucket: str, name: str, text: str = "") -> None:
+        super().__init__(bucket, name, text)
 
     @classmethod
     def parse(cls, uri: Any, field: str) -> GcsUri:
@@ -116,7 +150,7 @@ class GcsUri:
         if not isinstance(uri, str) or not uri.startswith("gs://"):
             raise InvalidInputError(field, f"{uri!r} is not a gs:// URI", "use gs://bucket/path/file.jsonl")
         bucket, _, name = uri[len("gs://") :].partition("/")
-        if not _GCS_BUCKET_RE.match(bucket) or ".." in bucket:
+        if not re.match(_GCS_BUCKET_RE, bucket) or ".." in bucket:
             raise InvalidInputError(
                 field,
                 f"{bucket!r} is not a valid bucket name",
@@ -141,7 +175,7 @@ class GcsUri:
 
 def check_key(key: str) -> str:
     """An idempotency key: 24 lowercase hex characters (ValueError otherwise: keys are computed, never typed)."""
-    if not _KEY_RE.fullmatch(key):
+    if not re.fullmatch(_KEY_RE, key):
         raise ValueError(f"idempotency key {key!r} is not {KEY_LENGTH} lowercase hex characters")
     return key
 
@@ -150,7 +184,7 @@ def key_from_display_name(display_name: str | None) -> str | None:
     """The key a display name carries, or ``None``."""
     if not display_name:
         return None
-    match = _KEY_SUFFIX_RE.search(display_name)
+    match = re.search(_KEY_SUFFIX_RE, display_name)
     return match.group(1) if match else None
 
 
@@ -159,7 +193,7 @@ def key_from_labels(labels: Mapping[str, str] | None) -> str | None:
     if not labels:
         return None
     value = labels.get(KEY_LABEL)
-    return value if value and _KEY_RE.fullmatch(value) else None
+    return value if value and re.fullmatch(_KEY_RE, value) else None
 
 
 def labels_with_key(labels: Mapping[str, str] | None, key: str) -> dict[str, str]:
@@ -171,8 +205,7 @@ def _keyed_labels(labels: Mapping[str, str] | None, key: str) -> dict[str, str]:
     return {**(dict(labels) if labels else {}), KEY_LABEL: key}
 
 
-@dataclass(frozen=True)
-class JobNaming:
+class JobNaming(_Value):
     """A job's display name before its key is known: checked once, then given any key without another check.
 
     ``base`` is the name the key is appended to (``<base>--gbk-<key>``): stripped, without an earlier key, trimmed
@@ -180,7 +213,11 @@ class JobNaming:
     for the operators and the common-ai adapter alike, on both backends (:meth:`config`).
     """
 
+    __slots__ = ("base",)
     base: str
+
+    def __init__(self, base: str) -> None:
+        super().__init__(base)
 
     @classmethod
     def parse(cls, display_name: Any, *, default: str = "", field: str = "display_name") -> JobNaming:
@@ -202,7 +239,7 @@ class JobNaming:
         """The naming of ``display_name`` without checking its characters (:meth:`parse` checks them): stripped,
         an earlier key removed, trimmed to leave room for the key."""
         base = (display_name or default or _FALLBACK_NAME).strip()
-        base = _KEY_SUFFIX_RE.sub("", base)  # never stack two keys
+        base = re.sub(_KEY_SUFFIX_RE, "", base)  # never stack two keys
         return cls(base[: DISPLAY_NAME_MAX - len(KEY_MARKER) - KEY_LENGTH].rstrip() or _FALLBACK_NAME)
 
     def display_name(self, key: str) -> str:
