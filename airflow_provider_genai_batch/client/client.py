@@ -31,6 +31,7 @@ from airflow_provider_genai_batch.client.creation import (
 )
 from airflow_provider_genai_batch.client.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from airflow_provider_genai_batch.client.models import BatchJob, File
+from airflow_provider_genai_batch.client.names import GcsUri
 from airflow_provider_genai_batch.client.plans import (
     cancel_job,
     delete_job,
@@ -364,7 +365,7 @@ class GenAIBatchClient(Resource):
         self.files = Files(self.settings, self._transport)
         self.webhooks = Webhooks(self.settings, self._transport)
 
-    def gcs_object(self, uri: str) -> ObjectMetadata:
+    def gcs_object(self, uri: str | GcsUri) -> ObjectMetadata:
         """A GCS object's metadata (generation, md5/crc32c): ``gs://bucket/path``, one GET, no bytes."""
         metadata: ObjectMetadata = run_sync(gcs_object_metadata(self.settings, uri), self._transport.send)
         return metadata
@@ -417,7 +418,7 @@ class AsyncGenAIBatchClient(Resource):
         self.files = AsyncFiles(self.settings, self._transport)
         self.webhooks = AsyncWebhooks(self.settings, self._transport)
 
-    async def gcs_object(self, uri: str) -> ObjectMetadata:
+    async def gcs_object(self, uri: str | GcsUri) -> ObjectMetadata:
         """A GCS object's metadata (generation, md5/crc32c), one GET."""
         metadata: ObjectMetadata = await run_async(gcs_object_metadata(self.settings, uri), self._transport.send)
         return metadata

@@ -35,6 +35,14 @@ from airflow_provider_genai_batch.client.jsonl import (
     validate_jsonl_file,
 )
 from airflow_provider_genai_batch.client.models import BatchJob, BatchJobDestination, CreateBatchJobConfig
+from airflow_provider_genai_batch.client.names import (
+    DISPLAY_NAME_MAX,
+    GcsUri,
+    JobNaming,
+    ModelName,
+    check_labels,
+    check_printable,
+)
 from airflow_provider_genai_batch.client.plans import Plan, upload_file, upload_gcs_object
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.sources import (
@@ -43,6 +51,7 @@ from airflow_provider_genai_batch.client.sources import (
     GcsSource,
     InlineSource,
     LocalFileSource,
+    RequestObserver,
     Source,
     StreamSource,
     iter_stream_requests,
@@ -51,28 +60,23 @@ from airflow_provider_genai_batch.client.sources import (
 )
 from airflow_provider_genai_batch.client.validation import invalid_input_from
 from airflow_provider_genai_batch.client.wire import gemini, vertex
-from airflow_provider_genai_batch.client.wire.common import (
-    JsonDict,
-    check_bigquery_uri,
-    compact_json,
-    parse_gcs_uri,
-)
+from airflow_provider_genai_batch.client.wire.common import JsonDict, check_bigquery_uri, compact_json
 from airflow_provider_genai_batch.client.wire.generation import Target
-from airflow_provider_genai_batch.client.wire.values import check_printable
 
 # CreateBatchJobConfig's fields; http_options (an SDK transport option) is accepted and ignored.
 _CONFIG_FIELDS = frozenset({"display_name", "dest", "labels", "webhook_config", "http_options"})
-_LABEL_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-DISPLAY_NAME_MAX = 128
-LABELS_MAX = 64  # Vertex AI: at most 64 labels per resource
-KEY_LABEL = "genai-batch-key"  # policy.idempotency.VERTEX_KEY_LABEL (the client imports nothing from policy)
 
 
 @dataclass
 class PreparedCreate:
-    """A validated create: the model, the source kind, and everything the create body needs."""
+    """A validated create: the model, the source kind, and everything the create body needs.
 
-    model: str
+    A create whose job is named later, with its idempotency key (the operators), carries its ``naming``: checked
+    once by ``prepare_create`` (with room for the key label among the labels), then applied by :meth:`key`
+    without another check.
+    """
+
+    model: ModelName
     source: Source
     config: CreateBatchJobConfig
     embeddings: bool = False
@@ -83,17 +87,36 @@ class PreparedCreate:
     content_sha256: str | None = None
     #: Bytes of a local JSONL source once its lines are stamped (what is uploaded or staged).
     stamped_size: int = 0
+    #: The model's resource path on the backend (``models/...``, ``publishers/google/models/...``), built once.
+    resource: str = ""
+    #: The display name to key (see :meth:`key`); None when the caller named the job itself.
+    naming: JobNaming | None = None
+    backend: str = "gemini"
+
+    def key(self, key: str) -> None:
+        """Name the job with its idempotency key: display name ``<name>--gbk-<key>`` and, on Vertex AI, the key
+        label (``names.JobNaming.config``). Nothing is validated again: the naming and labels were checked when
+        this create was prepared. Must come before the create is first sent."""
+        if self.naming is None:
+            raise RuntimeError("key() on a create prepared without a naming")
+        self._guard_rename()
+        named = self.naming.config(key, backend=self.backend, labels=self.config.labels)
+        self.display_name = named["display_name"]
+        self.config = self.config.model_copy(update={"display_name": self.display_name, "labels": named.get("labels")})
 
     def rename(self, display_name: str, labels: dict[str, str] | None = None) -> None:
-        """Give the job its final display name (and Vertex labels), checked; nothing else is validated again.
+        """Give the job another display name (and Vertex labels), checked: both are new values.
 
         Must come before the create is first sent: a derived output destination may name the job.
         """
-        if self.output_config is not None and _derived_from_name(self):
-            raise RuntimeError("rename() after the output destination was derived from the old name")
+        self._guard_rename()
         self.display_name = _check_display_name(display_name)
-        _check_labels(labels)
+        check_labels(labels)
         self.config = self.config.model_copy(update={"display_name": display_name, "labels": labels or None})
+
+    def _guard_rename(self) -> None:
+        if self.output_config is not None and _derived_from_name(self):
+            raise RuntimeError("renamed after the output destination was derived from the old name")
 
 
 def parse_config(config: Any) -> CreateBatchJobConfig:
@@ -124,30 +147,6 @@ def _check_display_name(name: str | None) -> str | None:
     return check_printable(name, "config.display_name")
 
 
-def _check_labels(labels: dict[str, str] | None) -> None:
-    if labels and len(labels) > LABELS_MAX:
-        own = len(labels) - (KEY_LABEL in labels)
-        note = f" ({own} given plus the operators' {KEY_LABEL} label)" if KEY_LABEL in labels else ""
-        raise InvalidInputError(
-            "config.labels",
-            f"has {len(labels)} labels{note}; Vertex AI allows at most {LABELS_MAX}",
-            f"use at most {LABELS_MAX - 1} labels of your own (the operators add {KEY_LABEL} for idempotency)",
-        )
-    for key, value in (labels or {}).items():
-        if not key or len(key) > 63 or not set(key) <= _LABEL_KEY_CHARS or not key[0].isalpha():
-            raise InvalidInputError(
-                f"config.labels.{key}",
-                "is not a valid label key",
-                "use 1-63 lowercase letters, digits, '-' or '_'",
-            )
-        if len(value) > 63 or not set(value) <= _LABEL_KEY_CHARS:
-            raise InvalidInputError(
-                f"config.labels.{key}",
-                "has an invalid value",
-                "use at most 63 lowercase letters, digits, '-' or '_'",
-            )
-
-
 def _validate_local(source: Source) -> tuple[str | None, int]:
     """Validate a local JSONL source; return the SHA-256 of its content and the size of its stamped lines (read
     once for all three)."""
@@ -167,12 +166,36 @@ def _target(settings: ClientSettings) -> Target:
     return Target(settings.backend, settings.project, settings.location)
 
 
-def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: Any) -> PreparedCreate:
-    """Validate a generation batch; raise InvalidInputError before any network call."""
+def _named(parsed: CreateBatchJobConfig, naming: JobNaming | None, backend: str) -> str | None:
+    """The display name to send now (None until :meth:`PreparedCreate.key` when ``naming`` is given), checked
+    here once: the caller's own name, or the naming's labels with room for the key label."""
+    if naming is None:
+        return _check_display_name(parsed.display_name)
+    if backend == "vertex":
+        check_labels(parsed.labels, keyed=True)
+    return None
+
+
+def prepare_create(
+    settings: ClientSettings,
+    *,
+    model: str,
+    src: Any,
+    config: Any,
+    naming: JobNaming | None = None,
+    each: RequestObserver | None = None,
+) -> PreparedCreate:
+    """Validate a generation batch; raise InvalidInputError before any network call.
+
+    ``naming``: the job is named later with its key (:meth:`PreparedCreate.key`); ``config`` then holds no display
+    name. ``each``: called with ``(index, request)`` for each request of a list, as it is converted (the
+    operators check and hash it in the same pass).
+    """
     parsed = parse_config(config)
-    display_name = _check_display_name(parsed.display_name)
+    checked = ModelName.parse(model)
+    display_name = _named(parsed, naming, settings.backend)
     if settings.backend == "gemini":
-        gemini.model_path(model)
+        resource = gemini.model_path(checked)
         if parsed.dest is not None:
             raise InvalidInputError(
                 "config.dest",
@@ -181,22 +204,20 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             )
         if parsed.labels:
             raise InvalidInputError("config.labels", "the Gemini API has no job labels", "remove labels")
-        source = resolve_source(src, target=_target(settings))
+        source = resolve_source(src, target=_target(settings), each=each)
         if isinstance(source, GcsSource | BigQuerySource):
             raise InvalidInputError(
                 "src",
                 "the Gemini API cannot read gs:// or bq:// sources",
                 "use backend 'vertex', or pass requests, a local JSONL file or 'files/...'",
             )
-        digest, stamped = _validate_local(source)
-        return PreparedCreate(
-            model, source, parsed, display_name=display_name, content_sha256=digest, stamped_size=stamped
-        )
-    vertex.model_path(model)
+        return _prepared(checked, source, parsed, resource=resource, naming=naming, display_name=display_name)
+    resource = vertex.model_path(checked)
     if parsed.webhook_config is not None:  # an empty one too, as google-genai refuses it
         raise InvalidInputError("config.webhook_config", "Vertex AI has no batch webhooks", "remove it")
-    _check_labels(parsed.labels)
-    source = resolve_source(src, target=_target(settings))
+    if naming is None:
+        check_labels(parsed.labels)
+    source = resolve_source(src, target=_target(settings), each=each)
     if isinstance(source, FileSource):
         raise InvalidInputError(
             "src",
@@ -210,18 +231,25 @@ def prepare_create(settings: ClientSettings, *, model: str, src: Any, config: An
             "Vertex AI reads inputs only from GCS or BigQuery, and no staging prefix is set",
             "set gcs_staging_prefix (connection extra) to a gs:// prefix, or pass gs:// or bq:// sources",
         )
-    digest, stamped = _validate_local(source)
-    name = display_name or f"genai_batch_job_{_timestamp_and_token()}"
-    prepared = PreparedCreate(model, source, parsed, display_name=name, content_sha256=digest, stamped_size=stamped)
+    name = display_name or (None if naming is not None else f"genai_batch_job_{_timestamp_and_token()}")
+    prepared = _prepared(checked, source, parsed, resource=resource, naming=naming, display_name=name, backend="vertex")
     if _dest_uri(parsed.dest) is not None:
         prepared.output_config = vertex_output_config(settings, prepared)  # checks config.dest now
-    elif isinstance(source, GcsSource) and not (len(source.uris) == 1 and source.uris[0].endswith(".jsonl")):
+    elif isinstance(source, GcsSource) and not _single_jsonl(source):
         raise _no_derivable_dest()
     return prepared
 
 
-def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any, config: Any) -> PreparedCreate:
-    """Validate an embeddings batch (Gemini only)."""
+def prepare_create_embeddings(
+    settings: ClientSettings,
+    *,
+    model: str,
+    src: Any,
+    config: Any,
+    naming: JobNaming | None = None,
+    each: RequestObserver | None = None,
+) -> PreparedCreate:
+    """Validate an embeddings batch (Gemini only); ``naming`` and ``each`` as for :func:`prepare_create`."""
     if settings.backend != "gemini":
         raise UnsupportedOperationError(
             "backend",
@@ -230,20 +258,47 @@ def prepare_create_embeddings(settings: ClientSettings, *, model: str, src: Any,
             "use a gemini connection",
         )
     parsed = parse_config(config)
-    gemini.model_path(model)
+    checked = ModelName.parse(model)
+    resource = gemini.model_path(checked)
     if parsed.dest is not None:
         raise InvalidInputError("config.dest", "the Gemini API chooses where results go", "remove dest")
-    source = resolve_embeddings_source(src)
+    source = resolve_embeddings_source(src, each=each)
+    display_name = _named(parsed, naming, "gemini")
+    return _prepared(
+        checked, source, parsed, resource=resource, naming=naming, display_name=display_name, embeddings=True
+    )
+
+
+def _prepared(
+    model: ModelName,
+    source: Source,
+    parsed: CreateBatchJobConfig,
+    *,
+    resource: str,
+    naming: JobNaming | None,
+    display_name: str | None,
+    backend: str = "gemini",
+    embeddings: bool = False,
+) -> PreparedCreate:
+    """The prepared create, a local JSONL source validated and hashed in its one read (``_validate_local``)."""
     digest, stamped = _validate_local(source)
     return PreparedCreate(
         model,
         source,
         parsed,
-        embeddings=True,
-        display_name=_check_display_name(parsed.display_name),
+        embeddings=embeddings,
+        display_name=display_name,
         content_sha256=digest,
         stamped_size=stamped,
+        resource=resource,
+        naming=naming,
+        backend=backend,
     )
+
+
+def _single_jsonl(source: GcsSource) -> bool:
+    """One ``.jsonl`` object: the source a destination can be derived from (``<object>/dest``)."""
+    return len(source.uris) == 1 and source.uris[0].name.endswith(".jsonl")
 
 
 def _dest_uri(dest: BatchJobDestination | str | None) -> str | None:
@@ -284,17 +339,17 @@ def vertex_output_config(settings: ClientSettings, prepared: PreparedCreate) -> 
     uri = _dest_uri(prepared.config.dest)
     source = prepared.source
     if uri is None:
-        if isinstance(source, GcsSource) and len(source.uris) == 1 and source.uris[0].endswith(".jsonl"):
-            uri = source.uris[0][: -len(".jsonl")] + "/dest"
-        elif isinstance(source, BigQuerySource):
+        if isinstance(source, GcsSource) and _single_jsonl(source):
+            derived = source.uris[0]
+            return vertex.gcs_output(str(derived.with_name(derived.name[: -len(".jsonl")] + "/dest")))
+        if isinstance(source, BigQuerySource):
             uri = bigquery_dest_name(source.uri)
         elif settings.gcs_staging_prefix and not isinstance(source, GcsSource | BigQuerySource):
             uri = f"{settings.gcs_staging_prefix}/{prepared.display_name}/output"
         else:
             raise _no_derivable_dest()
     if uri.startswith("gs://"):
-        parse_gcs_uri(uri, "config.dest")
-        return vertex.gcs_output(uri)
+        return vertex.gcs_output(str(GcsUri.parse(uri, "config.dest")))
     if uri.startswith("bq://"):
         return vertex.bigquery_output(check_bigquery_uri(uri, "config.dest", need_table=False))
     raise InvalidInputError("config.dest", f"{uri!r} is not a gs:// or bq:// URI", "use gs://... or bq://...")
@@ -336,9 +391,25 @@ def _jsonl_data(source: Source, target: Target, prepared: PreparedCreate | None 
         yield _JsonlData(spooled.file, spooled.size, spooled.sha256)
 
 
-def _inline_size(input_config: JsonDict) -> int:
-    """Bytes of the stamped inline requests, as they would be sent."""
-    return len(compact_json(input_config))
+_INLINE_FRAME = len(compact_json(gemini.inline_requests([])))
+
+
+def _inline_input(source: Source, limit: int) -> JsonDict | None:
+    """Gemini's inline ``inputConfig`` when the stamped requests, as sent, fit in ``limit`` bytes; else None.
+
+    One pass: each request is stamped (``gemini.inline_request``) and its JSON measured as it goes, stopping at
+    the first request past the limit (the sum of the parts is the size of the whole, byte for byte).
+    """
+    if not isinstance(source, InlineSource):
+        return None
+    size, stamped = _INLINE_FRAME, []
+    for index, item in enumerate(source.requests):
+        entry = gemini.inline_request(item, index)
+        size += len(compact_json(entry)) + (1 if index else 0)  # the comma between two requests
+        if size > limit:
+            return None
+        stamped.append(entry)
+    return gemini.inline_requests(stamped)
 
 
 def staging_uri(settings: ClientSettings, sha256: str) -> str:
@@ -354,11 +425,13 @@ def staging_uri(settings: ClientSettings, sha256: str) -> str:
 
 def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[BatchJob]:
     """Upload or stage the input when needed, then send the create once and parse the job."""
+    if prepared.naming is not None and prepared.display_name is None:
+        raise RuntimeError("a create prepared with a naming is sent after PreparedCreate.key() names it")
     source = prepared.source
     with prepared.cleanup:
         if settings.backend == "gemini":
-            inline = gemini.inline_input(source.requests) if isinstance(source, InlineSource) else None
-            if inline is not None and _inline_size(inline) <= settings.inline_limit_bytes:
+            inline = _inline_input(source, settings.inline_limit_bytes)
+            if inline is not None:
                 input_config = inline
             elif isinstance(source, FileSource):
                 input_config = gemini.file_input(source.file_name)
@@ -371,7 +444,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
                 input_config = gemini.file_input(uploaded.name or "")
             response = yield gemini.build_create(
                 settings,
-                prepared.model,
+                prepared.resource,
                 input_config,
                 display_name=prepared.display_name,
                 webhook_config=prepared.config.webhook_config,
@@ -379,7 +452,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             )
             return gemini.parse_job(response.json())
         if isinstance(source, GcsSource):
-            input_config = vertex.gcs_input(source.uris)
+            input_config = vertex.gcs_input([str(uri) for uri in source.uris])
         elif isinstance(source, BigQuerySource):
             input_config = vertex.bigquery_input(source.uri)
         else:
@@ -390,7 +463,7 @@ def create_plan(settings: ClientSettings, prepared: PreparedCreate) -> Plan[Batc
             input_config = vertex.gcs_input([uri])
         response = yield vertex.build_create(
             settings,
-            prepared.model,
+            prepared.resource,
             input_config,
             output_config(settings, prepared),
             display_name=prepared.display_name or "",

@@ -29,6 +29,7 @@ from airflow_provider_genai_batch.client.errors import (
     is_transient,
 )
 from airflow_provider_genai_batch.client.models import BatchJob, File
+from airflow_provider_genai_batch.client.names import GcsUri
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.wire import gemini, storage, vertex
 from airflow_provider_genai_batch.client.wire.common import ApiRequest, ApiResponse, parse_gcs_uri
@@ -137,11 +138,11 @@ def list_page(
     return vertex.parse_list(response.json())
 
 
-def gcs_object_metadata(settings: ClientSettings, uri: str) -> Plan[storage.ObjectMetadata]:
-    """Read one GCS object's metadata (generation, checksums): one call, no bytes."""
-    bucket, name = parse_gcs_uri(uri, "uri")
-    response = yield storage.build_object_get(settings, bucket, name)
-    return storage.parse_object_metadata(response.json(), bucket, name)
+def gcs_object_metadata(settings: ClientSettings, uri: str | GcsUri) -> Plan[storage.ObjectMetadata]:
+    """Read one GCS object's metadata (generation, checksums): one call, no bytes (a GcsUri is not parsed again)."""
+    parsed = GcsUri.parse(uri, "uri")
+    response = yield storage.build_object_get(settings, parsed.bucket, parsed.name)
+    return storage.parse_object_metadata(response.json(), parsed.bucket, parsed.name)
 
 
 def cancel_job(settings: ClientSettings, name: str) -> Plan[None]:
@@ -215,10 +216,13 @@ def upload_file(
         offset += len(chunk)
 
 
-def upload_gcs_object(settings: ClientSettings, uri: str, data: IO[bytes], size: int, content_type: str) -> Plan[str]:
+def upload_gcs_object(
+    settings: ClientSettings, uri: str | GcsUri, data: IO[bytes], size: int, content_type: str
+) -> Plan[str]:
     """GCS resumable upload (``uploadType=resumable``) in chunks; after a failure it asks the session how much
     it stored (``Content-Range: bytes */size``) and resumes. Returns the ``gs://`` URI."""
-    bucket, name = parse_gcs_uri(uri, "gcs_staging_prefix")
+    parsed = GcsUri.parse(uri, "gcs_staging_prefix")
+    bucket, name = parsed.bucket, parsed.name
     start = yield storage.build_upload_start(settings, bucket, name, size, content_type)
     session = start.headers.get("location")
     if not session:
@@ -253,7 +257,7 @@ def upload_gcs_object(settings: ClientSettings, uri: str, data: IO[bytes], size:
                 ok_statuses=ok,
             )
         if answer.status_code in (200, 201):
-            return uri
+            return str(uri)
         offset = _gcs_received(answer.headers.get("range"))
 
 

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError, parse_row_status
 from airflow_provider_genai_batch.client.models import BatchJob, InlinedResponse, JobError, JobState
+from airflow_provider_genai_batch.client.names import KEY_MARKER
 from airflow_provider_genai_batch.client.wire.stamp import (
     STAMP_KEY,
     is_staged_input,
@@ -71,8 +72,6 @@ log = logging.getLogger(__name__)
 #: How a result was tied to its request (module docstring): by our stamp, by its echoed request's digest (both
 #: give the input position), by the user's key, or only by the order results arrived in.
 AttributionKind = Literal["stamp", "request", "key", "arrival"]
-#: The operators' display-name marker (``policy.idempotency.DISPLAY_NAME_MARKER``; the client imports no policy).
-KEY_MARKER = "--gbk-"
 
 
 @dataclass(frozen=True, slots=True)

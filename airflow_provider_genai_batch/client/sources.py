@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,9 @@ from pydantic.alias_generators import to_snake
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.client.models import BatchJobSource, EmbedContentBatch, InlinedRequest
+from airflow_provider_genai_batch.client.names import GcsUri
 from airflow_provider_genai_batch.client.validation import invalid_input_from
-from airflow_provider_genai_batch.client.wire.common import JsonDict, check_bigquery_uri, parse_gcs_uri
+from airflow_provider_genai_batch.client.wire.common import JsonDict, check_bigquery_uri
 from airflow_provider_genai_batch.client.wire.content import content_to_wire, contents_to_wire
 from airflow_provider_genai_batch.client.wire.generation import (
     GEMINI,
@@ -59,9 +60,9 @@ class FileSource:
 
 @dataclass(frozen=True)
 class GcsSource:
-    """Vertex: JSONL objects in GCS."""
+    """Vertex: JSONL objects in GCS, each URI parsed once."""
 
-    uris: list[str]
+    uris: list[GcsUri]
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ class StreamSource:
 
 
 Source = InlineSource | FileSource | GcsSource | BigQuerySource | LocalFileSource | StreamSource
+
+#: Called with ``(index, request)`` for each request of a list, just before it is converted: a caller's checks
+#: and hashes run in the same pass as the conversion (the operators' depth check and idempotency fingerprint).
+RequestObserver = Callable[[int, Any], None]
 
 
 def _check_metadata(metadata: Any, field: str) -> dict[str, str] | None:
@@ -203,8 +208,7 @@ def _string_source(src: str, field: str) -> Source:
     if src.startswith("files/"):
         return FileSource(src)
     if src.startswith("gs://"):
-        parse_gcs_uri(src, field)
-        return GcsSource([src])
+        return GcsSource([GcsUri.parse(src, field)])
     if src.startswith("bq://"):
         return BigQuerySource(check_bigquery_uri(src, field, need_table=True))
     raise InvalidInputError(
@@ -234,16 +238,17 @@ def _job_source(src: BatchJobSource, field: str, target: Target) -> Source:
     if src.file_name is not None:
         return FileSource(src.file_name)
     if src.gcs_uri:
-        for i, uri in enumerate(src.gcs_uri):
-            parse_gcs_uri(uri, f"{field}.gcs_uri[{i}]")
-        return GcsSource(list(src.gcs_uri))
+        return GcsSource([GcsUri.parse(uri, f"{field}.gcs_uri[{i}]") for i, uri in enumerate(src.gcs_uri)])
     return BigQuerySource(check_bigquery_uri(src.bigquery_uri, f"{field}.bigquery_uri", need_table=True))
 
 
-def resolve_source(src: Any, field: str = "src", target: Target = GEMINI) -> Source:
+def resolve_source(
+    src: Any, field: str = "src", target: Target = GEMINI, *, each: RequestObserver | None = None
+) -> Source:
     """Classify and validate a generation source; lists are converted now, iterators stay lazy.
 
-    Which backend accepts which kind is checked by the caller (``creation.prepare_create``).
+    Which backend accepts which kind is checked by the caller (``creation.prepare_create``). ``each`` sees every
+    request of a list in the same pass that converts it.
     """
     if src is None:
         raise InvalidInputError(field, "is missing", "give requests, a file, a gs:// or bq:// URI")
@@ -264,17 +269,29 @@ def resolve_source(src: Any, field: str = "src", target: Target = GEMINI) -> Sou
         if not src:
             raise InvalidInputError(field, "is an empty list", "give at least one request")
         if all(isinstance(item, str) and item.startswith("gs://") for item in src):
-            for i, uri in enumerate(src):
-                parse_gcs_uri(uri, f"{field}[{i}]")
-            return GcsSource(list(src))
-        return InlineSource([generation_request_to_wire(item, i, field, target) for i, item in enumerate(src)])
+            return GcsSource([GcsUri.parse(uri, f"{field}[{i}]") for i, uri in enumerate(src)])
+        return InlineSource(_converted(src, field, target, each))
     if isinstance(src, Iterable) and not isinstance(src, bytes | bytearray):
         return StreamSource(src)
     raise InvalidInputError(field, f"has unsupported type {type(src).__name__}", "see the accepted sources")
 
 
-def resolve_embeddings_source(src: Any, field: str = "src") -> Source:
-    """Classify and validate an embeddings source (Gemini only)."""
+def _converted(
+    src: list[Any] | tuple[Any, ...], field: str, target: Target, each: RequestObserver | None
+) -> list[JsonDict]:
+    """Every request in wire form, ``each`` called on it first: one pass."""
+    if each is None:
+        return [generation_request_to_wire(item, i, field, target) for i, item in enumerate(src)]
+    converted = []
+    for i, item in enumerate(src):
+        each(i, item)
+        converted.append(generation_request_to_wire(item, i, field, target))
+    return converted
+
+
+def resolve_embeddings_source(src: Any, field: str = "src", *, each: RequestObserver | None = None) -> Source:
+    """Classify and validate an embeddings source (Gemini only); ``each`` sees each text of a list of texts in the
+    pass that checks and converts it."""
     path = _local_path(src)
     if path is not None:
         return _local_file(path, field)
@@ -289,15 +306,34 @@ def resolve_embeddings_source(src: Any, field: str = "src") -> Source:
         return FileSource(file_name)
     if isinstance(src, Mapping) and "inlined_requests" in src:
         src = src["inlined_requests"]
-    if isinstance(src, list | tuple) and all(isinstance(s, str) for s in src):
-        src = {"contents": list(src)}
+    if isinstance(src, list | tuple):
+        return InlineSource(_texts_to_wire(src, field, each))
     try:
         batch = EmbedContentBatch.model_validate(src)
     except ValidationError:
-        raise InvalidInputError(
-            field, "is not an embeddings source", "give a list of texts, {'contents': [...], 'config': {...}}"
-        ) from None
+        raise _not_embeddings(field) from None
     return InlineSource(embed_requests_to_wire(batch, field))
+
+
+def _not_embeddings(field: str) -> InvalidInputError:
+    return InvalidInputError(
+        field, "is not an embeddings source", "give a list of texts, {'contents': [...], 'config': {...}}"
+    )
+
+
+def _texts_to_wire(texts: list[Any] | tuple[Any, ...], field: str, each: RequestObserver | None) -> list[JsonDict]:
+    """A list of texts in wire form, as ``embed_requests_to_wire`` expands ``{"contents": texts}``: one pass that
+    checks each is a text, shows it to ``each`` and converts it."""
+    if not texts:
+        raise InvalidInputError(f"{field}.contents", "is empty", "give at least one text to embed")
+    converted = []
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise _not_embeddings(field)
+        if each is not None:
+            each(index, text)
+        converted.append({"request": {"content": _embed_content(text, f"{field}.contents[{index}]")}})
+    return converted
 
 
 def _local_file(path: Path, field: str) -> LocalFileSource:

@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from airflow_provider_genai_batch.policy.idempotency import display_name_with_key, labels_with_key
+from airflow_provider_genai_batch.client.names import JobNaming
 
 __all__ = [
     "CUSTOM_ID_SEPARATOR",
@@ -57,16 +57,13 @@ def _label_value(value: str) -> str | None:
 
 def job_config(*, backend: str, key16: str, input_fingerprint: str, deployment: str = "") -> dict[str, Any]:
     """``display_name`` (both backends) and ``labels`` (Vertex) carrying the key and fingerprint."""
-    key = batch_key(key16, input_fingerprint, deployment)
-    config: dict[str, Any] = {"display_name": display_name_with_key(f"llm_batch-{key16}", task_id="", key=key)}
-    if backend == "vertex":
-        extra = {
-            name: value
-            for name, raw in (("common-ai-key", key16), ("common-ai-input", input_fingerprint))
-            if (value := _label_value(raw)) is not None
-        }
-        config["labels"] = labels_with_key(extra, key)
-    return config
+    extra = {
+        name: value
+        for name, raw in (("common-ai-key", key16), ("common-ai-input", input_fingerprint))
+        if (value := _label_value(raw)) is not None
+    }
+    naming = JobNaming.shaped(f"llm_batch-{key16}")  # the client checks the config it is given
+    return naming.config(batch_key(key16, input_fingerprint, deployment), backend=backend, labels=extra)
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))

@@ -31,8 +31,9 @@ from airflow_provider_genai_batch.client import (
     GenAIBatchClient,
 )
 from airflow_provider_genai_batch.client.creation import PreparedCreate, prepare_create, prepare_create_embeddings
+from airflow_provider_genai_batch.client.names import JobNaming
 from airflow_provider_genai_batch.client.redaction import redact_url, scrub
-from airflow_provider_genai_batch.client.sources import FileSource, GcsSource
+from airflow_provider_genai_batch.client.sources import FileSource, GcsSource, RequestObserver
 from airflow_provider_genai_batch.hooks import client_cache
 from airflow_provider_genai_batch.hooks.connection import (
     CONN_TYPE,
@@ -169,14 +170,24 @@ class GenAIBatchHook(BaseHook):
 
     # --- validation (no network) ----------------------------------------------------------------
 
-    def prepare_create(self, *, model: str, src: Any, config: Any = None, embeddings: bool = False) -> PreparedCreate:
+    def prepare_create(
+        self,
+        *,
+        model: str,
+        src: Any,
+        config: Any = None,
+        embeddings: bool = False,
+        naming: JobNaming | None = None,
+        each: RequestObserver | None = None,
+    ) -> PreparedCreate:
         """A create checked as the client will check it, without any network call (raises InvalidInputError).
 
         Send it with :meth:`create_prepared`; nothing is validated twice and a local JSONL file is read once here
-        (validated and hashed) and once more when it is uploaded.
+        (validated and hashed) and once more when it is uploaded. ``naming`` and ``each``: see
+        ``client.creation.prepare_create``.
         """
         prepare = prepare_create_embeddings if embeddings else prepare_create
-        return prepare(self.get_settings(), model=model, src=src, config=config)
+        return prepare(self.get_settings(), model=model, src=src, config=config, naming=naming, each=each)
 
     def validate_create(self, *, model: str, src: Any, config: Any = None, embeddings: bool = False) -> None:
         """Check a create's input as the client will, without any network call (raises InvalidInputError)."""
@@ -205,10 +216,10 @@ class GenAIBatchHook(BaseHook):
             client = self.get_conn()
             versions = []
             for uri in source.uris:
-                if any(char in uri for char in "*?["):
+                if uri.has_wildcard:
                     continue
                 meta = client.gcs_object(uri)
-                versions.append([uri, meta.generation, meta.md5_hash, meta.crc32c])
+                versions.append([str(uri), meta.generation, meta.md5_hash, meta.crc32c])
             return {"gcs": versions}
         if isinstance(source, FileSource):
             file = self.get_conn().files.get(name=source.file_name)

@@ -285,27 +285,23 @@ def submit_followup(
     from airflow_provider_genai_batch.operators._shard_refs import run_token
     from airflow_provider_genai_batch.operators._submission import (
         TaskStateJobStore,
-        job_config,
+        job_naming,
         lookup_bound,
         submit_once,
     )
     from airflow_provider_genai_batch.policy.completion import followup_key
-    from airflow_provider_genai_batch.policy.idempotency import KEY_LENGTH
 
     key = followup_key(parent_key, attempt)
-    task_id = context["ti"].task_id
-    backend = hook.backend
+    config, naming = job_naming(request.config, request.display_name, task_id=context["ti"].task_id)
     with _subset(hook, FollowupInput.of(request.src), rows, attempt=attempt, token=run_token(context)) as (
         src,
         check,
     ):
-        placeholder = job_config(
-            request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
+        prepared = hook.prepare_create(
+            model=request.model, src=src, config=config, embeddings=request.embeddings, naming=naming
         )
-        prepared = hook.prepare_create(model=request.model, src=src, config=placeholder, embeddings=request.embeddings)
         try:
-            keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
-            prepared.rename(keyed["display_name"], keyed.get("labels"))
+            prepared.key(key)
             log.info("Attempt %d: %d rows to resubmit, key %s", attempt, len(rows), key)
             submission = submit_once(
                 hook,

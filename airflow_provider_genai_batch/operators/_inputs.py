@@ -13,6 +13,7 @@ from airflow_provider_genai_batch.client.errors import InvalidInputError
 from airflow_provider_genai_batch.policy.wait_settings import check_count, check_positive_seconds, check_ratio
 
 __all__ = [
+    "DepthCheckedList",
     "OperatorInputError",
     "check_choice",
     "check_config",
@@ -62,14 +63,13 @@ def check_job_name(value: Any, parameter: str = "name") -> str:
 
 
 def check_display_name(value: Any) -> str | None:
-    """None or a string without control characters (the idempotency suffix is added, the total trimmed to 128)."""
+    """None or a string. Its characters are checked once, where the job's name is built with its key
+    (``client.names.JobNaming.parse``, before any network call); the total is trimmed to 128."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise OperatorInputError("display_name", f"must be a string, got {type(value).__name__}", "pass a string")
-    from airflow_provider_genai_batch.client.wire.values import check_printable  # client code: not at DAG parse
-
-    return check_printable(value, "display_name")
+    return value
 
 
 def check_config(value: Any) -> dict[str, Any] | None:
@@ -130,12 +130,14 @@ def _children(value: Any, path: str) -> Iterator[tuple[Any, str]]:
     return ((child, f"{path}[{i}]") for i, child in enumerate(value))
 
 
-def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> None:
+def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING, *, level: int = 0) -> None:
     """Refuse lists/dicts nested deeper than ``max_depth``, naming the path (no recursion, memory O(depth)).
+    ``level``: how deep ``value`` itself sits (1 for one request of ``src``, checked on its own).
 
     Example::
 
         check_nesting("src", [{"contents": "hi"}])   # passes
+        check_nesting("src[0]", {"contents": "hi"}, level=1)   # the same check, one request at a time
     """
     if not isinstance(value, list | tuple | Mapping):
         return
@@ -147,7 +149,7 @@ def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> N
             continue
         child, path = item
         if isinstance(child, list | tuple | Mapping):
-            if len(stack) >= max_depth:
+            if len(stack) + level >= max_depth:
                 raise OperatorInputError(
                     path,
                     f"is nested more than {max_depth} levels deep",
@@ -156,15 +158,27 @@ def check_nesting(parameter: str, value: Any, max_depth: int = MAX_NESTING) -> N
             stack.append(_children(child, path))
 
 
-def decode_json_source(value: Any) -> Any:
+def decode_json_source(value: Any, *, lists_checked_later: bool = False) -> Any:
     """A templated ``src`` rendered to a JSON string (``'[{...}]'``) back to a list; anything else unchanged.
 
     Lists and dicts nested deeper than ``MAX_NESTING`` are refused, naming the deepest path.
+    ``lists_checked_later``: a list passed as a list has its requests checked one by one in the pass that
+    converts them (the create operators: ``operators/_submission._OnePass``), so it is not walked here too. A list
+    decoded here from text is checked here, before the connection is even read.
     """
-    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+    decoded = isinstance(value, str) and value.lstrip().startswith(("[", "{"))
+    if decoded:
         value = _json("src", value)
-    check_nesting("src", value)
+    if decoded or not (lists_checked_later and isinstance(value, list | tuple)):
+        check_nesting("src", value)
+    if decoded and lists_checked_later and isinstance(value, list):
+        return DepthCheckedList(value)  # checked here from text; a shallow copy of the decoded list
     return value
+
+
+class DepthCheckedList(list[Any]):
+    """A list of requests already checked against ``MAX_NESTING`` (not checked again by the pass that converts
+    it); otherwise the list itself."""
 
 
 def resolve_local_src(src: Any, dag_fileloc: str | None) -> Any:

@@ -44,19 +44,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_genai_batch.client.names import JobNaming
 from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.hooks.lookup import DEFAULT_MAX_SCANNED, KeyLookupIncompleteError, is_reattachable
+from airflow_provider_genai_batch.operators._inputs import DepthCheckedList, OperatorInputError, check_nesting
 from airflow_provider_genai_batch.operators._shard_refs import check_shard_content, unwrap_shard
 from airflow_provider_genai_batch.operators.exceptions import GenAIBatchPollingError
 from airflow_provider_genai_batch.policy.idempotency import (
-    KEY_LENGTH,
-    display_name_with_key,
+    InputFingerprint,
     fingerprint_input,
     job_carries_key,
     key_from_display_name,
     key_identity,
     key_of_identity,
-    labels_with_key,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ __all__ = [
     "TaskStateJobStore",
     "is_ambiguous_create_error",
     "job_config",
+    "job_naming",
     "lookup_bound",
     "submit_create",
     "submit_once",
@@ -86,7 +87,9 @@ MAX_CREATE_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class CreateRequest:
-    """A create operator's rendered and checked input (``operators/_inputs.py``), not yet validated as a job."""
+    """A create operator's rendered and checked input (``operators/_inputs.py``), not yet validated as a job.
+
+    ``model`` is a ``client.names.ModelName`` when the operator built it (checked once, not again)."""
 
     model: str
     src: Any
@@ -363,23 +366,34 @@ def _settle_duplicates(
 # --- the one path of a create operator ---------------------------------------------------------------
 
 
+def job_naming(
+    config: dict[str, Any] | None, display_name: str | None, *, task_id: str
+) -> tuple[dict[str, Any], JobNaming]:
+    """The user's config without a display name, and how the job is named (``client.names.JobNaming``, checked
+    once here): the ``display_name`` parameter, else ``config.display_name``, else the task id."""
+    rest = dict(config or {})
+    configured = rest.pop("display_name", None) or rest.pop("displayName", None)
+    rest.pop("displayName", None)
+    if configured is not None and not isinstance(configured, str):
+        raise OperatorInputError(
+            "config.display_name", f"must be a string, got {type(configured).__name__}", "pass a string"
+        )
+    if display_name:
+        return rest, JobNaming.parse(display_name, field="display_name")
+    return rest, JobNaming.parse(configured, default=task_id, field="config.display_name")
+
+
 def job_config(
     config: dict[str, Any] | None, display_name: str | None, *, task_id: str, key: str, backend: str
 ) -> dict[str, Any]:
     """The user's config plus the idempotency key in the display name (and, on Vertex AI, a label)."""
-    keyed = dict(config or {})
-    configured = keyed.pop("display_name", None) or keyed.pop("displayName", None)
-    keyed.pop("displayName", None)
-    if configured is not None and not isinstance(configured, str):
-        from airflow_provider_genai_batch.client.errors import InvalidInputError
+    rest, naming = job_naming(config, display_name, task_id=task_id)
+    return {**rest, **naming.config(key, backend=backend, labels=rest.get("labels"))}
 
-        raise InvalidInputError(
-            "config.display_name", f"must be a string, got {type(configured).__name__}", "pass a string"
-        )
-    keyed["display_name"] = display_name_with_key(display_name or configured, task_id=task_id, key=key)
-    if backend == "vertex":
-        keyed["labels"] = labels_with_key(keyed.get("labels"), key)
-    return keyed
+
+def _key_config(request: CreateRequest) -> dict[str, Any]:
+    """The config as the key covers it (the display name is cosmetic: ``fingerprint_input`` leaves it out)."""
+    return {**(request.config or {}), "__embeddings__": request.embeddings}
 
 
 def task_key(
@@ -391,50 +405,62 @@ def task_key(
     deployment: str | None = None,
 ) -> str:
     """The idempotency key of this task instance and input in ``deployment`` (``policy.idempotency``)."""
-    return key_of_identity(task_identity(context, request, identity, force_rerun=force_rerun, deployment=deployment))
+    fingerprint = fingerprint_input(request.model, request.src, _key_config(request), identity)
+    return key_of_identity(task_identity(context, fingerprint, force_rerun=force_rerun, deployment=deployment))
 
 
-def task_identity(
-    context: Any,
-    request: CreateRequest,
-    identity: dict[str, Any] | None,
-    *,
-    force_rerun: bool,
-    deployment: str | None = None,
-) -> list[Any]:
-    """What this task instance's key is the hash of (``policy.idempotency.key_identity``)."""
+def task_identity(context: Any, fingerprint: str, *, force_rerun: bool, deployment: str | None = None) -> list[Any]:
+    """What this task instance's key is the hash of (``policy.idempotency.key_identity``), for an input of
+    ``fingerprint`` (``fingerprint_input``)."""
     ti = context["ti"]
     run_id = ti.run_id
     if force_rerun:
         run_id = f"{run_id}#try-{ti.try_number}"  # a new job per try, still found again within the try
-    config = {**(request.config or {}), "__embeddings__": request.embeddings}
     return key_identity(
         dag_id=ti.dag_id,
         task_id=ti.task_id,
         run_id=run_id,
         map_index=ti.map_index,
-        fingerprint=fingerprint_input(request.model, request.src, config, identity),
+        fingerprint=fingerprint,
         deployment=deployment,
     )
 
 
-def task_identities(
-    context: Any, request: CreateRequest, identity: dict[str, Any] | None, *, force_rerun: bool
-) -> list[list[Any]]:
+def task_identities(context: Any, fingerprint: str, *, force_rerun: bool) -> list[list[Any]]:
     """What this deployment's key is the hash of, then the legacy identities a retry may still accept
-    (``deployment`` module docstring): the keys are their ``key_of_identity``."""
+    (``deployment`` module docstring): the keys are their ``key_of_identity``. One fingerprint serves all."""
     from airflow_provider_genai_batch.deployment import accept_legacy_keys, deployment_digest_from_config
 
     deployment = deployment_digest_from_config()
-    proofs = [task_identity(context, request, identity, force_rerun=force_rerun, deployment=deployment)]
+    proofs = [task_identity(context, fingerprint, force_rerun=force_rerun, deployment=deployment)]
     if (
         deployment
         and not force_rerun
         and int(getattr(context["ti"], "try_number", 1) or 1) > 1
         and accept_legacy_keys()
     ):
-        proofs.append(task_identity(context, request, identity, force_rerun=force_rerun, deployment=None))
+        proofs.append(task_identity(context, fingerprint, force_rerun=force_rerun, deployment=None))
     return proofs
+
+
+class _OnePass:
+    """What the create operators do to each request of a list while the client converts it (one pass over the
+    list before the encoder): refuse one nested too deep (before anything recursive reads it), and hash it into
+    the key's fingerprint (``policy.idempotency.InputFingerprint``)."""
+
+    def __init__(self, request: CreateRequest) -> None:
+        self.fingerprint = InputFingerprint(request.model, _key_config(request))
+        self._check_depth = not isinstance(request.src, DepthCheckedList)
+
+    def __call__(self, index: int, item: Any) -> None:
+        if self._check_depth:
+            check_nesting(f"src[{index}]", item, level=1)  # one request of the list
+        self.fingerprint.add(item)
+
+    def result(self, src: Any, identity: dict[str, Any] | None) -> str | None:
+        """The fingerprint when this pass saw the whole list and there is no content identity to add."""
+        whole = isinstance(src, list | tuple) and self.fingerprint.count == len(src) > 0
+        return self.fingerprint.hexdigest() if whole and identity is None else None
 
 
 def submit_create(
@@ -451,37 +477,39 @@ def submit_create(
 ) -> Submission:
     """The job of this task instance for ``request``: prepared once, then reattached or created once.
 
-    The input is validated with a placeholder key of the real key's length (the key, which needs the
-    validated input's identity, is not known yet); the display name and label it stands in for are valid for
-    every key, and ``PreparedCreate.rename`` checks the final ones again before anything is sent.
+    The job's naming (display name, labels with room for the key label) is checked once when the create is
+    prepared; the key, which needs the validated input's identity, is applied afterwards
+    (``PreparedCreate.key``) without another check. A list of requests is read once before the encoder here:
+    checked for depth, converted and hashed for the key in the same pass (``_OnePass``).
     """
     from airflow_provider_genai_batch.operators._spool import spool_stream
 
-    task_id = context["ti"].task_id
-    backend = hook.backend
     src, shard = unwrap_shard(request.src)  # a split's shard reference: submit its file if it is unchanged
     if shard is not None:
         request = replace(request, src=src)
-    placeholder = job_config(
-        request.config, request.display_name, task_id=task_id, key="0" * KEY_LENGTH, backend=backend
-    )
+    config, naming = job_naming(request.config, request.display_name, task_id=context["ti"].task_id)
+    one_pass = _OnePass(request)
     with spool_stream(request.src) as spooled:  # a generator is read (and hashed) before its key is computed
         prepared = hook.prepare_create(
             model=request.model,
             src=spooled.replay if spooled is not None else request.src,
-            config=placeholder,
+            config=config,
             embeddings=request.embeddings,
+            naming=naming,
+            each=one_pass if isinstance(request.src, list | tuple) else None,
         )
         try:
             identity = spooled.identity if spooled is not None else hook.input_identity(prepared)
             if shard is not None:
                 check_shard_content(shard, identity)
+            fingerprint = one_pass.result(request.src, identity) or fingerprint_input(
+                request.model, request.src, _key_config(request), identity
+            )
             return _submit_prepared(
                 hook,
                 context,
-                request,
                 prepared,
-                identity,
+                fingerprint,
                 log=log,
                 force_rerun=force_rerun,
                 on_incomplete_lookup=on_incomplete_lookup,
@@ -496,9 +524,8 @@ def submit_create(
 def _submit_prepared(
     hook: GenAIBatchHook,
     context: Any,
-    request: CreateRequest,
     prepared: PreparedCreate,
-    identity: dict[str, Any] | None,
+    fingerprint: str,
     *,
     log: Any,
     force_rerun: bool,
@@ -507,14 +534,12 @@ def _submit_prepared(
     sleep: Callable[[float], None],
     accept_ended: bool = False,
 ) -> Submission:
-    """Key ``prepared`` by the task instance and ``identity``, name the job with it, then reattach or create."""
-    task_id = context["ti"].task_id
-    backend = hook.backend
-    proofs = task_identities(context, request, identity, force_rerun=force_rerun)
+    """Key ``prepared`` by the task instance and its input's ``fingerprint``, name the job with the key, then
+    reattach or create."""
+    proofs = task_identities(context, fingerprint, force_rerun=force_rerun)
     keys = [key_of_identity(proof) for proof in proofs]
     key, legacy_keys = keys[0], keys[1:]
-    keyed = job_config(request.config, request.display_name, task_id=task_id, key=key, backend=backend)
-    prepared.rename(keyed["display_name"], keyed.get("labels"))
+    prepared.key(key)
     submission = submit_once(
         hook,
         key=key,

@@ -207,11 +207,11 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
     def _checked_inputs(self) -> CreateRequest:
         """The rendered template fields, checked (no network)."""
-        from airflow_provider_genai_batch.client.wire.common import check_model
+        from airflow_provider_genai_batch.client.names import ModelName
         from airflow_provider_genai_batch.operators._submission import CreateRequest
 
-        model = check_model(self.model.strip() if isinstance(self.model, str) else self.model)
-        given = decode_json_source(self.src)
+        model = ModelName.parse(self.model.strip() if isinstance(self.model, str) else self.model)
+        given = decode_json_source(self.src, lists_checked_later=True)  # checked as they are converted
         src = resolve_local_src(given, self._dag_fileloc())
         missing = missing_relative_src(src, given)
         if missing is not None:

@@ -26,15 +26,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from airflow_provider_genai_batch.client.names import (
+    DISPLAY_NAME_MAX,
+    KEY_LABEL,
+    KEY_LENGTH,
+    KEY_MARKER,
+    JobNaming,
+    check_key,
+    key_from_display_name,
+    key_from_labels,
+    labels_with_key,
+)
 
 __all__ = [
     "DISPLAY_NAME_MARKER",
     "KEY_LENGTH",
     "MAX_DISPLAY_NAME_LENGTH",
     "VERTEX_KEY_LABEL",
+    "InputFingerprint",
     "canonical_bytes",
     "deployment_digest",
     "display_name_with_key",
@@ -50,13 +62,12 @@ __all__ = [
     "vertex_key_filter",
 ]
 
-KEY_LENGTH = 24  # hex characters: 96 bits
-DISPLAY_NAME_MARKER = "--gbk-"
-MAX_DISPLAY_NAME_LENGTH = 128
-VERTEX_KEY_LABEL = "genai-batch-key"
+# The spelling and limits of the names that carry a key are the client's (``client/names.py``), written once.
+DISPLAY_NAME_MARKER = KEY_MARKER
+MAX_DISPLAY_NAME_LENGTH = DISPLAY_NAME_MAX
+VERTEX_KEY_LABEL = KEY_LABEL
 # Fields of ``config`` that do not change what the job computes, so they stay out of the fingerprint.
 _COSMETIC_CONFIG_FIELDS = frozenset({"display_name", "displayName"})
-_KEY_PATTERN = re.compile(rf"{re.escape(DISPLAY_NAME_MARKER)}([0-9a-f]{{{KEY_LENGTH}}})$")
 
 
 def _canonical(value: Any) -> Any:
@@ -80,9 +91,21 @@ def _canonical(value: Any) -> Any:
     return {"__repr__": type(value).__name__, "value": str(value)}
 
 
+def _dumps(value: Any) -> str:
+    """Sorted, compact JSON: what every hash of this module is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_bytes(value: Any) -> bytes:
     """A stable byte form of one value (mappings sorted, models dumped, bytes hashed) for content hashes."""
-    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), default=str).encode()
+    return _dumps(_canonical(value)).encode()
+
+
+def _config_value(config: Mapping[str, Any] | Any | None) -> Any:
+    config_value = _canonical(config) if config is not None else None
+    if isinstance(config_value, dict):
+        config_value = {k: v for k, v in config_value.items() if k not in _COSMETIC_CONFIG_FIELDS}
+    return config_value
 
 
 def fingerprint_input(
@@ -93,17 +116,47 @@ def fingerprint_input(
     ``src`` naming a file or object is fingerprinted by its name; ``content`` (from
     ``GenAIBatchHook.input_identity``) adds what changes when that content is rewritten. A generator is
     fingerprinted here by its type; the create operators add the hash of what it yielded as ``content``
-    (``operators/_spool.py``).
+    (``operators/_spool.py``). A list of requests can be fingerprinted while it is read for another reason:
+    :class:`InputFingerprint`.
     """
-    config_value = _canonical(config) if config is not None else None
-    if isinstance(config_value, dict):
-        config_value = {k: v for k, v in config_value.items() if k not in _COSMETIC_CONFIG_FIELDS}
-    document: dict[str, Any] = {"model": model, "src": _canonical(src), "config": config_value}
+    document: dict[str, Any] = {"model": model, "src": _canonical(src), "config": _config_value(config)}
     if content is not None:
         document["content"] = _canonical(content)
     digest = hashlib.sha256()
-    digest.update(json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode())
+    digest.update(_dumps(document).encode())
     return digest.hexdigest()
+
+
+class InputFingerprint:
+    """:func:`fingerprint_input` of a list of requests with no ``content``, computed one request at a time.
+
+    The fingerprint hashes ``{"config": ..., "model": ..., "src": [r0, r1, ...]}`` as sorted, compact JSON; the
+    requests come last, so each is hashed (``canonical_bytes``) as the caller passes it (:meth:`add`), in the
+    pass that also validates it: the list is not walked again for its key. Byte for byte the same hash.
+
+    Example::
+
+        fingerprint = InputFingerprint("gemini-2.5-flash", None)
+        for request in requests:
+            fingerprint.add(request)
+        fingerprint.hexdigest() == fingerprint_input("gemini-2.5-flash", requests, None)
+    """
+
+    def __init__(self, model: str | None, config: Mapping[str, Any] | Any | None) -> None:
+        head = _dumps({"config": _config_value(config), "model": model})
+        self._digest = hashlib.sha256((head[:-1] + ',"src":[').encode())
+        self.count = 0
+
+    def add(self, request: Any) -> None:
+        """Hash the next request of the list."""
+        self._digest.update((b"," if self.count else b"") + canonical_bytes(request))
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        """The fingerprint of the requests added so far (more may follow)."""
+        digest = self._digest.copy()
+        digest.update(b"]}")
+        return digest.hexdigest()
 
 
 def idempotency_key(
@@ -187,50 +240,16 @@ def url_identity(url: str) -> str:
     return f"{parts.scheme.lower()}://{user}{host}{parts.path}"
 
 
-def _check_key(key: str) -> None:
-    if not re.fullmatch(rf"[0-9a-f]{{{KEY_LENGTH}}}", key):
-        raise ValueError(f"idempotency key {key!r} is not {KEY_LENGTH} lowercase hex characters")
-
-
 def display_name_with_key(display_name: str | None, *, task_id: str, key: str) -> str:
-    """``<display name or task id>--gbk-<key>``, the base trimmed so the whole stays within 128 characters.
-
-    A display name that already ends with this key is returned unchanged.
-    """
-    _check_key(key)
-    suffix = f"{DISPLAY_NAME_MARKER}{key}"
-    base = (display_name or task_id or "genai-batch").strip()
-    base = _KEY_PATTERN.sub("", base)  # never stack two keys
-    base = base[: MAX_DISPLAY_NAME_LENGTH - len(suffix)].rstrip() or "genai-batch"
-    return f"{base}{suffix}"
-
-
-def key_from_display_name(display_name: str | None) -> str | None:
-    """The key a display name carries, or ``None``."""
-    if not display_name:
-        return None
-    match = _KEY_PATTERN.search(display_name)
-    return match.group(1) if match else None
-
-
-def labels_with_key(labels: Mapping[str, str] | None, key: str) -> dict[str, str]:
-    """The user's Vertex labels plus ``genai-batch-key=<key>`` (the key wins over a user value)."""
-    _check_key(key)
-    return {**(dict(labels) if labels else {}), VERTEX_KEY_LABEL: key}
-
-
-def key_from_labels(labels: Mapping[str, str] | None) -> str | None:
-    """The key a job's labels carry, or ``None``."""
-    if not labels:
-        return None
-    value = labels.get(VERTEX_KEY_LABEL)
-    return value if value and re.fullmatch(rf"[0-9a-f]{{{KEY_LENGTH}}}", value) else None
+    """``<display name or task id>--gbk-<key>``, the base trimmed so the whole stays within 128 characters
+    (``client.names.JobNaming``, the one builder). A display name that already ends with this key is returned
+    unchanged."""
+    return JobNaming.shaped(display_name, default=task_id).display_name(key)
 
 
 def vertex_key_filter(key: str) -> str:
     """The Vertex list filter that finds jobs carrying ``key``: ``labels.genai-batch-key="<key>"``."""
-    _check_key(key)
-    return f'labels.{VERTEX_KEY_LABEL}="{key}"'
+    return f'labels.{VERTEX_KEY_LABEL}="{check_key(key)}"'
 
 
 def job_carries_key(display_name: str | None, labels: Mapping[str, str] | None, key: str) -> bool:

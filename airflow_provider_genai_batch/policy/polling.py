@@ -43,10 +43,11 @@ __all__ = [
     "failure_ratio",
 ]
 
+# Keyed by ``JobState`` value (a ``JobState`` is its value: the client is not imported at DAG parse).
 _FAILED_HINTS = {
-    "FAILED": "the job failed",
-    "CANCELLED": "the job was cancelled",
-    "EXPIRED": "the job expired before it finished (batch jobs expire after about 48 hours in the queue)",
+    "JOB_STATE_FAILED": "the job failed",
+    "JOB_STATE_CANCELLED": "the job was cancelled",
+    "JOB_STATE_EXPIRED": "the job expired before it finished (batch jobs expire after about 48 hours in the queue)",
 }
 
 
@@ -176,10 +177,11 @@ class PartialFailurePolicy:
             )
 
     def check(self, state: str, counts: RequestCountsLike | None) -> str | None:
-        """``None`` when a job that ended in ``state`` (SUCCEEDED or PARTIALLY_SUCCEEDED) passes, else why not."""
+        """``None`` when a job that ended in ``state`` (a ``JobState``: SUCCEEDED or PARTIALLY_SUCCEEDED) passes,
+        else why not."""
         ratio = failure_ratio(counts)
         if ratio is None:
-            if state == "PARTIALLY_SUCCEEDED" and self.max_failure_ratio < 1:
+            if state == "JOB_STATE_PARTIALLY_SUCCEEDED" and self.max_failure_ratio < 1:
                 return (
                     "the job PARTIALLY_SUCCEEDED and its request counts are unknown; "
                     "set max_failure_ratio=1.0 to accept partial results"
@@ -236,14 +238,14 @@ def decide(
     from airflow_provider_genai_batch.client.models import JobState  # lazy: DAG parsing imports no client code
 
     job_state = JobState.coerce(state)
-    name = job_state.short
+    name = job_state.short  # for the reason text only
     if job_state.is_success:
-        problem = (partial or _NO_PARTIAL_FAILURES).check(name, counts)
+        problem = (partial or _NO_PARTIAL_FAILURES).check(job_state, counts)
         if problem is None:
             return Decision(DecisionKind.DONE, reason=f"job ended in {name}")
         return Decision(DecisionKind.FAILED, reason=f"job ended in {name}, but {problem}")
     if job_state.is_failure:
-        detail = job_error or _FAILED_HINTS[name]
+        detail = job_error or _FAILED_HINTS[job_state]
         return Decision(DecisionKind.FAILED, reason=f"job ended in {name}: {detail}")
     if deadline_reached:
         return Decision(

@@ -1,5 +1,5 @@
 """DAG parsing stays cheap: importing the operators, sensor and trigger packages imports no client code (only the
-dependency-free ``client.errors``, for the one input-error type)."""
+dependency-free ``client.errors``, for the one input-error type, and ``client.names``, the key's spelling)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,14 @@ prefixes = (
     "airflow_provider_genai_batch.client",
     "airflow_provider_genai_batch.hooks.genai_batch",
 )
-# The one input error (client.errors, no imports) is shared with the operators; the client package itself is lazy.
-light = {"airflow_provider_genai_batch.client", "airflow_provider_genai_batch.client.errors"}
+# The one input error (client.errors, no imports) and the checked names carrying the idempotency key (client.names,
+# standard library only: policy.idempotency uses its constants) are shared with the operators; the client package
+# itself is lazy.
+light = {
+    "airflow_provider_genai_batch.client",
+    "airflow_provider_genai_batch.client.errors",
+    "airflow_provider_genai_batch.client.names",
+}
 heavy = [m for m in sys.modules if (m == "google.auth" or m.startswith(prefixes)) and m not in light]
 print("HEAVY=" + ",".join(sorted(heavy)))
 """

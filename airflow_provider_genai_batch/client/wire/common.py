@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from airflow_provider_genai_batch.client.errors import InvalidInputError, InvalidResponseError
+from airflow_provider_genai_batch.client.names import GcsUri
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -177,41 +178,16 @@ def response_parser(what: str) -> Callable[[Callable[[JsonDict], T]], Callable[[
     return decorate
 
 
-_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")
-_GCS_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 _BQ_RE = re.compile(
     r"^bq://(?P<project>(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{0,29})\.(?P<dataset>[A-Za-z0-9_]{1,1024})"
     r"(?:\.(?P<table>[A-Za-z0-9_$-][A-Za-z0-9_$ -]{0,1023}))?$"
 )
 
 
-def check_model(model: Any, field_name: str = "model") -> str:
-    """Validate a model name: non-empty, no whitespace, ``..``, ``?`` or ``&``."""
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidInputError(field_name, "is empty", "give a model such as 'gemini-2.5-flash'")
-    if ".." in model or not _MODEL_RE.match(model):
-        raise InvalidInputError(
-            field_name,
-            f"{model!r} is not a model name",
-            "use a name such as 'gemini-2.5-flash' or 'models/gemini-2.5-flash' (no spaces, '..', '?' or '&')",
-        )
-    return model
-
-
 def parse_gcs_uri(uri: Any, field_name: str) -> tuple[str, str]:
-    """``gs://bucket/path`` -> (bucket, path); raise InvalidInputError naming the field otherwise."""
-    if not isinstance(uri, str) or not uri.startswith("gs://"):
-        raise InvalidInputError(field_name, f"{uri!r} is not a gs:// URI", "use gs://bucket/path/file.jsonl")
-    bucket, _, path = uri[len("gs://") :].partition("/")
-    if not _GCS_BUCKET_RE.match(bucket) or ".." in bucket:
-        raise InvalidInputError(
-            field_name,
-            f"{bucket!r} is not a valid bucket name",
-            "bucket names are 3-222 lowercase letters, digits, '-', '_' and '.'",
-        )
-    if "\n" in path or "\r" in path:
-        raise InvalidInputError(field_name, "the object path holds a line break", "remove it")
-    return bucket, path
+    """``gs://bucket/path`` -> (bucket, path) (``client.names.GcsUri.parse``)."""
+    parsed = GcsUri.parse(uri, field_name)
+    return parsed.bucket, parsed.name
 
 
 def matched(pattern: re.Pattern[str], value: Any, field_name: str, what: str, fix: str) -> re.Match[str]:

@@ -22,11 +22,11 @@ from airflow_provider_genai_batch.client.models import (
     InlinedResponse,
     JobError,
 )
+from airflow_provider_genai_batch.client.names import ModelName
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.wire.common import (
     ApiRequest,
     JsonDict,
-    check_model,
     int64,
     job_fields,
     join_url,
@@ -44,8 +44,10 @@ _FILE_RE = re.compile(r"^(?:files/)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
 
 
 def model_path(model: str) -> str:
-    """``gemini-2.5-flash`` -> ``models/gemini-2.5-flash``; ``models/...`` and ``tunedModels/...`` unchanged."""
-    check_model(model)
+    """``gemini-2.5-flash`` -> ``models/gemini-2.5-flash``; ``models/...`` and ``tunedModels/...`` unchanged.
+
+    A :class:`~airflow_provider_genai_batch.client.names.ModelName` is not checked again."""
+    model = ModelName.parse(model)
     if model.startswith(("models/", "tunedModels/")):
         return model
     if "/" in model:
@@ -84,26 +86,34 @@ def build_create(
     webhook_config: JsonDict | None = None,
     embeddings: bool = False,
 ) -> ApiRequest:
-    """POST ``models/{m}:batchGenerateContent`` (or ``:asyncBatchEmbedContent``). Never blindly re-sent."""
+    """POST ``models/{m}:batchGenerateContent`` (or ``:asyncBatchEmbedContent``). Never blindly re-sent.
+
+    ``model``: the resource path (:func:`model_path`, built once when the create was prepared)."""
     batch: JsonDict = {"inputConfig": input_config}
     if display_name:
         batch["displayName"] = display_name
     if webhook_config is not None:  # an empty one too, as google-genai sends it
         batch["webhookConfig"] = webhook_config
     verb = "asyncBatchEmbedContent" if embeddings else "batchGenerateContent"
-    return ApiRequest("POST", _api(settings, f"{model_path(model)}:{verb}"), json={"batch": batch}, idempotent=False)
+    return ApiRequest("POST", _api(settings, f"{model}:{verb}"), json={"batch": batch}, idempotent=False)
 
 
-def inline_input(requests: list[JsonDict]) -> JsonDict:
-    """``inputConfig`` for inlined requests, each stamped with its index in ``metadata`` (see ``stamp.py``):
+def inline_request(item: JsonDict, index: int) -> JsonDict:
+    """One inlined request stamped with its index in ``metadata`` (see ``stamp.py``):
     ``{"request": {...}, "metadata": {...the user's..., "genai_batch_index": "0"}}``. The Gemini API echoes
     ``metadata`` in ``inlinedResponses[].metadata``, in whatever order it returns them.
     """
-    stamped = [
-        {**item, "metadata": stamp_metadata(item.get("metadata"), index, f"src[{index}]")}
-        for index, item in enumerate(requests)
-    ]
+    return {**item, "metadata": stamp_metadata(item.get("metadata"), index, f"src[{index}]")}
+
+
+def inline_requests(stamped: list[JsonDict]) -> JsonDict:
+    """``inputConfig`` for requests already stamped by :func:`inline_request`."""
     return {"requests": {"requests": stamped}}
+
+
+def inline_input(requests: list[JsonDict]) -> JsonDict:
+    """``inputConfig`` for inlined requests, each stamped with its index (:func:`inline_request`)."""
+    return inline_requests([inline_request(item, index) for index, item in enumerate(requests)])
 
 
 def file_input(file_name: str) -> JsonDict:

@@ -17,7 +17,6 @@ import binascii
 import datetime
 import enum
 import math
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,22 +83,6 @@ def check_text(value: str, field: str) -> str:
             f"holds a character UTF-8 cannot encode ({value[exc.start : exc.end]!r}, a lone surrogate)",
             "remove it or decode the text correctly (for example errors='replace')",
         ) from None
-    return value
-
-
-def check_printable(value: str, field: str) -> str:
-    """A name without control characters (newlines, tabs, escape codes) or lone surrogates.
-
-    Both APIs take any UTF-8 text in a display name, but control characters break consoles, list filters and
-    logs, and a lone surrogate cannot be encoded at all.
-    """
-    bad = next((i for i, char in enumerate(value) if unicodedata.category(char) in ("Cc", "Cs")), None)
-    if bad is not None:
-        raise InvalidInputError(
-            field,
-            f"has a control character or lone surrogate {value[bad]!r} at position {bad}",
-            "use printable characters only (no newlines, tabs or escape codes)",
-        )
     return value
 
 

@@ -20,11 +20,11 @@ from airflow_provider_genai_batch.client.models import (
     JobError,
     OutputInfo,
 )
+from airflow_provider_genai_batch.client.names import ModelName
 from airflow_provider_genai_batch.client.settings import ClientSettings
 from airflow_provider_genai_batch.client.wire.common import (
     ApiRequest,
     JsonDict,
-    check_model,
     int64,
     job_fields,
     join_url,
@@ -45,8 +45,10 @@ _NAME_RE = re.compile(
 
 
 def model_path(model: str) -> str:
-    """``gemini-2.5-flash`` -> ``publishers/google/models/gemini-2.5-flash``; ``x/y`` -> ``publishers/x/models/y``."""
-    check_model(model)
+    """``gemini-2.5-flash`` -> ``publishers/google/models/gemini-2.5-flash``; ``x/y`` -> ``publishers/x/models/y``.
+
+    A :class:`~airflow_provider_genai_batch.client.names.ModelName` is not checked again."""
+    model = ModelName.parse(model)
     if model.startswith(("projects/", "models/", "publishers/")):
         return model
     if model.count("/") == 1:
@@ -126,10 +128,10 @@ def build_create(
     display_name: str,
     labels: dict[str, str] | None = None,
 ) -> ApiRequest:
-    """POST ``batchPredictionJobs``. Never blindly re-sent."""
+    """POST ``batchPredictionJobs``. Never blindly re-sent. ``model``: the resource path (:func:`model_path`)."""
     body: JsonDict = {
         "displayName": display_name,
-        "model": model_path(model),
+        "model": model,
         "inputConfig": input_config,
         "outputConfig": output_config,
     }
