@@ -26,15 +26,15 @@ from airflow_provider_genai_batch.operators._inputs import (
     resolve_local_src,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
-from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, CompletionPolicy
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule, decide_for_job
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.operators._submission import CreateRequest, Submission
+    from airflow_provider_genai_batch.policy.completion import CompletionPolicy
+    from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule
 
 __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator"]
 
@@ -183,12 +183,15 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.force_rerun = force_rerun
         self.on_incomplete_lookup = check_choice("on_incomplete_lookup", on_incomplete_lookup, ("fail", "create"))
         self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
-        if completion is not None and not isinstance(completion, CompletionPolicy):
-            raise OperatorInputError(
-                "completion",
-                f"must be a CompletionPolicy or None, got {type(completion).__name__}",
-                "pass CompletionPolicy(max_attempts=3, ...)",
-            )
+        if completion is not None:  # imported here: a DAG without a policy does not load its module
+            from airflow_provider_genai_batch.policy.completion import CompletionPolicy
+
+            if not isinstance(completion, CompletionPolicy):
+                raise OperatorInputError(
+                    "completion",
+                    f"must be a CompletionPolicy or None, got {type(completion).__name__}",
+                    "pass CompletionPolicy(max_attempts=3, ...)",
+                )
         self.completion = completion
         self._job_name: str | None = None
         self._context_ti: Any = None
@@ -201,11 +204,15 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
 
     @property
     def _schedule(self) -> PollingSchedule:
+        from airflow_provider_genai_batch.policy.polling import PollingSchedule
+
         assert self.poll_interval is not None and self.min_poll_interval is not None
         return PollingSchedule(min_interval=self.min_poll_interval, max_interval=self.poll_interval)
 
     @property
     def _partial(self) -> PartialFailurePolicy:
+        from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
+
         return PartialFailurePolicy(max_failure_ratio=self.max_failure_ratio)
 
     # --- execute --------------------------------------------------------------------------------
@@ -279,6 +286,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     ) -> dict[str, Any]:
         """Wait for the last attempt (or defer), replay the attempts, resubmit the open rows; repeat, then end."""
         from airflow_provider_genai_batch.operators._completion import replay, source_rows, submit_followup
+        from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
         from airflow_provider_genai_batch.policy.idempotency import key_from_display_name
 
         assert self.completion is not None
@@ -317,7 +325,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         from airflow_provider_genai_batch.client.models import JobState
         from airflow_provider_genai_batch.operators._outcome import conclude, unstick
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
-        from airflow_provider_genai_batch.policy.completion import StuckWatch
+        from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, StuckWatch
         from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
         from airflow_provider_genai_batch.policy.waiting import JobWatch
 
@@ -409,6 +417,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
+        from airflow_provider_genai_batch.policy.polling import decide_for_job
         from airflow_provider_genai_batch.policy.waiting import JobWatch
 
         hook, job = self.hook, submission.job
@@ -503,6 +512,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         completion policy, replay the attempts and resubmit the open rows (here, in the worker), then defer
         again or end."""
         from airflow_provider_genai_batch.operators._outcome import resume_from_event
+        from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
         from airflow_provider_genai_batch.policy.events import InvalidTriggerEventError, validate_event
 
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):

@@ -21,13 +21,13 @@ from airflow_provider_genai_batch.links.genai_batch import (
 from airflow_provider_genai_batch.operators._inputs import check_count, check_positive_seconds, check_ratio
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID, DEFER_TIMEOUT_MARGIN
-from airflow_provider_genai_batch.policy.polling import DecisionKind, PartialFailurePolicy, PollingSchedule
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule
     from airflow_provider_genai_batch.policy.waiting import JobWatch
 
 __all__ = ["GenAIBatchJobSensor"]
@@ -97,11 +97,15 @@ class GenAIBatchJobSensor(BaseSensorOperator):
 
     @property
     def _schedule(self) -> PollingSchedule:
+        from airflow_provider_genai_batch.policy.polling import PollingSchedule
+
         assert self.poll_interval is not None and self.min_poll_interval is not None
         return PollingSchedule(min_interval=self.min_poll_interval, max_interval=self.poll_interval)
 
     @property
     def _partial(self) -> PartialFailurePolicy:
+        from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
+
         return PartialFailurePolicy(max_failure_ratio=self.max_failure_ratio)
 
     def _push_link(self, context: Context, job_name: str) -> None:
@@ -133,6 +137,7 @@ class GenAIBatchJobSensor(BaseSensorOperator):
         from airflow_provider_genai_batch.client.errors import InvalidInputError
         from airflow_provider_genai_batch.operators._outcome import conclude
         from airflow_provider_genai_batch.operators._waiting import polling_error
+        from airflow_provider_genai_batch.policy.polling import DecisionKind
 
         name = job_name_from(self.name)
         now = time.time()
