@@ -4,6 +4,11 @@ No Airflow imports; usable from a plain script. See ``client.GenAIBatchClient`` 
 Importing this package is cheap: each name is imported from its module on first use (so ``client.errors`` and
 ``client.models`` can be imported without httpx); google-auth is imported only when a client needs Google
 credentials.
+
+The public API is what ``__all__`` names, with ``client.errors`` and ``client.models`` (whose types those names
+are); ``tests/architecture/test_public_api.py`` pins them. The other modules (``plans``, ``transport``,
+``creation``, ``sources``, ``jsonl``, ``validation``, ``keys``, ``redaction``, ``usage``, ``webhooks``,
+``wire``) are internal: the provider's hooks use them, and they may change in any release.
 """
 
 from __future__ import annotations

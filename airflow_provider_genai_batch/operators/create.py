@@ -25,9 +25,7 @@ from airflow_provider_genai_batch.operators._inputs import (
     resolve_local_src,
 )
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
-from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, CompletionPolicy
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_MAX_SCANNED
-from airflow_provider_genai_batch.policy.polling import decide_for_job
 from airflow_provider_genai_batch.policy.wait_settings import CREATE_WAIT, WaitSettings
 
 if TYPE_CHECKING:
@@ -35,6 +33,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_genai_batch.client.models import BatchJob
     from airflow_provider_genai_batch.operators._submission import CreateRequest, Submission
+    from airflow_provider_genai_batch.policy.completion import CompletionPolicy
 
 __all__ = ["GenAIBatchCreateEmbeddingsJobOperator", "GenAIBatchCreateJobOperator"]
 
@@ -185,15 +184,16 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         self.force_rerun = force_rerun
         self.on_incomplete_lookup = check_choice("on_incomplete_lookup", on_incomplete_lookup, ("fail", "create"))
         self.lookup_max_jobs = check_count("lookup_max_jobs", lookup_max_jobs)
-        if completion is not None and not isinstance(completion, CompletionPolicy):
-            raise OperatorInputError(
-                "completion",
-                f"must be a CompletionPolicy or None, got {type(completion).__name__}",
-                "pass CompletionPolicy(max_attempts=3, ...)",
-            )
-        if completion is not None:
+        if completion is not None:  # imported here: a DAG without a policy does not load its module
             from airflow_provider_genai_batch.operators._completion import refuse_table_source
+            from airflow_provider_genai_batch.policy.completion import CompletionPolicy
 
+            if not isinstance(completion, CompletionPolicy):
+                raise OperatorInputError(
+                    "completion",
+                    f"must be a CompletionPolicy or None, got {type(completion).__name__}",
+                    "pass CompletionPolicy(max_attempts=3, ...)",
+                )
             refuse_table_source(src)  # a literal bq:// src fails when the DAG is parsed
         self.completion = completion
         self._job_name: str | None = None
@@ -274,6 +274,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     ) -> dict[str, Any]:
         """Wait for the last attempt (or defer), replay the attempts, resubmit the open rows; repeat, then end."""
         from airflow_provider_genai_batch.operators._completion import replay, source_rows, submit_followup
+        from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
         from airflow_provider_genai_batch.policy.idempotency import key_from_display_name
 
         assert self.completion is not None
@@ -312,7 +313,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         from airflow_provider_genai_batch.client.models import JobState
         from airflow_provider_genai_batch.operators._outcome import conclude, unstick
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
-        from airflow_provider_genai_batch.policy.completion import StuckWatch
+        from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY, StuckWatch
         from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
 
         assert self.completion is not None
@@ -401,6 +402,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
     def _after_submission(self, submission: Submission) -> dict[str, Any]:
         from airflow_provider_genai_batch.operators._outcome import conclude, manifest_for
         from airflow_provider_genai_batch.operators._waiting import wait_for_job
+        from airflow_provider_genai_batch.policy.polling import decide_for_job
 
         hook, job = self.hook, submission.job
         if not self.wait_for_completion:
@@ -485,6 +487,7 @@ class GenAIBatchCreateJobOperator(GenAIBatchLineageMixin, GenAIBatchBaseOperator
         completion policy, replay the attempts and resubmit the open rows (here, in the worker), then defer
         again or end."""
         from airflow_provider_genai_batch.operators._outcome import resume_from_event
+        from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
         from airflow_provider_genai_batch.policy.events import InvalidTriggerEventError, validate_event
 
         if isinstance(event, dict) and isinstance(event.get("job_name"), str):

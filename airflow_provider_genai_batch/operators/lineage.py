@@ -31,8 +31,6 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from airflow_provider_genai_batch.operators._assets import emit_asset_extra
-
 __all__ = ["FILES_API_NAMESPACE", "GenAIBatchLineageMixin", "dataset_id", "lineage_of", "results_uris"]
 
 FILES_API_NAMESPACE = "https://generativelanguage.googleapis.com"
@@ -121,6 +119,8 @@ def _facet_class() -> type:
 
 def _after_execute(context: Any, result: Any) -> None:
     """The post-execute hook: remember the result (for lineage), emit asset extras, then the user's hook."""
+    from airflow_provider_genai_batch.operators._assets import emit_asset_extra
+
     task = context["task"]
     user_hook = getattr(task, "_genai_batch_user_post_execute", None)
     if user_hook is not None:

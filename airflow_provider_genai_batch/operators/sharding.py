@@ -40,7 +40,6 @@ from airflow_provider_genai_batch.operators._inputs import (
     missing_relative_src,
     resolve_local_src,
 )
-from airflow_provider_genai_batch.operators._shard_refs import run_token, shard_file_name, shard_ref
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.operators.lineage import GenAIBatchLineageMixin
 
@@ -65,6 +64,7 @@ class _FolderSink:
 
     def open(self, number: int) -> ShardFile:
         from airflow_provider_genai_batch.operators._local_files import create_exclusive
+        from airflow_provider_genai_batch.operators._shard_refs import shard_file_name
 
         final = shard_file_name(self.stem, self.token, number)
         path, handle = create_exclusive(self.folder, f".{final}.", ".part")
@@ -73,6 +73,7 @@ class _FolderSink:
 
     def close(self, number: int, out: ShardFile, lines: int) -> None:
         from airflow_provider_genai_batch.operators._local_files import move_into_place
+        from airflow_provider_genai_batch.operators._shard_refs import shard_file_name
 
         out.handle.close()
         final = self.folder / shard_file_name(self.stem, self.token, number)
@@ -188,6 +189,8 @@ class GenAIBatchSplitOperator(GenAIBatchBaseOperator):
 
     def execute(self, context: Context) -> list[Any]:
         """Split; push the shard specs under ``shards``; return the shards' ``src`` values."""
+        from airflow_provider_genai_batch.operators._shard_refs import run_token, shard_ref
+
         given = decode_json_source(self.src)
         src = resolve_local_src(given, self._dag_fileloc())
         missing = missing_relative_src(src, given)

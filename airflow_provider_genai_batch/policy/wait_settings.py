@@ -30,10 +30,10 @@ from airflow_provider_genai_batch.policy.defaults import (
     DEFAULT_WEBHOOK_FALLBACK_INTERVAL,
     DEFER_TIMEOUT_MARGIN,
 )
-from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.policy.completion import StuckWatch
+    from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy, PollingSchedule
     from airflow_provider_genai_batch.policy.waiting import JobWatch
 
 __all__ = [
@@ -149,12 +149,16 @@ class WaitSettings:
     def schedule(self) -> PollingSchedule:
         """The adaptive polling schedule: from ``min_poll_interval`` growing with the elapsed time to
         ``poll_interval``."""
+        from airflow_provider_genai_batch.policy.polling import PollingSchedule
+
         return PollingSchedule(min_interval=self.min_poll_interval, max_interval=self.poll_interval)
 
     def schedule_for(self, *, webhook_armed: bool) -> PollingSchedule:
         """The schedule of a wait; with a webhook receiver armed for the job, polls are at least
         ``webhook_fallback_interval`` apart (the floor, the error back-off and the deadline's cap stay the
         adaptive schedule's, so a wait still wakes for its deadline)."""
+        from airflow_provider_genai_batch.policy.polling import PollingSchedule
+
         if not webhook_armed:
             return self.schedule
         return PollingSchedule(
@@ -166,6 +170,8 @@ class WaitSettings:
     @property
     def partial(self) -> PartialFailurePolicy:
         """The partial-failure policy of ``max_failure_ratio``."""
+        from airflow_provider_genai_batch.policy.polling import PartialFailurePolicy
+
         return PartialFailurePolicy(max_failure_ratio=self.max_failure_ratio)
 
     def defer_timeout(self, seconds_to_deadline: float) -> float:

@@ -20,7 +20,6 @@ from airflow_provider_genai_batch.links.genai_batch import (
 )
 from airflow_provider_genai_batch.operators.jobs import job_name_from
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
-from airflow_provider_genai_batch.policy.polling import DecisionKind
 from airflow_provider_genai_batch.policy.wait_settings import DEFAULT_WAIT, WaitSettings, check_flag
 
 if TYPE_CHECKING:
@@ -128,6 +127,8 @@ class GenAIBatchJobSensor(BaseSensorOperator):
             raise  # a bad name: refused before any call, nothing to retry
         except Exception as exc:
             result = exc
+        from airflow_provider_genai_batch.policy.polling import DecisionKind
+
         decision = self._job_watch.observe(result, now)
         self._next_wait = decision.wait_seconds
         if decision.kind is DecisionKind.WAIT:
