@@ -32,6 +32,7 @@ from tests.e2e.support import (
     VERTEX_TOKEN,
 )
 
+COMMON_AI_API_KEY = "e2e-common-ai-key-0123456789"
 #: Emulators by name; a scenario's connection ``genai_batch_<name>`` points at its own. Jobs last at least ~8 s:
 #: a trigger that fires sooner than the scheduler processes the deferring worker's exit can hit Airflow's
 #: "executor reported success, but the task instance's state attribute is queued" race (apache/airflow#67287,
@@ -45,8 +46,10 @@ EMULATORS: dict[str, EmulatorSpec] = {
     "on_kill": EmulatorSpec(api_key=API_KEY, job_seconds=900.0, pending_seconds=0.5),
     "crash": EmulatorSpec(api_key=API_KEY, job_seconds=3.0, pending_seconds=0.5),  # STUCK_PENDING, see below
     "failing": EmulatorSpec(api_key=API_KEY, job_seconds=8.0, pending_seconds=1.0),
+    # common-ai's LLMBatchOperator through our adapter (connection ``pydanticai_e2e``, a key of its own).
+    "common_ai": EmulatorSpec(api_key=COMMON_AI_API_KEY, job_seconds=8.0, pending_seconds=1.0),
 }
-SCENARIO_DAGS = ("e2e_deferrable", "e2e_retry", "e2e_on_kill", "e2e_crash", "e2e_failing")
+SCENARIO_DAGS = ("e2e_deferrable", "e2e_retry", "e2e_on_kill", "e2e_crash", "e2e_failing", "e2e_common_ai_batch")
 ALL_DAGS = (*SCENARIO_DAGS, "e2e_harness_smoke")
 FAILED_JOB_MESSAGE = "E2E emulated failure: quota exhausted for this batch"
 #: Durations measured during the session, shown in the terminal summary.
@@ -58,8 +61,14 @@ def _gemini(url: str) -> dict[str, Any]:
 
 
 def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario."""
-    connections = {f"genai_batch_{name}": _gemini(url) for name, url in urls.items()}
+    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario;
+    ``pydanticai_e2e`` (common-ai) on its own."""
+    connections = {f"genai_batch_{name}": _gemini(url) for name, url in urls.items() if name != "common_ai"}
+    connections["pydanticai_e2e"] = {
+        "conn_type": "pydanticai",
+        "host": urls["common_ai"],
+        "password": COMMON_AI_API_KEY,
+    }
     connections["genai_batch_vertex"] = {
         "conn_type": "genai_batch",
         "host": urls["default"],
@@ -75,7 +84,7 @@ def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="package")
-def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
+def airflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAirflow]:
     """The session's deployment, with every e2e DAG parsed.
 
     Its temporary AIRFLOW_HOME (logs, database) is kept when a test failed or ``E2E_KEEP_AIRFLOW_HOME`` is set.
@@ -86,7 +95,10 @@ def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
         connections=e2e_connections,
         emulators=EMULATORS,
         # The repository on the path: the DAGs import the provider, wherever it is installed.
-        extra_env={"PYTHONPATH": pythonpath},
+        extra_env={
+            "PYTHONPATH": pythonpath,
+            "E2E_COMMON_AI_RESULTS": f"file://{tmp_path_factory.mktemp('e2e-common-ai-results')}",
+        },
         parse_interval=120,
     )
     with deployment:

@@ -10,16 +10,15 @@ two triggerers, each its own process (``scripts/local_airflow.py``). One deploym
    copy), then the task is marked failed: the job is cancelled once; the stale copy cancels nothing.
 
 Every test ends by checking that no process of the deployment is left once it stopped (the module's last test).
+The command line on this shape (``up``, ``status``, ``run-dag``, ``restart``, a ``kill -9`` from outside) is proved by
+``tests/e2e/test_cli_survives_a_killed_triggerer.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ API_KEY = "AIzaSyRELIABILITY-prod-" + "0123456789abcdef"
 SPREAD = "rel_prod_spread"
 WORKER_KILL = "rel_prod_worker_kill"
 MARK_FAILED = "rel_prod_mark_failed"
-CLI = "rel_prod_cli"
-CLI_FAILS = "rel_prod_cli_fails"
 SPREAD_TASKS = [f"job_{index}" for index in range(40)]
 CREATE_ROUTE = ("POST", r":batchGenerateContent$")
 TIMINGS: dict[str, float] = {}
@@ -61,7 +58,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
     with contextlib.ExitStack() as stack:
         emulators = {
             name: stack.enter_context(run_emulator(api_key=API_KEY, job_seconds=10.0, pending_seconds=1.0))
-            for name in (SPREAD, WORKER_KILL, MARK_FAILED, CLI)
+            for name in (SPREAD, WORKER_KILL, MARK_FAILED)
         }
         proxy = stack.enter_context(HoldingProxy(emulators[WORKER_KILL].base_url))
         hosts = {name: handle.base_url for name, handle in emulators.items()} | {WORKER_KILL: proxy.base_url}
@@ -87,7 +84,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         stack.enter_context(airflow)
         TIMINGS["start-up"] = time.monotonic() - began
         print(f"\nproduction shape: start-up {TIMINGS['start-up']:.1f} s ({airflow.timings})")
-        airflow.wait_for_dags([SPREAD, WORKER_KILL, MARK_FAILED, CLI, CLI_FAILS], timeout=180)
+        airflow.wait_for_dags([SPREAD, WORKER_KILL, MARK_FAILED], timeout=180)
         yield Production(airflow, emulators, proxy)
         airflow.stop()
         assert airflow.leftover_pids() == [], "processes of the deployment left after stop()"
@@ -256,46 +253,4 @@ def test_mark_failed_cancels_once_and_a_stale_copy_cancels_nothing(production: P
     assert cancels(stats) == 1, stats
     assert jobs_created(stats) == 1
     assert airflow.task_state(MARK_FAILED, run_id, "job") == "failed"
-    assert_nothing_left_but_components(airflow)
-
-
-def local_airflow(*args: str) -> subprocess.Popen[str]:
-    script = Path(__file__).resolve().parents[2] / "scripts" / "local_airflow.py"
-    return subprocess.Popen(
-        [sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
-
-def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=300)
-    return process.returncode, output
-
-
-def test_cli_status_and_run_dag_on_the_running_deployment(production: Production) -> None:
-    airflow, emulator = production.airflow, production.emulators[CLI]
-    home = str(airflow.home)
-
-    code, output = finished(local_airflow("status", "--home", home))
-    assert code == 0, output
-    shown = json.loads(output)
-    roles = sorted(c["role"] for c in shown["components"] if c["alive"])
-    assert roles.count("triggerer") == 2 and roles.count("worker") == 2, roles
-    assert {"api-server", "scheduler", "dag-processor", "postgres", "redis"} <= set(roles), roles
-    assert shown["executor"] == "celery"
-    assert shown["database_url"].startswith("postgresql+psycopg2://airflow:***@127.0.0.1:")
-    assert airflow._postgres is not None and airflow._postgres.password not in output
-    assert shown["health"]["triggerer"] == "healthy"
-
-    # Both runs at once: one deferrable job that succeeds, one task that fails.
-    emulator.add_outcome(final_state="SUCCEEDED", count=1)
-    succeeding = local_airflow("run-dag", CLI, "--home", home, "--timeout", "180")
-    failing = local_airflow("run-dag", CLI_FAILS, "--home", home, "--conf", '{"note": "fails"}', "--timeout", "180")
-    (code, output), (failed_code, failed_output) = finished(succeeding), finished(failing)
-    print(f"\n{output}{failed_output}")
-    assert code == 0, output
-    assert f"{CLI}: run " in output and " success" in output
-    assert "  job: success (try 1)" in output
-    assert failed_code == 1, failed_output
-    assert "  fails: failed (try 1)" in failed_output
-    assert jobs_created(emulator.stats()) == 1
     assert_nothing_left_but_components(airflow)

@@ -1,0 +1,51 @@
+"""The DAG that ``tests/e2e/test_cli_survives_a_killed_triggerer.py`` runs on a deployment started by
+``scripts/local_airflow.py up`` (connection ``genai_batch_default``: the emulator ``up`` starts).
+
+``e2e_cli_ha``: three deferrable create tasks; their triggers are held by one triggerer, which is then SIGKILLed;
+the run must finish on the other. ``e2e_cli_fails``: one task that fails (``run-dag`` must exit 1). An airflow DAG
+file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DAG, task
+
+from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
+
+TASKS = 3
+
+with DAG(
+    dag_id="e2e_cli_ha",
+    schedule=None,
+    start_date=dt.datetime(2025, 1, 1),
+    catchup=False,
+    tags=["e2e"],
+    default_args={"retries": 0},
+):
+    for index in range(TASKS):
+        GenAIBatchCreateJobOperator(
+            task_id=f"job_{index}",
+            model="gemini-2.5-flash",
+            src=[{"contents": f"cli ha prompt {index}", "metadata": {"key": f"cli-ha-{index}"}}],
+            genai_batch_conn_id="genai_batch_default",
+            deferrable=True,
+            min_poll_interval=1.0,
+            poll_interval=2.0,
+        )
+
+with DAG(
+    dag_id="e2e_cli_fails",
+    schedule=None,
+    start_date=dt.datetime(2025, 1, 1),
+    catchup=False,
+    tags=["e2e"],
+    default_args={"retries": 0},
+):
+
+    @task
+    def fails() -> None:
+        raise RuntimeError("this run is meant to fail (local_airflow.py run-dag must exit non-zero)")
+
+    fails()
