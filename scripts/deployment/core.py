@@ -145,6 +145,11 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         self.stop()
 
     @property
+    def running(self) -> bool:
+        """Started and not stopped yet."""
+        return self in _LIVE
+
+    @property
     def base_url(self) -> str:
         """The API server (and UI) URL."""
         return f"http://127.0.0.1:{self.api_port}"

@@ -26,7 +26,7 @@ import pytest
 from airflow_provider_genai_batch.emulator import EmulatorClient
 from tests.e2e.support import REPO_ROOT, cancels, jobs_created, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.e2e_own_deployment, pytest.mark.timeout(600)]
 
 SCRIPT = REPO_ROOT / "scripts" / "local_airflow.py"
 DAGS = Path(__file__).parent / "dags_cli"

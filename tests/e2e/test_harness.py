@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.local_airflow import LocalAirflow
+from scripts.local_airflow import LocalAirflow, TriggerRecorder
+from tests.e2e.conftest import ScenarioRuns
 
 pytestmark = pytest.mark.e2e
 
@@ -19,15 +20,16 @@ def test_deployment_reports_every_component_healthy(airflow: LocalAirflow) -> No
         assert health[component]["status"] == "healthy", health
 
 
-def test_deferrable_sensor_runs_on_the_real_triggerer(airflow: LocalAirflow) -> None:
-    run_id = airflow.trigger_dag(DAG_ID)
-
-    airflow.wait_for_task_state(DAG_ID, run_id, "wait", {"deferred"}, timeout=60)
-    row = airflow.trigger_row_for(DAG_ID, run_id, "wait")
-    assert row is not None and row.classpath.endswith("DateTimeTrigger")
-    airflow.wait_for_task_state(DAG_ID, run_id, "answer", {"success"}, timeout=60)
+def test_deferrable_sensor_runs_on_the_real_triggerer(
+    airflow: LocalAirflow, scenario_runs: ScenarioRuns, trigger_recorder: TriggerRecorder
+) -> None:
+    run_id = scenario_runs[DAG_ID]  # triggered with the scenarios, at the package's start
+    airflow.wait_for_task_state(DAG_ID, run_id, "answer", {"success"}, timeout=120)
 
     assert airflow.task_state(DAG_ID, run_id, "wait") == "success"
     assert airflow.read_xcom(DAG_ID, run_id, "answer") == {"answer": 42}
+    trigger_recorder.sample()
+    # Only this DAG's sensor defers to a DateTimeTrigger.
+    assert any(row.classpath.endswith("DateTimeTrigger") for row in trigger_recorder.rows)
     names = [path.name for path in airflow.task_log_files(DAG_ID, run_id, "wait")]
     assert any(".trigger." in name for name in names), names  # the triggerer wrote the trigger's own log

@@ -36,7 +36,7 @@ from airflow_provider_genai_batch.webhooks.signing import sign
 from scripts.local_airflow import EmulatorSpec, LocalAirflow, free_port
 from tests.e2e.support import API_KEY, REPO_ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.e2e_own_deployment]
 
 DAGS = Path(__file__).parent / "dags_webhooks"
 #: The display name of the sensor DAG's job (``dags_webhooks/e2e_webhooks.py``).
