@@ -87,6 +87,8 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     :param workers: how many Celery workers (``worker-1``, ...); ignored by the LocalExecutor.
     :param component_env: more environment for one component, by name (e.g. a triggerer's
         ``AIRFLOW__TRIGGERER__CAPACITY``).
+    :param stop_grace: seconds ``stop`` (and leaving the ``with`` block) gives the components to exit after
+        SIGTERM before it SIGKILLs them (tests that throw the deployment away lower it).
 
     Example::
 
@@ -110,6 +112,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     api_workers: int = 1
     workers: int = 2
     component_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    stop_grace: float = 10.0
     emulator_urls: dict[str, str] = field(default_factory=dict)
     startup_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -200,17 +203,17 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         step()
         self.timings[phase] = time.monotonic() - began
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         """Stop every process of the deployment; safe to call twice and from ``atexit``.
 
         Airflow's components and the emulators get SIGTERM at once; what is still alive after ``grace`` seconds
-        gets SIGKILL; then the broker and the database stop, and any process left that carries this deployment's
-        marker is killed.
+        (default: ``stop_grace``) gets SIGKILL; then the broker and the database stop, and any process left that
+        carries this deployment's marker is killed.
         """
         running = [proc for name, proc in self.processes.items() if name not in _SERVICES and proc.alive()]
         for proc in running:
             proc.terminate()
-        deadline = time.monotonic() + grace
+        deadline = time.monotonic() + (self.stop_grace if grace is None else grace)
         for proc in running:
             proc.wait(max(0.1, deadline - time.monotonic()))
         for name, proc in self.processes.items():

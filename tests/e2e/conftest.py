@@ -46,6 +46,12 @@ EMULATORS: dict[str, EmulatorSpec] = {
     "on_kill": EmulatorSpec(api_key=API_KEY, job_seconds=900.0, pending_seconds=0.5),
     "crash": EmulatorSpec(api_key=API_KEY, job_seconds=3.0, pending_seconds=0.5),  # STUCK_PENDING, see below
     "failing": EmulatorSpec(api_key=API_KEY, job_seconds=8.0, pending_seconds=1.0),
+    # example_dags/big_job.py (sync, sharded): short jobs.
+    "big_job": EmulatorSpec(api_key=API_KEY, job_seconds=1.0, pending_seconds=0.2),
+    # example_dags/completion_policy.py on Vertex AI (our token only): a partial success, then a follow-up job.
+    "completion": EmulatorSpec(
+        api_key=API_KEY, job_seconds=8.0, pending_seconds=0.5, extra_args=("--accept-token", VERTEX_TOKEN)
+    ),
     # common-ai's LLMBatchOperator through our adapter (connection ``pydanticai_e2e``, a key of its own).
     "common_ai": EmulatorSpec(api_key=COMMON_AI_API_KEY, job_seconds=8.0, pending_seconds=1.0),
 }
@@ -57,6 +63,8 @@ SCENARIO_DAGS = (
     "e2e_crash",
     "e2e_failing",
     "e2e_common_ai_batch",
+    "genai_batch_big_job",
+    "genai_batch_completion_policy",
 )
 FAILED_JOB_MESSAGE = "E2E emulated failure: quota exhausted for this batch"
 #: Durations measured during the session, shown in the terminal summary.
@@ -67,26 +75,23 @@ def _gemini(url: str) -> dict[str, Any]:
     return {"conn_type": "genai_batch", "host": url, "password": API_KEY, "extra": {"backend": "gemini"}}
 
 
+def _vertex(url: str, **extra: str) -> dict[str, Any]:
+    vertex = {"backend": "vertex", "project": VERTEX_PROJECT, "location": VERTEX_LOCATION}
+    settings = vertex | {"access_token": VERTEX_TOKEN, "storage_base_url": url} | extra
+    return {"conn_type": "genai_batch", "host": url, "extra": settings}
+
+
 def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario;
-    ``pydanticai_e2e`` (common-ai) on its own."""
+    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario (Vertex AI
+    for the completion policy); ``pydanticai_e2e`` (common-ai) on its own."""
     connections = {f"genai_batch_{name}": _gemini(url) for name, url in urls.items() if name != "common_ai"}
     connections["pydanticai_e2e"] = {
         "conn_type": "pydanticai",
         "host": urls["common_ai"],
         "password": COMMON_AI_API_KEY,
     }
-    connections["genai_batch_vertex"] = {
-        "conn_type": "genai_batch",
-        "host": urls["default"],
-        "extra": {
-            "backend": "vertex",
-            "project": VERTEX_PROJECT,
-            "location": VERTEX_LOCATION,
-            "access_token": VERTEX_TOKEN,
-            "storage_base_url": urls["default"],
-        },
-    }
+    connections["genai_batch_vertex"] = _vertex(urls["default"])
+    connections["genai_batch_completion"] = _vertex(urls["completion"], gcs_staging_prefix="gs://e2e-staging/rows")
     return connections
 
 
@@ -116,6 +121,7 @@ def package_deployment(
             "E2E_COMMON_AI_RESULTS": f"file://{tmp_path_factory.mktemp('e2e-common-ai-results')}",
         },
         parse_interval=120,
+        stop_grace=3.0,  # thrown away after the package: no need for a graceful exit
     )
     with deployment:
         TIMINGS["deployment start-up (s)"] = deployment.startup_seconds
@@ -176,6 +182,8 @@ def _prepare_emulators(emulators: Mapping[str, EmulatorClient]) -> None:
     # The crash scenario's job stays PENDING until the test finishes it, whenever the test runs.
     emulators["crash"].add_outcome("STUCK_PENDING", count=None)
     emulators["failing"].add_outcome("FAILED", error_message=FAILED_JOB_MESSAGE, count=None)
+    # Two rows fail retryably: the completion policy resubmits just those as a follow-up job.
+    emulators["completion"].add_outcome("PARTIALLY_SUCCEEDED", failed_requests={1: 429, 3: 500})
 
 
 @pytest.fixture(scope="package")

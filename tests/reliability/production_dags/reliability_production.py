@@ -1,6 +1,6 @@
 """Production-shape DAGs of the reliability suite (CeleryExecutor, PostgreSQL, two triggerers, two workers).
 
-``tests/reliability/test_production_shape.py`` runs them: 40 deferred jobs spread over both triggerers (one of
+``tests/reliability/test_production_shape.py`` runs them: 10 deferred jobs spread over both triggerers (one of
 which is SIGKILLed), a job whose worker is SIGKILLed while the create's answer is held, and (Airflow 3.3) a
 deferred task marked failed. An airflow DAG file.
 """
@@ -13,7 +13,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
 
-SPREAD_TASKS = 40
+SPREAD_TASKS = 10
 
 
 def _job(task_id: str, conn_id: str, key: str) -> GenAIBatchCreateJobOperator:
