@@ -484,7 +484,9 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
             "controller_pid": os.getpid(),
             "components": self.describe_components(),
         }
-        (self.home / STATE_FILE).write_text(json.dumps(state, indent=1))
+        staged = self.home / f".{STATE_FILE}.tmp"
+        staged.write_text(json.dumps(state, indent=1))
+        staged.replace(self.home / STATE_FILE)  # whole: `status` and `restart` read it while `up` rewrites it
 
     def describe_components(self) -> list[dict[str, Any]]:
         """Each process: name, role, PID (the group leader's), whether it runs, and its exit code once dead."""

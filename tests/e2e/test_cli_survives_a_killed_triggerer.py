@@ -118,7 +118,9 @@ def test_a_killed_triggerer_leaves_up_running_and_the_run_finishes_on_the_other(
             text=True,
         )
         assert run.stdout is not None
-        first = run.stdout.readline()  # "e2e_cli_ha: run <run id> triggered"
+        first = ""
+        while not first.startswith(f"{DAG_ID}: run ") and run.poll() is None:
+            first = run.stdout.readline()  # "e2e_cli_ha: run <run id> triggered"
         assert first.endswith(" triggered\n"), first + run.communicate(timeout=60)[0]
         run_id = first.split()[2]
         before = wait_until(lambda: every_trigger_ran(home, run_id), 180, "every trigger up")
