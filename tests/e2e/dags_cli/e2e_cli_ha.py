@@ -16,14 +16,12 @@ from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
 
 TASKS = 3
 
-with DAG(
-    dag_id="e2e_cli_ha",
-    schedule=None,
-    start_date=dt.datetime(2025, 1, 1),
-    catchup=False,
-    tags=["e2e"],
-    default_args={"retries": 0},
-):
+
+def _dag(dag_id: str) -> DAG:
+    return DAG(dag_id=dag_id, schedule=None, start_date=dt.datetime(2025, 1, 1), catchup=False, tags=["e2e"])
+
+
+with _dag("e2e_cli_ha"):
     for index in range(TASKS):
         GenAIBatchCreateJobOperator(
             task_id=f"job_{index}",
@@ -31,20 +29,14 @@ with DAG(
             src=[{"contents": f"cli ha prompt {index}", "metadata": {"key": f"cli-ha-{index}"}}],
             genai_batch_conn_id="genai_batch_default",
             deferrable=True,
+            retries=0,
             min_poll_interval=1.0,
             poll_interval=2.0,
         )
 
-with DAG(
-    dag_id="e2e_cli_fails",
-    schedule=None,
-    start_date=dt.datetime(2025, 1, 1),
-    catchup=False,
-    tags=["e2e"],
-    default_args={"retries": 0},
-):
+with _dag("e2e_cli_fails"):
 
-    @task
+    @task(retries=0)
     def fails() -> None:
         raise RuntimeError("this run is meant to fail (local_airflow.py run-dag must exit non-zero)")
 
