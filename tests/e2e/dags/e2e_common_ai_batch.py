@@ -23,5 +23,5 @@ with DAG(
         model_id="google:gemini-2.5-flash",
         system_prompt="be terse",
         deferrable=True,
-        poll_interval=3,  # the job lasts ~8 s: a few polls, not one 30 s wait
+        poll_interval=30,  # common-ai's minimum; the run is triggered with the others, at the package's start
     )
