@@ -243,6 +243,8 @@ def _restart(args: argparse.Namespace) -> int:
     staged.rename(staged.with_name(staged.name[1:].replace(".tmp", ".json")))  # whole, or not seen at all
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
+        if not (home / STATE_FILE).exists():
+            raise AirflowError(f"the deployment in {home} stopped before {args.component} restarted")
         state = json.loads((home / STATE_FILE).read_text())
         now = next((c for c in state["components"] if c["name"] == args.component), None)
         if now is not None and now["pid"] != before and now.get("alive") and _pid_alive(int(now["pid"])):
