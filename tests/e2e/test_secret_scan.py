@@ -100,6 +100,6 @@ def test_no_secret_in_xcom_through_the_api(airflow: LocalAirflow, scenario_runs:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/~/xcomEntries"
         entries = airflow.api("GET", path, params={"limit": 100}).json()["xcom_entries"]
         for entry in entries:
-            value = airflow.read_xcom(dag_id, run_id, entry["task_id"], entry["key"])
+            value = airflow.read_xcom(dag_id, run_id, entry["task_id"], entry["key"], entry.get("map_index", -1))
             text = json.dumps(value, default=str)
             assert find_secrets(text) == [], (dag_id, entry["key"], hits_with_context(text))

@@ -47,7 +47,9 @@ FINISH_TIMEOUT = 150.0
 #: Jobs last about 10 s (see ``tests/e2e/conftest.py`` on Airflow's race with jobs that end sooner).
 EMULATORS = {
     "wh_on": EmulatorSpec(api_key=API_KEY, job_seconds=10.0, pending_seconds=1.0),
-    "wh_lost": EmulatorSpec(api_key=API_KEY, job_seconds=10.0, pending_seconds=1.0),
+    # Long enough that the trigger (1-3 s polls) must poll several times even when a loaded machine starts it late:
+    # with 10 s, a trigger started after the job's end read it once, and "ended by polling" was not shown.
+    "wh_lost": EmulatorSpec(api_key=API_KEY, job_seconds=30.0, pending_seconds=1.0),
 }
 
 
