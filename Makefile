@@ -51,8 +51,9 @@ chromium:
 services:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null)
 
+# One deployment at a time (tests/e2e/conftest.py orders them); the ten slowest steps are listed at the end.
 e2e: install chromium services
-	$(VENV)/bin/python -m pytest -m e2e -q
+	$(VENV)/bin/python -m pytest -m e2e -q --durations=10
 
 $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) venv --quiet --allow-existing --python 3.11 $(LOWEST_VENV)
@@ -74,7 +75,7 @@ docs: install
 test: lint typecheck docs
 	$(VENV)/bin/python -m pytest -q -n 2 -m "not e2e"
 	$(MAKE) --no-print-directory chromium services
-	$(VENV)/bin/python -m pytest -q -m e2e
+	$(VENV)/bin/python -m pytest -q -m e2e --durations=10
 	$(MAKE) --no-print-directory test-lowest
 
 demo: install

@@ -20,15 +20,23 @@ Library use::
 Command line (``make demo-ui``, ``make demo-ui SHAPE=production``)::
 
     python scripts/local_airflow.py up --dags example_dags [--executor celery --database postgres
-        --triggerers 2 --workers 2] [--port 8080] [--home DIR]
+        --triggerers 2 --workers 2] [--port 8080] [--home DIR] [--restart-dead]
     python scripts/local_airflow.py status --home DIR
+    python scripts/local_airflow.py restart triggerer-2 --home DIR
     python scripts/local_airflow.py run-dag DAG_ID --home DIR [--conf JSON] [--timeout S]
 
-Start-up, measured on a shared 2-core machine: 18 to 35 s from nothing to a healthy SQLite deployment (``db
-migrate`` 10 to 18 s, while the emulators start; then the four components, started together, 15 to 28 s until the
-health endpoint reports all of them). The production shape (2 triggerers, 2 workers): 35 to 45 s, of which the
-PostgreSQL server from the migrated template about 1 s (building that template, once per machine and Airflow
-version: about 21 s) and the components 34 to 41 s. ``timings`` holds the phases of each start.
+A component's death does not stop ``up`` (as in a real deployment, the others carry on: a dead triggerer's
+triggers move to a live one, a dead worker's tasks are retried on another): ``up`` prints the death, ends what is
+left of that component's process group, and records it; ``status`` lists it under ``dead`` and exits 3;
+``restart NAME`` starts it again (any Airflow component; not the database, the broker or an emulator), and
+``up --restart-dead`` restarts each dead Airflow component at once, as a supervisor would.
+
+Start-up, measured on a shared 2-core machine: 15 to 30 s from nothing to a healthy SQLite deployment (the
+database is a copy of a migrated SQLite file cached once per machine and Airflow version, under a second; then the
+four components, started together, 15 to 28 s until the health endpoint reports all of them). The production shape
+(2 triggerers, 2 workers): 35 to 45 s, of which the PostgreSQL server from the migrated template about 1 s
+(building either template, once per machine and Airflow version: 10 to 21 s) and the components 34 to 41 s.
+``timings`` holds the phases of each start.
 
 Clean-up: every process is started in its own session (process group) and, on Linux, asks the kernel to send it
 SIGTERM when its parent dies. ``stop()`` (also run at interpreter exit) terminates each group, then kills any

@@ -1,7 +1,11 @@
-"""The command line of ``scripts/local_airflow.py``: ``up``, ``status`` and ``run-dag``.
+"""The command line of ``scripts/local_airflow.py``: ``up``, ``status``, ``restart`` and ``run-dag``.
 
-``up`` blocks until Ctrl-C or SIGTERM and then stops every process it started; ``status`` and ``run-dag`` talk to
-a running deployment found by its home (``up`` writes ``local-airflow.json`` there once it is ready).
+``up`` blocks until Ctrl-C or SIGTERM and then stops every process it started. A component that dies meanwhile
+(killed from outside, crashed) does not stop it: ``up`` reports the death, ends what is left of that component's
+process group, and runs on without it, as a real deployment does; ``status`` shows it dead; ``restart NAME``
+starts it again (``up --restart-dead`` does so by itself). ``status``, ``restart`` and ``run-dag`` talk to a running
+deployment found by its home (``up`` writes ``local-airflow.json`` there once it is ready, and again whenever a
+component dies or restarts).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,11 @@ from scripts.deployment.core import STATE_FILE, LocalAirflow
 from scripts.deployment.inspect import Inspection
 from scripts.deployment.processes import AirflowError, EmulatorSpec
 from scripts.deployment.rest import FINISHED_STATES, RestApi
+
+#: ``restart`` drops one JSON file per request here (in the home); ``up`` carries the requests out.
+REQUESTS_DIR = "local-airflow-requests"
+#: ``status`` exits with this when the deployment runs with a dead component.
+DEGRADED = 3
 
 
 def _demo_connections(api_key: str) -> Callable[[Mapping[str, str]], dict[str, dict[str, Any]]]:
@@ -106,8 +116,22 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     up.add_argument("--workers", type=int, default=2, help="Celery workers (default 2; celery only)")
     up.add_argument("--no-emulator", action="store_true", help="do not start the Gen AI batch emulator")
     up.add_argument("--emulator-api-key", default="local-emulator-key", help="the emulator's API key")
-    status = sub.add_parser("status", help="the running deployment's components, as JSON")
+    up.add_argument(
+        "--restart-dead",
+        action="store_true",
+        help="restart an Airflow component as soon as it dies (default: report it and run on without it)",
+    )
+    status = sub.add_parser(
+        "status",
+        help="the running deployment's components, as JSON (exit 0: all alive, 1: not running, 3: a component is dead)",
+    )
     status.add_argument("--home", type=Path, required=True)
+    restart = sub.add_parser(
+        "restart", help="restart one Airflow component of the running deployment (e.g. a killed triggerer)"
+    )
+    restart.add_argument("component", help="its name as `status` shows it: triggerer, triggerer-2, worker-1, ...")
+    restart.add_argument("--home", type=Path, required=True)
+    restart.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the new process")
     run = sub.add_parser("run-dag", help="trigger a DAG run, wait for it, print its tasks' states")
     run.add_argument("dag_id")
     run.add_argument("--home", type=Path, required=True)
@@ -153,7 +177,7 @@ def _up(args: argparse.Namespace) -> int:
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
-                    deployment.check_alive()
+                    _supervise(deployment, restart_dead=args.restart_dead)
                     time.sleep(1)
         finally:
             assert deployment.home is not None
@@ -162,17 +186,72 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _supervise(deployment: LocalAirflow, *, restart_dead: bool) -> None:
+    """One round of ``up``'s watch: report (and with ``restart_dead`` restart) dead components; carry out the
+    restart requests that ``restart`` left in the home."""
+    for name in deployment.reap_dead():
+        proc = deployment.processes[name]
+        code = proc.process.poll() if proc.process is not None else None
+        print(f"{name} (pid {proc.pid}) died with exit code {code}; log: {proc.log_path}", flush=True)
+        if restart_dead and name in deployment.restartable:
+            print(f"{name} restarted (pid {deployment.restart_component(name).pid})", flush=True)
+        elif name in deployment.restartable:
+            print(f"  the deployment runs on without it; `local_airflow.py restart {name}` starts it", flush=True)
+    assert deployment.home is not None
+    requests = deployment.home / REQUESTS_DIR
+    for request in sorted(requests.glob("*.json")) if requests.is_dir() else []:
+        name = str(json.loads(request.read_text())["component"])
+        request.unlink()
+        try:
+            print(f"{name} restarted on request (pid {deployment.restart_component(name).pid})", flush=True)
+        except ValueError as exc:
+            print(f"restart refused: {exc}", flush=True)
+
+
 def _status(args: argparse.Namespace) -> int:
     deployment = RunningDeployment(args.home.resolve())
     state = dict(deployment.state)
     for component in state["components"]:
-        component["alive"] = _pid_alive(int(component["pid"]))
+        # ``up`` records a death within a second; the PID check covers the moments before that.
+        component["alive"] = bool(component.get("alive", True)) and _pid_alive(int(component["pid"]))
     state["running"] = _pid_alive(int(state["controller_pid"]))
+    state["dead"] = [c["name"] for c in state["components"] if not c["alive"]]
     with contextlib.suppress(httpx.HTTPError, AirflowError):
         state["health"] = {k: (v or {}).get("status") for k, v in deployment.health().items()}
     deployment.close()
     print(json.dumps(state, indent=1))
-    return 0 if state["running"] else 1
+    if not state["running"]:
+        return 1
+    return DEGRADED if state["dead"] else 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    """Ask ``up`` to restart a component; wait until the state file shows it running under a new PID."""
+    home = args.home.resolve()
+    deployment = RunningDeployment(home)
+    deployment.close()
+    deployment.check_alive()
+    components = {c["name"]: c for c in deployment.state["components"]}
+    restartable = [c["name"] for c in components.values() if c["role"] not in ("postgres", "redis", "emulator")]
+    if args.component not in restartable:
+        raise AirflowError(f"no restartable component {args.component!r}; restartable: {', '.join(restartable)}")
+    before = components[args.component]["pid"]
+    requests = home / REQUESTS_DIR
+    requests.mkdir(exist_ok=True)
+    staged = requests / f".{uuid.uuid4().hex}.tmp"
+    staged.write_text(json.dumps({"component": args.component}))
+    staged.rename(staged.with_name(staged.name[1:].replace(".tmp", ".json")))  # whole, or not seen at all
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if not (home / STATE_FILE).exists():
+            raise AirflowError(f"the deployment in {home} stopped before {args.component} restarted")
+        state = json.loads((home / STATE_FILE).read_text())
+        now = next((c for c in state["components"] if c["name"] == args.component), None)
+        if now is not None and now["pid"] != before and now.get("alive") and _pid_alive(int(now["pid"])):
+            print(f"{args.component} restarted: pid {now['pid']} (was {before})")
+            return 0
+        time.sleep(0.3)
+    raise AirflowError(f"{args.component} did not restart within {args.timeout:.0f}s (is `up` running?)")
 
 
 def _run_dag(args: argparse.Namespace) -> int:
@@ -193,9 +272,14 @@ def _run_dag(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``up``, ``status`` or ``run-dag`` (see ``--help``)."""
+    """``up``, ``status``, ``restart`` or ``run-dag`` (see ``--help``)."""
     args = _parse_args(argv)
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {"up": _up, "status": _status, "run-dag": _run_dag}
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "up": _up,
+        "status": _status,
+        "restart": _restart,
+        "run-dag": _run_dag,
+    }
     try:
         return commands[args.command](args)
     except AirflowError as exc:

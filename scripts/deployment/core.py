@@ -28,7 +28,13 @@ from typing import Any
 import httpx
 
 from scripts.deployment.broker import RedisServer
-from scripts.deployment.database import MetadataDatabase, PostgresServer, migrated_template, redact_url
+from scripts.deployment.database import (
+    MetadataDatabase,
+    PostgresServer,
+    migrated_sqlite_template,
+    migrated_template,
+    redact_url,
+)
 from scripts.deployment.env import CORE_COMPONENTS, airflow_env
 from scripts.deployment.hostname import COMPONENT_ENV, HOSTNAME_CALLABLE
 from scripts.deployment.inspect import Inspection
@@ -81,6 +87,8 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     :param workers: how many Celery workers (``worker-1``, ...); ignored by the LocalExecutor.
     :param component_env: more environment for one component, by name (e.g. a triggerer's
         ``AIRFLOW__TRIGGERER__CAPACITY``).
+    :param stop_grace: seconds ``stop`` (and leaving the ``with`` block) gives the components to exit after
+        SIGTERM before it SIGKILLs them (tests that throw the deployment away lower it).
 
     Example::
 
@@ -104,6 +112,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     api_workers: int = 1
     workers: int = 2
     component_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    stop_grace: float = 10.0
     emulator_urls: dict[str, str] = field(default_factory=dict)
     startup_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -115,6 +124,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     _db: MetadataDatabase | None = None
     _postgres: PostgresServer | None = None
     _redis: RedisServer | None = None
+    _reported_dead: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "celery"):
@@ -136,6 +146,11 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped yet."""
+        return self in _LIVE
 
     @property
     def base_url(self) -> str:
@@ -166,7 +181,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
             if self.executor == "celery":
                 self._timed("redis start", self._start_redis)
             self._env = self._build_env(with_connections=False)
-            self._timed("db migrate" if self.database == "sqlite" else "config", self._migrate)
+            self._timed("migrated database copied", self._migrate)
             for name, proc in launched.items():
                 self.emulator_urls[name] = wait_for_url_line(proc, self.emulators[name].startup_timeout)
             self._env = self._build_env(with_connections=True)
@@ -188,17 +203,17 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         step()
         self.timings[phase] = time.monotonic() - began
 
-    def stop(self, grace: float = 10.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         """Stop every process of the deployment; safe to call twice and from ``atexit``.
 
         Airflow's components and the emulators get SIGTERM at once; what is still alive after ``grace`` seconds
-        gets SIGKILL; then the broker and the database stop, and any process left that carries this deployment's
-        marker is killed.
+        (default: ``stop_grace``) gets SIGKILL; then the broker and the database stop, and any process left that
+        carries this deployment's marker is killed.
         """
         running = [proc for name, proc in self.processes.items() if name not in _SERVICES and proc.alive()]
         for proc in running:
             proc.terminate()
-        deadline = time.monotonic() + grace
+        deadline = time.monotonic() + (self.stop_grace if grace is None else grace)
         for proc in running:
             proc.wait(max(0.1, deadline - time.monotonic()))
         for name, proc in self.processes.items():
@@ -277,7 +292,7 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     def _start_postgres(self) -> None:
         assert self.home is not None
         began = time.monotonic()
-        template, built = migrated_template(self._migrate_template, self._base_env())
+        template, built = migrated_template(lambda server: self._migrate_into(server.url), self._base_env())
         if built:
             self.timings["postgres template built (once per machine)"] = time.monotonic() - began
         server = PostgresServer(home=self.home, env=self._base_env())
@@ -286,12 +301,13 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         self.processes["postgres"] = server.start(self.log_dir / "postgres.log")
         self._db = server
 
-    def _migrate_template(self, server: PostgresServer) -> None:
+    def _migrate_into(self, url: str) -> None:
+        """``airflow db migrate`` on the database at ``url`` (building a cached template), in a home of its own."""
         home = Path(tempfile.mkdtemp(prefix="local-airflow-migrate-"))
         try:
             env = self._base_env() | {
                 "AIRFLOW_HOME": str(home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": server.url,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             }
             self._run_airflow(["db", "migrate"], env, self.log_dir / "db-migrate-template.log")
@@ -304,12 +320,22 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         self.processes["redis"] = self._redis.start(self.log_dir / "redis.log")
 
     def _migrate(self) -> None:
-        if self._postgres is not None:
-            # The copied template is at the head already; what `db migrate` would also do is write airflow.cfg with
-            # the secrets every component must share (the components would each generate their own).
-            self._write_config()
-            return
-        self._run_airflow(["db", "migrate"], self._env, self.log_dir / "db-migrate.log")
+        """Lay out a migrated metadata database and write what ``db migrate`` would also write: ``airflow.cfg``
+        with the secrets every component must share (the components would each generate their own).
+
+        SQLite: a copy of the cached migrated file (a database already in a given home is migrated in place);
+        PostgreSQL's migrated copy was laid out when its server started.
+        """
+        if self._postgres is None:
+            if self.database_path.exists():
+                self._run_airflow(["db", "migrate"], self._env, self.log_dir / "db-migrate.log")
+            else:
+                began = time.monotonic()
+                template, built = migrated_sqlite_template(lambda path: self._migrate_into(f"sqlite:///{path}"))
+                if built:
+                    self.timings["sqlite template built (once per machine)"] = time.monotonic() - began
+                shutil.copyfile(template, self.database_path)
+        self._write_config()
 
     def _write_config(self) -> None:
         """``airflow.cfg`` with a fresh fernet key, JWT secret and API secret key (defaults for everything else)."""
@@ -383,10 +409,58 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
         return proc
 
     def check_alive(self) -> None:
-        """Raise ``AirflowError`` with the log tail if a component has exited."""
+        """Raise ``AirflowError`` with the log tail if a component has exited (library use: fail fast)."""
         for proc in self.processes.values():
             if proc.process is not None and not proc.killed and not proc.alive():
                 raise AirflowError(proc.describe_failure())
+
+    def reap_dead(self) -> list[str]:
+        """Components that exited since the last call, by name (``up`` carries on without them, as a real
+        deployment does). What is left of a dead component's process group (a triggerer's trigger runner, a
+        Celery worker's pool) is killed, as a container runtime ends a container whose main process died. The
+        state file then shows them dead."""
+        dead = [
+            name
+            for name, proc in self.processes.items()
+            if proc.process is not None and not proc.alive() and name not in self._reported_dead
+        ]
+        for name in dead:
+            self._reported_dead.add(name)
+            self._kill_group_remains(self.processes[name])
+        if dead and self.home is not None and (self.home / STATE_FILE).exists():
+            self._write_state()
+        return dead
+
+    def _kill_group_remains(self, proc: ManagedProcess) -> None:
+        """SIGKILL this deployment's processes still in the (reaped) leader's group."""
+        if proc.pid is None:
+            return
+        for pid in pids_with_marker(self.marker):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(pid) == proc.pid:
+                    os.kill(pid, signal.SIGKILL)
+
+    def restart_component(self, name: str, grace: float = 10.0) -> ManagedProcess:
+        """Stop the Airflow component ``name`` if it still runs (SIGTERM, SIGKILL after ``grace`` s), start it
+        again (its log continues in ``<name>.<n>.log``) and return at once; raise ``ValueError`` for a name
+        that is not one of ``restartable``."""
+        if name not in self.restartable:
+            raise ValueError(f"{name!r} cannot be restarted; restartable: {', '.join(self.restartable)}")
+        old = self.processes[name]
+        if old.alive():
+            old.terminate()
+            if not old.wait(grace):
+                old.kill()
+        self._kill_group_remains(old)
+        self._restarts += 1
+        self._reported_dead.discard(name)
+        return self._start_component(name)
+
+    @property
+    def restartable(self) -> list[str]:
+        """The Airflow components (never the database, the broker or an emulator, whose state or URL would
+        change)."""
+        return [name for name in self.component_names if name in self.processes]
 
     def wait_workers_ready(self, timeout: float = 120.0) -> None:
         """Until every Celery worker logged that it is ready (it then consumes the queue)."""
@@ -410,12 +484,18 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
             "controller_pid": os.getpid(),
             "components": self.describe_components(),
         }
-        (self.home / STATE_FILE).write_text(json.dumps(state, indent=1))
+        staged = self.home / f".{STATE_FILE}.tmp"
+        staged.write_text(json.dumps(state, indent=1))
+        staged.replace(self.home / STATE_FILE)  # whole: `status` and `restart` read it while `up` rewrites it
 
     def describe_components(self) -> list[dict[str, Any]]:
-        """Each process: name, role and PID (the group leader's)."""
-        return [
-            {"name": name, "role": self.role_of(name), "pid": proc.pid}
-            for name, proc in self.processes.items()
-            if proc.alive()
-        ]
+        """Each process: name, role, PID (the group leader's), whether it runs, and its exit code once dead."""
+        described = []
+        for name, proc in self.processes.items():
+            alive = proc.alive()
+            code = None if alive or proc.process is None else proc.process.poll()
+            described.append(
+                {"name": name, "role": self.role_of(name), "pid": proc.pid, "alive": alive}
+                | ({} if alive else {"exit_code": code})
+            )
+        return described

@@ -4,7 +4,8 @@ PostgreSQL runs as the ``postgres`` system user when we are root (the server ref
 127.0.0.1 with its unix socket in its data directory. ``airflow db migrate`` on PostgreSQL is slow, so a migrated
 data directory is built once per PostgreSQL major and Airflow version (cached under ``~/.cache/local-airflow``, or
 ``$LOCAL_AIRFLOW_CACHE``) and each deployment starts from a copy of it (``timings`` in the deployment show the
-cost). The server is tuned for tests (``fsync=off``): never keep data you care about in it.
+cost); so is a migrated SQLite file, per SQLite and Airflow version. The server is tuned for tests
+(``fsync=off``): never keep data you care about in it.
 """
 
 from __future__ import annotations
@@ -265,19 +266,32 @@ def _cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "local-airflow"
 
 
+def _cached(name: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
+    """``<cache>/<name>``, made by ``build(path)`` if absent (once per machine: under a lock, and renamed into
+    place whole, so a build that died midway is never used). Returns the path and whether it was built now."""
+    target = _cache_root() / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target, False
+        work = Path(tempfile.mkdtemp(prefix="local-airflow-template-", dir=target.parent))
+        try:
+            build(work / "built")
+            (work / "built").rename(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return target, True
+
+
 def migrated_template(migrate: Callable[[PostgresServer], None], env: Mapping[str, str]) -> tuple[Path, bool]:
     """A migrated PostgreSQL data directory for this Airflow and PostgreSQL (built once, then cached).
 
     ``migrate(server)`` runs ``airflow db migrate`` against a running server. Returns the directory and whether
     it was built now.
     """
-    version = importlib.metadata.version("apache-airflow")
-    target = _cache_root() / f"postgres{postgres_bin().parent.name}-airflow{version}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / "PG_VERSION").exists():
-            return target, False
+
+    def build(target: Path) -> None:
         work = Path(tempfile.mkdtemp(prefix="local-airflow-template-"))
         try:
             server = PostgresServer(home=work, env=env)
@@ -289,9 +303,21 @@ def migrated_template(migrate: Callable[[PostgresServer], None], env: Mapping[st
             finally:
                 server.stop()
             assert server.data_dir is not None
-            shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(server.data_dir, target, symlinks=True)
             server.remove()
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        return target, True
+
+    version = importlib.metadata.version("apache-airflow")
+    return _cached(f"postgres{postgres_bin().parent.name}-airflow{version}", build)
+
+
+def migrated_sqlite_template(migrate: Callable[[Path], None]) -> tuple[Path, bool]:
+    """A migrated SQLite metadata database for this Airflow (built once, then cached); each deployment starts
+    from a copy, which saves ``airflow db migrate`` (10 to 18 s on a loaded 2-core machine) per start.
+
+    ``migrate(path)`` runs ``airflow db migrate`` on a new database file at ``path``. Returns the file and whether
+    it was built now.
+    """
+    version = importlib.metadata.version("apache-airflow")
+    return _cached(f"sqlite{sqlite3.sqlite_version}-airflow{version}.db", migrate)

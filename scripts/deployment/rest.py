@@ -198,7 +198,8 @@ class RestApi:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
         self._api_json("PATCH", path, json={"new_state": "failed"})
 
-    def read_xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        """An XCom value as the REST API returns it (deserialized)."""
+    def read_xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        """An XCom value as the REST API returns it (deserialized); ``map_index`` for a mapped task's."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self._api_json("GET", path, params={"deserialize": "true", "stringify": "false"})["value"]
+        params = {"deserialize": "true", "stringify": "false", "map_index": str(map_index)}
+        return self._api_json("GET", path, params=params)["value"]

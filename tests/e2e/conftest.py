@@ -32,6 +32,7 @@ from tests.e2e.support import (
     VERTEX_TOKEN,
 )
 
+COMMON_AI_API_KEY = "e2e-common-ai-key-0123456789"
 #: Emulators by name; a scenario's connection ``genai_batch_<name>`` points at its own. Jobs last at least ~8 s:
 #: a trigger that fires sooner than the scheduler processes the deferring worker's exit can hit Airflow's
 #: "executor reported success, but the task instance's state attribute is queued" race (apache/airflow#67287,
@@ -45,9 +46,26 @@ EMULATORS: dict[str, EmulatorSpec] = {
     "on_kill": EmulatorSpec(api_key=API_KEY, job_seconds=900.0, pending_seconds=0.5),
     "crash": EmulatorSpec(api_key=API_KEY, job_seconds=3.0, pending_seconds=0.5),  # STUCK_PENDING, see below
     "failing": EmulatorSpec(api_key=API_KEY, job_seconds=8.0, pending_seconds=1.0),
+    # example_dags/big_job.py (sync, sharded): short jobs.
+    "big_job": EmulatorSpec(api_key=API_KEY, job_seconds=1.0, pending_seconds=0.2),
+    # example_dags/completion_policy.py on Vertex AI (our token only): a partial success, then a follow-up job.
+    "completion": EmulatorSpec(
+        api_key=API_KEY, job_seconds=8.0, pending_seconds=0.5, extra_args=("--accept-token", VERTEX_TOKEN)
+    ),
+    # common-ai's LLMBatchOperator through our adapter (connection ``pydanticai_e2e``, a key of its own).
+    "common_ai": EmulatorSpec(api_key=COMMON_AI_API_KEY, job_seconds=8.0, pending_seconds=1.0),
 }
-SCENARIO_DAGS = ("e2e_deferrable", "e2e_retry", "e2e_on_kill", "e2e_crash", "e2e_failing")
-ALL_DAGS = (*SCENARIO_DAGS, "e2e_harness_smoke")
+SCENARIO_DAGS = (
+    "e2e_harness_smoke",
+    "e2e_deferrable",
+    "e2e_retry",
+    "e2e_on_kill",
+    "e2e_crash",
+    "e2e_failing",
+    "e2e_common_ai_batch",
+    "genai_batch_big_job",
+    "genai_batch_completion_policy",
+)
 FAILED_JOB_MESSAGE = "E2E emulated failure: quota exhausted for this batch"
 #: Durations measured during the session, shown in the terminal summary.
 TIMINGS: dict[str, float] = {}
@@ -57,26 +75,38 @@ def _gemini(url: str) -> dict[str, Any]:
     return {"conn_type": "genai_batch", "host": url, "password": API_KEY, "extra": {"backend": "gemini"}}
 
 
+def _vertex(url: str, **extra: str) -> dict[str, Any]:
+    vertex = {"backend": "vertex", "project": VERTEX_PROJECT, "location": VERTEX_LOCATION}
+    settings = vertex | {"access_token": VERTEX_TOKEN, "storage_base_url": url} | extra
+    return {"conn_type": "genai_batch", "host": url, "extra": settings}
+
+
 def e2e_connections(urls: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario."""
-    connections = {f"genai_batch_{name}": _gemini(url) for name, url in urls.items()}
-    connections["genai_batch_vertex"] = {
-        "conn_type": "genai_batch",
-        "host": urls["default"],
-        "extra": {
-            "backend": "vertex",
-            "project": VERTEX_PROJECT,
-            "location": VERTEX_LOCATION,
-            "access_token": VERTEX_TOKEN,
-            "storage_base_url": urls["default"],
-        },
+    """``genai_batch_default`` and ``genai_batch_vertex`` on the default emulator; one more per scenario (Vertex AI
+    for the completion policy); ``pydanticai_e2e`` (common-ai) on its own."""
+    connections = {f"genai_batch_{name}": _gemini(url) for name, url in urls.items() if name != "common_ai"}
+    connections["pydanticai_e2e"] = {
+        "conn_type": "pydanticai",
+        "host": urls["common_ai"],
+        "password": COMMON_AI_API_KEY,
     }
+    connections["genai_batch_vertex"] = _vertex(urls["default"])
+    connections["genai_batch_completion"] = _vertex(urls["completion"], gcs_staging_prefix="gs://e2e-staging/rows")
     return connections
 
 
 @pytest.fixture(scope="package")
-def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
-    """The session's deployment, with every e2e DAG parsed.
+def airflow(package_deployment: LocalAirflow, scenario_runs: ScenarioRuns) -> LocalAirflow:
+    """The package's deployment, once every scenario run is triggered: the runs proceed while the first tests (the
+    big job, the completion policy) run, and each scenario's test then waits for its own."""
+    return package_deployment
+
+
+@pytest.fixture(scope="package")
+def package_deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalAirflow]:
+    """The package's deployment, with every e2e DAG parsed.
 
     Its temporary AIRFLOW_HOME (logs, database) is kept when a test failed or ``E2E_KEEP_AIRFLOW_HOME`` is set.
     """
@@ -86,33 +116,38 @@ def airflow(request: pytest.FixtureRequest) -> Iterator[LocalAirflow]:
         connections=e2e_connections,
         emulators=EMULATORS,
         # The repository on the path: the DAGs import the provider, wherever it is installed.
-        extra_env={"PYTHONPATH": pythonpath},
+        extra_env={
+            "PYTHONPATH": pythonpath,
+            "E2E_COMMON_AI_RESULTS": f"file://{tmp_path_factory.mktemp('e2e-common-ai-results')}",
+        },
         parse_interval=120,
+        stop_grace=3.0,  # thrown away after the package: no need for a graceful exit
     )
     with deployment:
         TIMINGS["deployment start-up (s)"] = deployment.startup_seconds
         TIMINGS.update({f"  of which {phase} (s)": seconds for phase, seconds in deployment.timings.items()})
         began = time.monotonic()
-        deployment.wait_for_dags(ALL_DAGS, timeout=120)
+        deployment.wait_for_dags(SCENARIO_DAGS, timeout=120)
         TIMINGS["DAGs parsed after start-up (s)"] = time.monotonic() - began
         yield deployment
-        deployment.keep_home = request.session.testsfailed > 0 or bool(os.environ.get("E2E_KEEP_AIRFLOW_HOME"))
+        if deployment.running:  # not stopped early (``stop_package_deployment``)
+            deployment.keep_home = request.session.testsfailed > 0 or bool(os.environ.get("E2E_KEEP_AIRFLOW_HOME"))
         if deployment.keep_home:
             print(f"\ne2e: AIRFLOW_HOME kept for inspection: {deployment.home}")
 
 
 @pytest.fixture(scope="package")
-def trigger_recorder(airflow: LocalAirflow) -> Iterator[TriggerRecorder]:
+def trigger_recorder(package_deployment: LocalAirflow) -> Iterator[TriggerRecorder]:
     """Every ``trigger`` row stored during the session (rows vanish once their task resumes)."""
-    recorder = airflow.record_triggers(interval=0.3)
+    recorder = package_deployment.record_triggers(interval=0.3)
     yield recorder
     recorder.stop()
 
 
 @pytest.fixture(scope="package")
-def emulators(airflow: LocalAirflow) -> Iterator[dict[str, EmulatorClient]]:
+def emulators(package_deployment: LocalAirflow) -> Iterator[dict[str, EmulatorClient]]:
     """A control client per emulator, by name."""
-    clients = {name: EmulatorClient(url) for name, url in airflow.emulator_urls.items()}
+    clients = {name: EmulatorClient(url) for name, url in package_deployment.emulator_urls.items()}
     yield clients
     for client in clients.values():
         client.close()
@@ -147,13 +182,16 @@ def _prepare_emulators(emulators: Mapping[str, EmulatorClient]) -> None:
     # The crash scenario's job stays PENDING until the test finishes it, whenever the test runs.
     emulators["crash"].add_outcome("STUCK_PENDING", count=None)
     emulators["failing"].add_outcome("FAILED", error_message=FAILED_JOB_MESSAGE, count=None)
+    # Two rows fail retryably: the completion policy resubmits just those as a follow-up job.
+    emulators["completion"].add_outcome("PARTIALLY_SUCCEEDED", failed_requests={1: 429, 3: 500})
 
 
 @pytest.fixture(scope="package")
 def scenario_runs(
-    airflow: LocalAirflow, emulators: dict[str, EmulatorClient], trigger_recorder: TriggerRecorder
+    package_deployment: LocalAirflow, emulators: dict[str, EmulatorClient], trigger_recorder: TriggerRecorder
 ) -> ScenarioRuns:
     """Every scenario run, triggered at once (they run in parallel; each test then waits for its own)."""
+    airflow = package_deployment
     _prepare_emulators(emulators)
     run_ids = {dag_id: airflow.trigger_dag(dag_id) for dag_id in SCENARIO_DAGS}
     runs = ScenarioRuns(run_ids=run_ids, triggered_at=time.monotonic())
@@ -169,19 +207,33 @@ def _choreograph(airflow: LocalAirflow, emulators: Mapping[str, EmulatorClient],
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The secret scan runs after every other e2e test (still within the e2e package, whose fixtures then end)."""
-    last = [item for item in items if item.get_closest_marker("e2e_last") is not None]
-    if not last:
-        return
-    rest = [item for item in items if item.get_closest_marker("e2e_last") is None]
+    """The e2e items in three groups, each in collection order: the tests on the package's deployment, then the
+    secret scan (``e2e_last``: after every scenario; its module stops that deployment when it ends), then the
+    modules that start a deployment of their own (``e2e_own_deployment``), so that no two deployments run at once.
+    Items outside this package keep their places."""
     here = Path(__file__).parent
-    e2e_positions = [index for index, item in enumerate(rest) if here in item.path.parents]
-    insert_at = e2e_positions[-1] + 1 if e2e_positions else len(rest)
-    items[:] = [*rest[:insert_at], *last, *rest[insert_at:]]
+    positions = [index for index, item in enumerate(items) if here in item.path.parents]
+
+    def group(item: pytest.Item) -> int:
+        if item.get_closest_marker("e2e_own_deployment") is not None:
+            return 2
+        return 1 if item.get_closest_marker("e2e_last") is not None else 0
+
+    ours = sorted((items[index] for index in positions), key=group)  # sorted() is stable
+    for index, item in zip(positions, ours, strict=True):
+        items[index] = item
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "e2e_last: run after every other e2e test (the secret scan)")
+    config.addinivalue_line("markers", "e2e_last: run after every other test on the package's deployment")
+    config.addinivalue_line("markers", "e2e_own_deployment: a module with a deployment of its own, run after the rest")
+
+
+def stop_package_deployment(airflow: LocalAirflow, request: pytest.FixtureRequest) -> None:
+    """Stop the package's deployment before the modules with their own start (its fixture's exit then finds it
+    stopped); its home is kept as the fixture would keep it."""
+    airflow.keep_home = request.session.testsfailed > 0 or bool(os.environ.get("E2E_KEEP_AIRFLOW_HOME"))
+    airflow.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

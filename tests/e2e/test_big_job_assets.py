@@ -2,8 +2,8 @@
 scheduled on that asset gets an asset-triggered run that reads the event's extra (job names, counts, tokens).
 
 The DAGs are ``example_dags/big_job.py`` itself (``tests/e2e/dags/e2e_big_job.py`` imports it). Its connection
-``genai_batch_big_job`` is created here, through the REST API, pointing at an emulator of this test's own (the
-in-process one), so the counters of the scenario emulators are not disturbed and this test counts only its jobs.
+``genai_batch_big_job`` points at an emulator of its own (``conftest.py``: short jobs), so this test counts only its
+jobs; the producer's run is triggered with the other scenarios, at the package's start.
 """
 
 from __future__ import annotations
@@ -14,34 +14,17 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genai_batch.emulator import EmulatorHandle
+from airflow_provider_genai_batch.emulator import EmulatorClient
 from scripts.local_airflow import LocalAirflow
+from tests.e2e.conftest import ScenarioRuns
 from tests.e2e.support import jobs_created, wait_until
 
 pytestmark = pytest.mark.e2e
 
 PRODUCER = "genai_batch_big_job"
 CONSUMER = "genai_batch_big_job_report"
-CONN_ID = "genai_batch_big_job"
 #: The example's requests: ten prompts, keys r0..r9, four per shard here.
 KEYS = [f"r{n}" for n in range(10)]
-
-
-@pytest.fixture
-def big_job_emulator(airflow: LocalAirflow, genai_batch_emulator: EmulatorHandle) -> EmulatorHandle:
-    """The in-process emulator with short jobs, behind the connection the example DAG uses."""
-    genai_batch_emulator.configure(job_seconds=1.0, pending_seconds=0.2)
-    body = {
-        "connection_id": CONN_ID,
-        "conn_type": "genai_batch",
-        "host": genai_batch_emulator.base_url,
-        "password": genai_batch_emulator.api_key,
-    }
-    response = airflow.api("POST", "/api/v2/connections", json=body)
-    assert response.status_code in (201, 409), response.text  # 409: created by an earlier run of this test
-    if response.status_code == 409:
-        airflow.api("PATCH", f"/api/v2/connections/{CONN_ID}", json=body).raise_for_status()
-    return genai_batch_emulator
 
 
 def _asset_triggered_runs(airflow: LocalAirflow) -> list[dict[str, Any]]:
@@ -50,16 +33,15 @@ def _asset_triggered_runs(airflow: LocalAirflow) -> list[dict[str, Any]]:
     return [run for run in response.json()["dag_runs"] if run["run_type"] == "asset_triggered"]
 
 
-def test_consumer_runs_on_the_producers_asset_event(airflow: LocalAirflow, big_job_emulator: EmulatorHandle) -> None:
-    airflow.wait_for_dags([PRODUCER, CONSUMER], timeout=120)
-    assert _asset_triggered_runs(airflow) == []
-
-    run_id = airflow.trigger_dag(PRODUCER)
+def test_consumer_runs_on_the_producers_asset_event(
+    airflow: LocalAirflow, scenario_runs: ScenarioRuns, emulators: dict[str, EmulatorClient]
+) -> None:
+    run_id = scenario_runs[PRODUCER]
     state = airflow.wait_for_dag_run(PRODUCER, run_id, timeout=240)
     assert state == "success", airflow.task_log(PRODUCER, run_id, "combine")[-4000:]
 
     manifest = airflow.read_xcom(PRODUCER, run_id, "combine")
-    stats = big_job_emulator.stats()
+    stats = emulators["big_job"].stats()
     assert jobs_created(stats) == 3
     assert sorted(shard["job_name"] for shard in manifest["shards"]) == sorted(job["name"] for job in stats["jobs"])
     assert [shard["requests"] for shard in manifest["shards"]] == [4, 4, 2]
@@ -68,6 +50,7 @@ def test_consumer_runs_on_the_producers_asset_event(airflow: LocalAirflow, big_j
 
     # The scheduler turns the combine's asset event into a run of the consumer.
     [consumer_run] = wait_until(lambda: _asset_triggered_runs(airflow), timeout=60, what="an asset-triggered run")
+    # exactly one: the consumer has no other run
     consumer_run_id = consumer_run["dag_run_id"]
     assert airflow.wait_for_dag_run(CONSUMER, consumer_run_id, timeout=120) == "success"
 

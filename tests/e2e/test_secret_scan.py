@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.local_airflow import LocalAirflow, TriggerRecorder
-from tests.e2e.conftest import ScenarioRuns
+from tests.e2e.conftest import ScenarioRuns, stop_package_deployment
 from tests.e2e.support import API_KEY, SECRETS, TRIGGER_CLASSPATH, find_secrets, hits_with_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.e2e_last]
@@ -41,10 +41,19 @@ def _database_bytes(airflow: LocalAirflow) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def finished(airflow: LocalAirflow, scenario_runs: ScenarioRuns, trigger_recorder: TriggerRecorder) -> None:
+def finished(
+    airflow: LocalAirflow,
+    scenario_runs: ScenarioRuns,
+    trigger_recorder: TriggerRecorder,
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """Every self-ending run finished; after the scan, the package's deployment stops (its last user)."""
     for dag_id in SELF_ENDING:
         airflow.wait_for_dag_run(dag_id, scenario_runs[dag_id], timeout=180)
     trigger_recorder.sample()
+    yield
+    trigger_recorder.stop()
+    stop_package_deployment(airflow, request)
 
 
 def test_the_scan_covers_every_scenario(
@@ -91,6 +100,6 @@ def test_no_secret_in_xcom_through_the_api(airflow: LocalAirflow, scenario_runs:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/~/xcomEntries"
         entries = airflow.api("GET", path, params={"limit": 100}).json()["xcom_entries"]
         for entry in entries:
-            value = airflow.read_xcom(dag_id, run_id, entry["task_id"], entry["key"])
+            value = airflow.read_xcom(dag_id, run_id, entry["task_id"], entry["key"], entry.get("map_index", -1))
             text = json.dumps(value, default=str)
             assert find_secrets(text) == [], (dag_id, entry["key"], hits_with_context(text))

@@ -36,7 +36,7 @@ from airflow_provider_genai_batch.webhooks.signing import sign
 from scripts.local_airflow import EmulatorSpec, LocalAirflow, free_port
 from tests.e2e.support import API_KEY, REPO_ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.e2e_own_deployment]
 
 DAGS = Path(__file__).parent / "dags_webhooks"
 #: The display name of the sensor DAG's job (``dags_webhooks/e2e_webhooks.py``).
@@ -47,7 +47,9 @@ FINISH_TIMEOUT = 150.0
 #: Jobs last about 10 s (see ``tests/e2e/conftest.py`` on Airflow's race with jobs that end sooner).
 EMULATORS = {
     "wh_on": EmulatorSpec(api_key=API_KEY, job_seconds=10.0, pending_seconds=1.0),
-    "wh_lost": EmulatorSpec(api_key=API_KEY, job_seconds=10.0, pending_seconds=1.0),
+    # Long enough that the trigger (1-3 s polls) must poll several times even when a loaded machine starts it late:
+    # with 10 s, a trigger started after the job's end read it once, and "ended by polling" was not shown.
+    "wh_lost": EmulatorSpec(api_key=API_KEY, job_seconds=30.0, pending_seconds=1.0),
 }
 
 
@@ -99,6 +101,7 @@ def deployment() -> Iterator[Deployment]:
         api_port=port,
         api_workers=2,
         triggerers=2,
+        stop_grace=3.0,  # thrown away after the module: no need for a graceful exit
     )
     with airflow:
         airflow.wait_for_dags(["e2e_webhooks_on", "e2e_webhooks_lost", "e2e_webhooks_sensor"], timeout=120)

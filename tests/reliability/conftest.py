@@ -133,6 +133,7 @@ def crash_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash
             parse_interval=600,
             # PostgreSQL, as in production: HA triggerers need its row locks (they do nothing on SQLite).
             database="postgres",
+            stop_grace=3.0,  # thrown away after the package: no need for a graceful exit
         )
         stack.enter_context(airflow)
         yield CrashDeployment(airflow, emulators, proxies, results_dir)

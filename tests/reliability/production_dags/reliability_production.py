@@ -1,20 +1,19 @@
 """Production-shape DAGs of the reliability suite (CeleryExecutor, PostgreSQL, two triggerers, two workers).
 
-``tests/reliability/test_production_shape.py`` runs them: 40 deferred jobs spread over both triggerers (one of
+``tests/reliability/test_production_shape.py`` runs them: 10 deferred jobs spread over both triggerers (one of
 which is SIGKILLed), a job whose worker is SIGKILLed while the create's answer is held, and (Airflow 3.3) a
-deferred task marked failed; ``local_airflow.py run-dag`` runs ``rel_prod_cli`` and ``rel_prod_cli_fails``.
-An airflow DAG file.
+deferred task marked failed. An airflow DAG file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 
 from airflow_provider_genai_batch.operators import GenAIBatchCreateJobOperator
 
-SPREAD_TASKS = 40
+SPREAD_TASKS = 10
 
 
 def _job(task_id: str, conn_id: str, key: str) -> GenAIBatchCreateJobOperator:
@@ -61,28 +60,3 @@ with DAG(
     default_args={"retries": 0},
 ):
     _job("job", "rel_prod_mark_failed", "mark-failed")
-
-with DAG(
-    dag_id="rel_prod_cli",
-    schedule=None,
-    start_date=dt.datetime(2025, 1, 1),
-    catchup=False,
-    tags=["reliability"],
-    default_args={"retries": 0},
-):
-    _job("job", "rel_prod_cli", "cli")
-
-with DAG(
-    dag_id="rel_prod_cli_fails",
-    schedule=None,
-    start_date=dt.datetime(2025, 1, 1),
-    catchup=False,
-    tags=["reliability"],
-    default_args={"retries": 0},
-):
-
-    @task
-    def fails() -> None:
-        raise RuntimeError("this run is meant to fail (local_airflow.py run-dag must exit non-zero)")
-
-    fails()

@@ -1,4 +1,5 @@
-"""An airflow DAG for the common-ai e2e test: one deferrable ``LLMBatchOperator`` on a ``google:`` model."""
+"""An airflow DAG for the common-ai e2e test (``test_common_ai_batch.py``): one deferrable ``LLMBatchOperator`` on a
+``google:`` model, through the connection ``pydanticai_e2e`` (its own emulator, see ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -22,5 +23,5 @@ with DAG(
         model_id="google:gemini-2.5-flash",
         system_prompt="be terse",
         deferrable=True,
-        poll_interval=30,
+        poll_interval=30,  # common-ai's minimum; the run is triggered with the others, at the package's start
     )
