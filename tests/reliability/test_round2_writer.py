@@ -430,6 +430,7 @@ def test_sensor_fails_at_once_on_a_permanent_error(
 def test_vertex_names_keep_their_own_project_and_region(
     emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    emulator.configure(job_seconds=3600)  # still running when cancelled, however slow the machine
     job = GenAIBatchHook(genai_batch_conn_id=VERTEX_CONN_ID).create_job(model="gemini-2.5-flash", src=PROMPTS)
     other = {
         "conn_type": "genai_batch",
