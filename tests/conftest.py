@@ -118,6 +118,18 @@ def emulator(genai_batch_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPat
     return genai_batch_emulator
 
 
+@pytest.fixture
+def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
+    """``emulator`` (the session's server, reset, both connections) with jobs that end in well under a second.
+
+    The one emulator fixture of the suite's DAG, operator, sensor and trigger tests: the server is started once
+    per session (per xdist worker) by the plugin and reset before each test, so every test starts empty."""
+    from tests.timings import FAST_JOB
+
+    emulator.configure(**FAST_JOB)
+    return emulator
+
+
 class DagRunResult:
     """What a ``dag.test()`` run left behind: the run's state, each task's state and XComs, and its output."""
 

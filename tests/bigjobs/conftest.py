@@ -7,15 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.conftest import DagRunResult
-
-
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
-    """The emulator with jobs that end in well under a second."""
-    emulator.configure(job_seconds=0.2, pending_seconds=0.05)
-    return emulator
 
 
 @pytest.fixture

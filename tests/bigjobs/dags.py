@@ -18,9 +18,9 @@ from airflow_provider_genai_batch.operators import (
     GenAIBatchSplitOperator,
     GenAIBatchWriteResultsOperator,
 )
+from tests.timings import FAST
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.05}
 
 
 def create_then_save(dag_id: str, params_json: str) -> DAG:

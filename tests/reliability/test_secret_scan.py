@@ -314,6 +314,11 @@ def _prepare(emulator: EmulatorHandle, dag_id: str) -> dict[str, Any]:
         return {"job_name": job.name}
     if dag_id == "genai_batch_completion_policy":  # a follow-up job too: its key, XCom and trigger are scanned
         emulator.add_outcome(failed_requests={1: 429})
+    if dag_id == "genai_batch_common_ai":
+        # common-ai polls at most every 30 s (its minimum): its two jobs end at once, so each task's first read
+        # finds the job done instead of sleeping 30 s. The deferrable run still defers (common-ai defers before
+        # its first read), so its trigger still runs and is sampled.
+        emulator.add_outcome(job_seconds=0.0, pending_seconds=0.0, count=2)
     return {}
 
 

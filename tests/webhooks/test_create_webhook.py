@@ -11,10 +11,10 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.conftest import GEMINI_CONN_ID, gemini_connection, set_connection
+from tests.timings import FAST
 
 #: Nothing listens there: the emulator's delivery fails fast, which these tests do not look at.
 RECEIVER = "http://127.0.0.1:9/genai-batch-webhooks/deliveries"
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 
 
 @pytest.fixture

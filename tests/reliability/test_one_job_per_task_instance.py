@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,11 @@ import pytest
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from tests.conftest import VERTEX_CONN_ID
+from tests.timings import FAST
 
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 HOUR = 3600.0
 LIST_ROUTE = "gemini.batches.list"
-
-
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> Iterator[EmulatorHandle]:
-    emulator.configure(job_seconds=0.3, pending_seconds=0.1)
-    yield emulator
-    set_clock_offset(emulator, 0.0)
 
 
 @pytest.fixture
