@@ -8,8 +8,16 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 LOWEST_AIRFLOW := 3.1.8
 LOWEST_VENV := $(CURDIR)/.venv-airflow-lowest
-# The provider's tests that must also pass on the lowest supported Airflow.
-LOWEST_TESTS := tests/hooks tests/operators tests/sensors tests/triggers tests/policy tests/provider tests/links
+# The provider's tests that must also pass on the lowest supported Airflow: those that run Airflow's code
+# (connections and hooks, operators and dag.test(), sensors, triggers, provider discovery, the operators' import
+# graph, the cleared-run look-up where no task state store exists). Left out, as they import no Airflow module
+# whose behaviour differs between versions: tests/policy and tests/links (pure modules; the package's policy/ and
+# links/urls.py import nothing from Airflow), tests/hooks/test_lookup.py (the look-up over given pages) and
+# tests/provider/test_built_wheel.py (the wheel's files and metadata).
+LOWEST_TESTS := tests/hooks/test_connection_settings.py tests/hooks/test_hook_emulator.py \
+	tests/hooks/test_input_identity.py tests/hooks/test_shared_read.py tests/operators tests/sensors tests/triggers \
+	tests/provider/test_discovery.py tests/provider/test_provider_info.py \
+	tests/reliability/test_one_job_per_task_instance.py::TestClearedRun
 
 .PHONY: help install test lint typecheck unit e2e chromium services test-lowest demo demo-ui bench emulator clean
 
@@ -67,7 +75,7 @@ $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 # The provider layer on the lowest supported Airflow (the locked venv has the latest).
 test-lowest: $(LOWEST_VENV)/.synced
-	$(TEST_ENV) $(LOWEST_VENV)/bin/python -m pytest -q -n 2 -m "not e2e" $(wildcard $(LOWEST_TESTS))
+	$(TEST_ENV) $(LOWEST_VENV)/bin/python -m pytest -q -n 2 -m "not e2e" $(LOWEST_TESTS)
 
 # Everything but the real-Airflow tests runs on two workers; the real deployments (e2e) run alone after.
 test: lint typecheck

@@ -157,8 +157,9 @@ class DagRunResult:
 def run_dag_file(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """``run_dag_file(dag_id, source, **test_kwargs) -> DagRunResult``: write ``source`` as a DAG file (removed
     after the test), import it, ``dag.test()`` its ``dag`` and read the run back. The one runner the DAG-spec
-    fixtures (``run_dag`` here, and those of common_ai, bigjobs and reliability) build on."""
-    import importlib.util
+    fixtures (``run_dag`` here, and those of common_ai and bigjobs, whose sources come from
+    ``tests/operators/dag_factory.py``, the suite's one DAG builder) build on."""
+    from tests.operators.dag_factory import dag_test_file
 
     written: list[Path] = []
 
@@ -166,11 +167,7 @@ def run_dag_file(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixtu
         path = dags_folder / f"{dag_id}.py"
         path.write_text(source)
         written.append(path)
-        module_spec = importlib.util.spec_from_file_location(f"dag_{dag_id}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        dag_run = module.dag.test(**test_kwargs)
+        dag_run = dag_test_file(path, **test_kwargs)
         captured = capfd.readouterr()
         return DagRunResult(dag_run, captured.out + captured.err)
 
