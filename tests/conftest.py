@@ -118,6 +118,30 @@ def emulator(genai_batch_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPat
     return genai_batch_emulator
 
 
+def set_clock_offset(emulator: EmulatorHandle, seconds: float) -> None:
+    """Run the emulator's clock ``seconds`` from the real one (negative: jobs created now look older). The
+    emulator runs in this process: its store is at hand; ``reset()`` puts the offset back to 0."""
+    store = emulator.app.store
+    with store.lock:
+        store.clock_offset = seconds
+
+
+@pytest.fixture
+def runs_start_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dag.test()`` runs start now, as a scheduled or cleared run does under the scheduler (``dag.test()`` uses
+    the logical date)."""
+    import datetime as dt
+
+    from airflow.models import dagrun
+
+    original = dagrun.get_or_create_dagrun
+
+    def starting_now(**kwargs: Any) -> Any:
+        return original(**{**kwargs, "start_date": dt.datetime.now(dt.UTC)})
+
+    monkeypatch.setattr(dagrun, "get_or_create_dagrun", starting_now)
+
+
 @pytest.fixture
 def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
     """``emulator`` (the session's server, reset, both connections) with jobs that end in well under a second.
@@ -184,6 +208,21 @@ def run_dag(run_dag_file: Any) -> Any:
     def run(spec: dict[str, Any], logical_date: Any = None) -> DagRunResult:
         kwargs = {"logical_date": logical_date, "run_after": logical_date} if logical_date is not None else {}
         result: DagRunResult = run_dag_file(spec["dag_id"], dag_file_source(spec), **kwargs)
+        return result
+
+    return run
+
+
+@pytest.fixture
+def run_built_dag(run_dag_file: Any) -> Any:
+    """``run_built_dag(builder, dag_id, test_kwargs=None, **params) -> DagRunResult``: a DAG file calling
+    ``tests.bigjobs.dags.<builder>`` with ``{"dag_id": dag_id, **params}``, run with ``dag.test(**test_kwargs)``
+    (the big-jobs DAG shapes: create then save, split then mapped creates then combine)."""
+    from tests.operators.dag_factory import dag_file_source
+
+    def run(builder: str, dag_id: str, test_kwargs: dict[str, Any] | None = None, **params: Any) -> DagRunResult:
+        source = dag_file_source({**params, "dag_id": dag_id}, f"tests.bigjobs.dags:{builder}")
+        result: DagRunResult = run_dag_file(dag_id, source, **(test_kwargs or {}))
         return result
 
     return run

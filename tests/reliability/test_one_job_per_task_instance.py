@@ -19,32 +19,12 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-from tests.conftest import VERTEX_CONN_ID
+from tests.conftest import VERTEX_CONN_ID, set_clock_offset
 from tests.timings import FAST
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 HOUR = 3600.0
 LIST_ROUTE = "gemini.batches.list"
-
-
-@pytest.fixture
-def runs_start_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``dag.test()`` runs start now, like a scheduled or cleared run (``dag.test()`` uses the logical date)."""
-    from airflow.models import dagrun
-
-    original = dagrun.get_or_create_dagrun
-
-    def starting_now(**kwargs: Any) -> Any:
-        return original(**{**kwargs, "start_date": dt.datetime.now(dt.UTC)})
-
-    monkeypatch.setattr(dagrun, "get_or_create_dagrun", starting_now)
-
-
-def set_clock_offset(emulator: EmulatorHandle, seconds: float) -> None:
-    """Run the emulator's clock ``seconds`` from the real one (negative: jobs created now look older)."""
-    store = emulator.app.store
-    with store.lock:
-        store.clock_offset = seconds
 
 
 def create_task(**kwargs: Any) -> dict[str, Any]:
