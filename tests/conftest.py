@@ -118,6 +118,42 @@ def emulator(genai_batch_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPat
     return genai_batch_emulator
 
 
+def set_clock_offset(emulator: EmulatorHandle, seconds: float) -> None:
+    """Run the emulator's clock ``seconds`` from the real one (negative: jobs created now look older). The
+    emulator runs in this process: its store is at hand; ``reset()`` puts the offset back to 0."""
+    store = emulator.app.store
+    with store.lock:
+        store.clock_offset = seconds
+
+
+@pytest.fixture
+def runs_start_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dag.test()`` runs start now, as a scheduled or cleared run does under the scheduler (``dag.test()`` uses
+    the logical date)."""
+    import datetime as dt
+
+    from airflow.models import dagrun
+
+    original = dagrun.get_or_create_dagrun
+
+    def starting_now(**kwargs: Any) -> Any:
+        return original(**{**kwargs, "start_date": dt.datetime.now(dt.UTC)})
+
+    monkeypatch.setattr(dagrun, "get_or_create_dagrun", starting_now)
+
+
+@pytest.fixture
+def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
+    """``emulator`` (the session's server, reset, both connections) with jobs that end in well under a second.
+
+    The one emulator fixture of the suite's DAG, operator, sensor and trigger tests: the server is started once
+    per session (per xdist worker) by the plugin and reset before each test, so every test starts empty."""
+    from tests.timings import FAST_JOB
+
+    emulator.configure(**FAST_JOB)
+    return emulator
+
+
 class DagRunResult:
     """What a ``dag.test()`` run left behind: the run's state, each task's state and XComs, and its output."""
 
@@ -145,8 +181,9 @@ class DagRunResult:
 def run_dag_file(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """``run_dag_file(dag_id, source, **test_kwargs) -> DagRunResult``: write ``source`` as a DAG file (removed
     after the test), import it, ``dag.test()`` its ``dag`` and read the run back. The one runner the DAG-spec
-    fixtures (``run_dag`` here, and those of common_ai, bigjobs and reliability) build on."""
-    import importlib.util
+    fixtures (``run_dag`` here, and those of common_ai and bigjobs, whose sources come from
+    ``tests/operators/dag_factory.py``, the suite's one DAG builder) build on."""
+    from tests.operators.dag_factory import dag_test_file
 
     written: list[Path] = []
 
@@ -154,11 +191,7 @@ def run_dag_file(dags_folder: Path, airflow_db: None, capfd: pytest.CaptureFixtu
         path = dags_folder / f"{dag_id}.py"
         path.write_text(source)
         written.append(path)
-        module_spec = importlib.util.spec_from_file_location(f"dag_{dag_id}", path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        dag_run = module.dag.test(**test_kwargs)
+        dag_run = dag_test_file(path, **test_kwargs)
         captured = capfd.readouterr()
         return DagRunResult(dag_run, captured.out + captured.err)
 
@@ -175,6 +208,21 @@ def run_dag(run_dag_file: Any) -> Any:
     def run(spec: dict[str, Any], logical_date: Any = None) -> DagRunResult:
         kwargs = {"logical_date": logical_date, "run_after": logical_date} if logical_date is not None else {}
         result: DagRunResult = run_dag_file(spec["dag_id"], dag_file_source(spec), **kwargs)
+        return result
+
+    return run
+
+
+@pytest.fixture
+def run_built_dag(run_dag_file: Any) -> Any:
+    """``run_built_dag(builder, dag_id, test_kwargs=None, **params) -> DagRunResult``: a DAG file calling
+    ``tests.bigjobs.dags.<builder>`` with ``{"dag_id": dag_id, **params}``, run with ``dag.test(**test_kwargs)``
+    (the big-jobs DAG shapes: create then save, split then mapped creates then combine)."""
+    from tests.operators.dag_factory import dag_file_source
+
+    def run(builder: str, dag_id: str, test_kwargs: dict[str, Any] | None = None, **params: Any) -> DagRunResult:
+        source = dag_file_source({**params, "dag_id": dag_id}, f"tests.bigjobs.dags:{builder}")
+        result: DagRunResult = run_dag_file(dag_id, source, **(test_kwargs or {}))
         return result
 
     return run

@@ -1,4 +1,5 @@
-"""DAGs of the big-jobs tests, built from JSON parameters so the DAG file ``dag.test()`` parses is two lines."""
+"""DAG shapes of the big-jobs tests, built from JSON parameters (their DAG files are written by
+``tests/operators/dag_factory.py``, so the file ``dag.test()`` parses is two lines)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from airflow_provider_genai_batch.operators import (
     GenAIBatchWriteResultsOperator,
 )
 from airflow_provider_genai_batch.policy.completion import CompletionPolicy
+from tests.timings import FAST
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.05}
 
 
-def create_then_save(dag_id: str, params_json: str) -> DAG:
+def create_then_save(params_json: str) -> DAG:
     """create (waits) >> save, with ``prices`` and optional asset ``outlets`` on both."""
     params = json.loads(params_json)
+    dag_id = params["dag_id"]
     outlets = [Asset(params["asset"])] if params.get("asset") else []
     with DAG(dag_id, schedule=None, start_date=START, catchup=False, render_template_as_native_obj=True) as dag:
         create = GenAIBatchCreateJobOperator(
@@ -54,9 +56,10 @@ def create_then_save(dag_id: str, params_json: str) -> DAG:
     return dag
 
 
-def sharded(dag_id: str, params_json: str) -> DAG:
+def sharded(params_json: str) -> DAG:
     """split >> create (mapped, at most ``max_active`` at once) >> combine."""
     params = json.loads(params_json)
+    dag_id = params["dag_id"]
     outlets = [Asset(params["asset"])] if params.get("asset") else []
     default_args = {"retries": params.get("retries", 0), "retry_delay": dt.timedelta(seconds=0)}
     with DAG(

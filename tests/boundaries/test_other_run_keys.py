@@ -11,9 +11,7 @@ from typing import Any
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-from tests.operators.test_exactly_once_cleared_run import runs_start_now, set_clock_offset
-
-__all__ = ["runs_start_now"]  # a fixture, imported for its name
+from tests.conftest import set_clock_offset
 
 HOUR = 3600.0
 

@@ -15,14 +15,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
-from tests.bigjobs import conftest as bigjobs
 from tests.bigjobs.test_gcs_sharding import BUCKET, SHARD_PREFIX, SOURCE
 from tests.bigjobs.test_sharding import PROMPTS, check_combined, request_line
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
-
-# The fixtures of the sharding DAG tests (``tests/bigjobs/conftest.py``), used here as they are.
-fast_emulator = bigjobs.fast_emulator
-run_built_dag = bigjobs.run_built_dag
 
 OTHER_PROMPTS = [f"the other run's prompt {i}" for i in range(len(PROMPTS))]
 OTHER_RUN_DATE = "2025-02-01T00:00:00+00:00"

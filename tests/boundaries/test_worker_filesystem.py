@@ -25,13 +25,8 @@ from airflow_provider_genai_batch.operators._destinations import TempNaming, res
 from airflow_provider_genai_batch.operators._inputs import OperatorInputError
 from airflow_provider_genai_batch.operators._shard_refs import run_token, shard_file_name
 from airflow_provider_genai_batch.operators.results import write_results
-from tests.bigjobs import conftest as bigjobs
 from tests.bigjobs.test_sharding import PROMPTS, request_line
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
-
-# The fixtures of the sharding DAG tests (``tests/bigjobs/conftest.py``), used here as they are.
-fast_emulator = bigjobs.fast_emulator
-run_built_dag = bigjobs.run_built_dag
 
 LOGICAL_DATE = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
 PRECIOUS = b"a file outside the results folder, which no task may touch\n"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from benchmarks.token_server import TokenServer, service_account_key
-from tests.common_ai.dags import dag_file_source
 from tests.conftest import STAGING_BUCKET, VERTEX_LOCATION, VERTEX_PROJECT, DagRunResult, set_connection
+from tests.operators.dag_factory import dag_file_source
 
 GEMINI_CONN = "pydanticai_gemini"
 VERTEX_CONN = "pydanticai_vertex"
@@ -76,7 +76,7 @@ def run_cai_dag(run_dag_file: Any) -> Any:
     """``run_cai_dag(spec) -> DagRunResult``: write the DAG file, ``dag.test()`` it, read back."""
 
     def run(spec: dict[str, Any]) -> DagRunResult:
-        result: DagRunResult = run_dag_file(spec["dag_id"], dag_file_source(spec))
+        result: DagRunResult = run_dag_file(spec["dag_id"], dag_file_source(spec, "tests.common_ai.dags:build_dag"))
         return result
 
     return run

@@ -1,4 +1,4 @@
-"""Build common-ai batch DAGs from a JSON-able spec, so ``dag.test()`` can parse the same DAG from the dags folder.
+"""Common-ai batch DAGs from a JSON-able spec (their DAG files are written by ``tests/operators/dag_factory.py``).
 
 A spec is ``{"dag_id", "style": "operator" | "decorator", "structured": bool, "retries": int, "task": {...}}``;
 ``task`` holds ``LLMBatchOperator`` keyword arguments (``requests`` for the operator; the decorated function
@@ -50,12 +50,3 @@ def build_dag(spec_json: str) -> DAG:
 
             batch()
     return dag
-
-
-def dag_file_source(spec: dict[str, Any]) -> str:
-    """The DAG file's text (Airflow's safe mode parses only files mentioning both words)."""
-    return (
-        "# An airflow DAG.\n"
-        "from tests.common_ai.dags import build_dag\n"
-        f"dag = build_dag({json.dumps(json.dumps(spec, sort_keys=True))})\n"
-    )

@@ -18,12 +18,6 @@ MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 BACKENDS = ["gemini", "vertex"]
 
 
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.configure(job_seconds=0.2, pending_seconds=0.05)
-    return emulator
-
-
 def _source(tmp_path: Path, backend: str) -> Any:
     """Gemini: a list of requests; Vertex: a local JSONL file (staged by the provider)."""
     if backend == "gemini":

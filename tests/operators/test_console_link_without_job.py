@@ -9,8 +9,8 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.links.genai_batch import JOB_URL_XCOM_KEY
+from tests.timings import FAST
 
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 
 

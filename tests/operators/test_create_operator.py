@@ -14,16 +14,10 @@ from airflow_provider_genai_batch.compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.links.genai_batch import JOB_NAME_XCOM_KEY, JOB_URL_XCOM_KEY
 from tests.conftest import STAGING_BUCKET, VERTEX_CONN_ID
+from tests.timings import FAST
 
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 PROMPTS = [{"contents": "alpha", "metadata": {"key": "a"}}, {"contents": "beta", "metadata": {"key": "b"}}]
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
-
-
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.configure(job_seconds=0.3, pending_seconds=0.1)
-    return emulator
 
 
 def create_task(**kwargs: Any) -> dict[str, Any]:

@@ -11,17 +11,11 @@ import pytest
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from tests.conftest import VERTEX_CONN_ID
+from tests.timings import FAST
 
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 MANIFEST = "{{ ti.xcom_pull(task_ids='create') }}"
 USAGE_ZERO = {"cached_tokens": 0, "thoughts_tokens": 0}
 PROMPTS = [{"contents": "alpha", "metadata": {"key": "a"}}, {"contents": "beta", "metadata": {"key": "b"}}]
-
-
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.configure(job_seconds=0.3, pending_seconds=0.1)
-    return emulator
 
 
 def submit(**kwargs: Any) -> dict[str, Any]:

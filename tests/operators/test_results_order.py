@@ -13,9 +13,9 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
+from tests.timings import FAST
 
 N = 9
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 MANIFEST = "{{ ti.xcom_pull(task_ids='create') }}"
 
 

@@ -316,6 +316,11 @@ def _prepare(emulator: EmulatorHandle, dag_id: str) -> dict[str, Any]:
         emulator.add_outcome(failed_requests={1: 429})
     if dag_id == "genai_batch_completion_sharded":  # a shard's follow-up cut from its shard file is scanned too
         emulator.add_outcome("EXPIRED", expired_done=1, match_display_name="shard-1--")
+    if dag_id == "genai_batch_common_ai":
+        # common-ai polls at most every 30 s (its minimum): its two jobs end at once, so each task's first read
+        # finds the job done instead of sleeping 30 s. The deferrable run still defers (common-ai defers before
+        # its first read), so its trigger still runs and is sampled.
+        emulator.add_outcome(job_seconds=0.0, pending_seconds=0.0, count=2)
     return {}
 
 

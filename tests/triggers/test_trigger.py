@@ -19,20 +19,13 @@ from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.policy.events import validate_event
 from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
 from tests.conftest import GEMINI_CONN_ID, VERTEX_CONN_ID
-
-FAST = {"poll_interval": 0.05, "min_poll_interval": 0.05}
+from tests.timings import FAST
 
 
 @pytest.fixture(autouse=True)
 async def _close_async_clients() -> Any:
     yield
     await client_cache.close_loop_clients()
-
-
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.configure(job_seconds=0.2, pending_seconds=0.05)
-    return emulator
 
 
 def create_job(conn_id: str = GEMINI_CONN_ID, prompts: list[str] | None = None) -> BatchJob:

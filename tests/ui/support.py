@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.timings import FAST
+
 PROMPTS = [{"contents": "alpha", "metadata": {"key": "a"}}, {"contents": "beta", "metadata": {"key": "b"}}]
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 #: Username and role of each signed-in actor.
 USERS: dict[str, tuple[str, str | None]] = {
     "admin": ("admin1", "ADMIN"),

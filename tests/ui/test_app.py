@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
 from airflow_provider_genai_batch.ui.app import CSRF_HEADER
+from tests.timings import FAST
 
 PROMPTS = [{"contents": "alpha", "metadata": {"key": "a"}}, {"contents": "beta", "metadata": {"key": "b"}}]
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 ENDPOINTS = [
     ("GET", "/jobs"),
     ("GET", "/ti"),

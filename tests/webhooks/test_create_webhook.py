@@ -11,11 +11,10 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from tests.conftest import GEMINI_CONN_ID, gemini_connection, set_connection
+from tests.timings import FAST_ARMED
 
 #: Nothing listens there: the emulator's delivery fails fast, which these tests do not look at.
 RECEIVER = "http://127.0.0.1:9/genai-batch-webhooks/deliveries"
-#: The deferred wait is armed (the job names the receiver), and no delivery arrives: a short fallback poll ends it.
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1, "webhook_fallback_interval": 0.1}
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def requested(emulator: EmulatorHandle) -> dict[str, Any]:
 
 
 def create_spec(dag_id: str, **kwargs: Any) -> dict[str, Any]:
-    task = {"class": "GenAIBatchCreateJobOperator", "task_id": "create", "model": "gemini-2.5-flash", **FAST}
+    task = {"class": "GenAIBatchCreateJobOperator", "task_id": "create", "model": "gemini-2.5-flash", **FAST_ARMED}
     return {"dag_id": dag_id, "tasks": [{**task, **kwargs}]}
 
 

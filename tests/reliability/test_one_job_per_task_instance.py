@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,39 +19,12 @@ import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
-from tests.conftest import VERTEX_CONN_ID
+from tests.conftest import VERTEX_CONN_ID, set_clock_offset
+from tests.timings import FAST
 
-FAST = {"poll_interval": 0.1, "min_poll_interval": 0.1}
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 HOUR = 3600.0
 LIST_ROUTE = "gemini.batches.list"
-
-
-@pytest.fixture
-def fast_emulator(emulator: EmulatorHandle) -> Iterator[EmulatorHandle]:
-    emulator.configure(job_seconds=0.3, pending_seconds=0.1)
-    yield emulator
-    set_clock_offset(emulator, 0.0)
-
-
-@pytest.fixture
-def runs_start_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``dag.test()`` runs start now, like a scheduled or cleared run (``dag.test()`` uses the logical date)."""
-    from airflow.models import dagrun
-
-    original = dagrun.get_or_create_dagrun
-
-    def starting_now(**kwargs: Any) -> Any:
-        return original(**{**kwargs, "start_date": dt.datetime.now(dt.UTC)})
-
-    monkeypatch.setattr(dagrun, "get_or_create_dagrun", starting_now)
-
-
-def set_clock_offset(emulator: EmulatorHandle, seconds: float) -> None:
-    """Run the emulator's clock ``seconds`` from the real one (negative: jobs created now look older)."""
-    store = emulator.app.store
-    with store.lock:
-        store.clock_offset = seconds
 
 
 def create_task(**kwargs: Any) -> dict[str, Any]:
@@ -100,6 +72,9 @@ class TestClearedRun:
         assert fast_emulator.stats()["jobs_created"] == 26  # the first run's job and the 25 others: no second
         assert second.value("create")["reattached"] is True
         assert second.value("create")["job_name"] == first.value("create")["job_name"]
+        # The reattached job is read again, not taken from the sparse list (no results location, stale counts there).
+        for field in ("results", "request_counts", "state"):
+            assert second.value("create")[field] == first.value("create")[field], field
 
     @pytest.mark.parametrize("deferrable", MODES)
     def test_an_oldest_first_list_still_finds_the_job(
