@@ -25,6 +25,7 @@ from airflow_provider_genai_batch.ui.access import can_edit_dag, can_read_connec
 from airflow_provider_genai_batch.ui.binding import verify, verify_followup
 from airflow_provider_genai_batch.ui.errors import ui_error_text
 from airflow_provider_genai_batch.ui.records import JobRecord, read_records
+from airflow_provider_genai_batch.ui.views import task_instance_json
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -71,15 +72,7 @@ def _owner(record: JobRecord, job: BatchJob, attempt: int = 1) -> Owner:
 
 
 def _owner_json(owner: Owner) -> dict[str, Any]:
-    return {
-        "dag_id": owner.dag_id,
-        "run_id": owner.run_id,
-        "task_id": owner.task_id,
-        "map_index": owner.map_index,
-        "task_state": owner.ti_state,
-        "dag_run_state": owner.dag_run_state,
-        "attempt": owner.attempt,
-    }
+    return {**task_instance_json(owner), "dag_run_state": owner.dag_run_state, "attempt": owner.attempt}
 
 
 def _entry(decision: ReapDecision, reason: str | None = None) -> dict[str, Any]:

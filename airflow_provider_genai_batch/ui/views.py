@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_genai_batch.client.models import JobState
 from airflow_provider_genai_batch.links.urls import console_url, safe_console_url
@@ -63,15 +63,34 @@ def _next_poll(record: JobRecord | None, state: JobState, now: float) -> float |
     return round(interval - (elapsed % interval), 1) if interval > 0 else None
 
 
-def _owner(record: JobRecord) -> dict[str, Any]:
+class TaskInstanceRef(Protocol):
+    """What a job's record and a reaping owner both say about the task instance behind a job."""
+
+    @property
+    def dag_id(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def map_index(self) -> int: ...
+    @property
+    def ti_state(self) -> str | None: ...
+
+
+def task_instance_json(ref: TaskInstanceRef) -> dict[str, Any]:
+    """The task instance behind a job, as the jobs page and the reaper's report show it."""
     return {
-        "dag_id": record.dag_id,
-        "run_id": record.run_id,
-        "task_id": record.task_id,
-        "map_index": record.map_index,
-        "task_state": record.ti_state,
-        "recorded_at": _iso(record.created),
+        "dag_id": ref.dag_id,
+        "run_id": ref.run_id,
+        "task_id": ref.task_id,
+        "map_index": ref.map_index,
+        "task_state": ref.ti_state,
     }
+
+
+def _owner(record: JobRecord) -> dict[str, Any]:
+    return {**task_instance_json(record), "recorded_at": _iso(record.created)}
 
 
 def unverified_row(record: JobRecord, *, reason: str, error: str | None = None) -> dict[str, Any]:
