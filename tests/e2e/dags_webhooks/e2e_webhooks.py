@@ -2,7 +2,8 @@
 connections that name the deployment's webhook receiver (``webhook_url``).
 
 ``e2e_webhooks_on`` polls every 300 s, so only a delivery can end its wait within the test's time;
-``e2e_webhooks_lost`` polls every few seconds against an emulator that loses every delivery;
+``e2e_webhooks_lost`` is armed too (its job names the receiver), with its fallback poll scaled down to a few seconds,
+against an emulator that loses every delivery;
 ``e2e_webhooks_sensor`` creates a job and waits for it with the deferrable sensor, polling every 300 s.
 """
 
@@ -18,9 +19,9 @@ from tests.e2e.support import PROMPTS
 
 START = dt.datetime(2024, 1, 1)
 
-for dag_id, conn_id, poll_interval, min_poll_interval in (
-    ("e2e_webhooks_on", "genai_batch_wh_on", 300.0, 300.0),
-    ("e2e_webhooks_lost", "genai_batch_wh_lost", 3.0, 1.0),
+for dag_id, conn_id, poll_interval, min_poll_interval, fallback in (
+    ("e2e_webhooks_on", "genai_batch_wh_on", 300.0, 300.0, 300.0),
+    ("e2e_webhooks_lost", "genai_batch_wh_lost", 3.0, 1.0, 3.0),
 ):
     with DAG(dag_id=dag_id, schedule=None, start_date=START, catchup=False, tags=["e2e", "webhooks"]) as dag:
         GenAIBatchCreateJobOperator(
@@ -31,6 +32,7 @@ for dag_id, conn_id, poll_interval, min_poll_interval in (
             deferrable=True,
             poll_interval=poll_interval,
             min_poll_interval=min_poll_interval,
+            webhook_fallback_interval=fallback,
         )
     globals()[dag_id] = dag
 
