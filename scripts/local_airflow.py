@@ -27,7 +27,8 @@ Command line (``make demo-ui``, ``make demo-ui SHAPE=production``)::
 
 A component's death does not stop ``up`` (as in a real deployment, the others carry on: a dead triggerer's
 triggers move to a live one, a dead worker's tasks are retried on another): ``up`` prints the death, ends what is
-left of that component's process group, and records it; ``status`` lists it under ``dead`` and exits 3;
+left of that component's process group, and records it; ``status`` lists it under ``dead`` and exits 3 (its
+``exit_code`` is null for the second before ``up`` has recorded it);
 ``restart NAME`` starts it again (any Airflow component; not the database, the broker or an emulator), and
 ``up --restart-dead`` restarts each dead Airflow component at once, as a supervisor would.
 

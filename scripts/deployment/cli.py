@@ -214,6 +214,8 @@ def _status(args: argparse.Namespace) -> int:
     for component in state["components"]:
         # ``up`` records a death within a second; the PID check covers the moments before that.
         component["alive"] = bool(component.get("alive", True)) and _pid_alive(int(component["pid"]))
+        if not component["alive"]:
+            component.setdefault("exit_code", None)  # None: dead, and ``up`` has not recorded its exit code yet
     state["running"] = _pid_alive(int(state["controller_pid"]))
     state["dead"] = [c["name"] for c in state["components"] if not c["alive"]]
     with contextlib.suppress(httpx.HTTPError, AirflowError):

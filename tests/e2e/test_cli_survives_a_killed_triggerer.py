@@ -131,9 +131,14 @@ def test_a_killed_triggerer_leaves_up_running_and_the_run_finishes_on_the_other(
 
     victim = int(components["triggerer"]["pid"])
     os.kill(victim, signal.SIGKILL)  # kill -9, from outside
-    code, shown = wait_until(
-        lambda: (seen := status(home))[0] == DEGRADED and seen, 30, "`status` reporting the dead triggerer"
-    )
+
+    # ``status`` sees the death by PID at once (``exit_code`` None) and the exit code once ``up`` has recorded it
+    def death_recorded() -> tuple[int, dict[str, Any]] | None:
+        seen = status(home)
+        recorded = seen[0] == DEGRADED and by_name(seen[1])["triggerer"].get("exit_code") is not None
+        return seen if recorded else None
+
+    code, shown = wait_until(death_recorded, 30, "`status` reporting the dead triggerer and its exit code")
     assert shown["running"] and shown["dead"] == ["triggerer"], shown
     dead = by_name(shown)["triggerer"]
     assert dead["pid"] == victim and not dead["alive"] and dead["exit_code"] == -signal.SIGKILL, dead
