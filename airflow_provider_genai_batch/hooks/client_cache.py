@@ -72,12 +72,18 @@ _settings_by_fingerprint: dict[str, ClientSettings] = {}
 
 
 def shared_settings(fingerprint: str, build: Callable[[], ClientSettings]) -> ClientSettings:
-    """The process's settings object for a connection fingerprint, built once."""
+    """The process's settings object for a connection fingerprint, built once (the first stored is kept).
+
+    ``build`` runs outside the lock: in a triggerer, a build in a worker thread masks secrets, which waits for the
+    event loop, and the loop itself calls this function; holding the lock across ``build`` deadlocked the two.
+    """
     with _settings_lock:
         settings = _settings_by_fingerprint.get(fingerprint)
-        if settings is None:
-            settings = _settings_by_fingerprint[fingerprint] = build()
+    if settings is not None:
         return settings
+    built = build()
+    with _settings_lock:
+        return _settings_by_fingerprint.setdefault(fingerprint, built)
 
 
 def sync_client(conn_id: str, fingerprint: str, build: Callable[[], GenAIBatchClient]) -> GenAIBatchClient:

@@ -142,3 +142,30 @@ async def test_triggers_created_together_share_one_read_and_later_ones_see_an_ed
     assert "API key not valid" in failed.reason
     assert "revoked-key" not in str(event)
     assert len(reads.calls) == 2
+
+
+async def test_a_settings_build_that_waits_on_the_event_loop_does_not_deadlock_it() -> None:
+    """A triggerer deadlock seen in the e2e run: common-ai's adapter, built in a thread, held the settings lock while
+    its build masked a secret (``mask_secret`` in a triggerer thread waits for the event loop), and the loop itself
+    was waiting for that lock in a trigger's connection read. Builds now run outside the lock."""
+    from airflow_provider_genai_batch.client import ClientSettings
+
+    loop = asyncio.get_running_loop()
+    building = asyncio.Event()
+    in_thread = ClientSettings(backend="gemini", api_key="k-thread", base_url="http://127.0.0.1:9")
+    on_loop = ClientSettings(backend="gemini", api_key="k-loop", base_url="http://127.0.0.1:9")
+
+    def build_that_waits_on_the_loop() -> ClientSettings:
+        loop.call_soon_threadsafe(building.set)
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(timeout=5)  # as mask_secret's comms do
+        return in_thread
+
+    fingerprint = f"deadlock-{time.monotonic_ns()}"
+    worker = loop.run_in_executor(
+        None, client_cache.shared_settings, fingerprint + "-thread", build_that_waits_on_the_loop
+    )
+    await asyncio.wait_for(building.wait(), 5)
+    # the event loop's own read of another connection, synchronous as in GenAIBatchHook._aread_settings
+    assert client_cache.shared_settings(fingerprint + "-loop", lambda: on_loop) is on_loop
+    assert await asyncio.wait_for(worker, 10) is in_thread
+    assert client_cache.shared_settings(fingerprint + "-thread", lambda: on_loop) is in_thread  # built once, kept
