@@ -47,14 +47,18 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# The unit layer starts many Python processes (two xdist workers; DAG runs, CLIs and import checks in
+# The unit layer starts many Python processes (four xdist workers; DAG runs, CLIs and import checks in
 # subprocesses), each importing Airflow: their bytecode is cached once, in the venv, also where
 # PYTHONDONTWRITEBYTECODE is set (without the cache every process compiles about 2,000 modules from source,
 # about 2.5 s of CPU each, and pytest rewrites the package's asserts again in each worker).
 TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(VENV)/pycache
+# The three layers' pytest commands, used by their own targets and by `test`.
+RUN_UNIT := $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m "not e2e" -n 4
+RUN_E2E := $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m e2e --durations=10
+RUN_LOWEST := $(TEST_ENV) $(LOWEST_VENV)/bin/python -m pytest -q -m "not e2e"
 
 unit: install
-	$(TEST_ENV) $(VENV)/bin/python -m pytest -m "not e2e" -q -n 4
+	$(RUN_UNIT)
 
 # The UI browser test drives Debian's chromium (never a downloaded browser); installed once, quietly.
 chromium:
@@ -67,7 +71,7 @@ services:
 
 # One deployment at a time (tests/e2e/conftest.py orders them); the ten slowest steps are listed at the end.
 e2e: install chromium services
-	$(TEST_ENV) $(VENV)/bin/python -m pytest -m e2e -q --durations=10
+	$(RUN_E2E)
 
 $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) venv --quiet --allow-existing --python 3.11 $(LOWEST_VENV)
@@ -77,7 +81,7 @@ $(LOWEST_VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 # The provider layer on the lowest supported Airflow (the locked venv has the latest).
 test-lowest: $(LOWEST_VENV)/.synced
-	$(TEST_ENV) $(LOWEST_VENV)/bin/python -m pytest -q -n 4 -m "not e2e" $(LOWEST_TESTS)
+	$(RUN_LOWEST) -n 4 $(LOWEST_TESTS)
 
 # The user guide and reference (docs/site/conf.py): every page read afresh (-E), any warning fails the build (-W),
 # nitpicky cross-references (-n); internal links and #anchors are checked, external ones are not (offline).
@@ -88,14 +92,14 @@ docs: install
 # Everything but the real-Airflow tests runs on four workers (most tests wait on sockets and Airflow's loops: four
 # keep both cores busy). Then the real deployments (e2e) run one at a time while the lowest-Airflow layer runs beside
 # them at the lowest CPU priority (nice 19): the deployments mostly wait on their loops, so the spare CPU goes to
-# it and theirs is not taken. Its output is printed after the e2e summary; either failing fails the target.
+# it and theirs is not taken. Its output is printed after the e2e summary; either failing fails the target. It
+# leaves .pytest_cache alone (-p no:cacheprovider), which the e2e run beside it writes.
 LOWEST_LOG := $(CURDIR)/.test-lowest.log
 test: lint typecheck docs $(LOWEST_VENV)/.synced
-	$(TEST_ENV) $(VENV)/bin/python -m pytest -q -n 4 -m "not e2e"
+	$(RUN_UNIT)
 	$(MAKE) --no-print-directory chromium services
-	@$(TEST_ENV) nice -n 19 $(LOWEST_VENV)/bin/python -m pytest -q -n 2 -m "not e2e" -p no:cacheprovider \
-		$(LOWEST_TESTS) > $(LOWEST_LOG) 2>&1 & lowest=$$!; \
-	$(TEST_ENV) $(VENV)/bin/python -m pytest -q -m e2e --durations=10; e2e=$$?; \
+	@nice -n 19 $(RUN_LOWEST) -n 2 -p no:cacheprovider $(LOWEST_TESTS) > $(LOWEST_LOG) 2>&1 & lowest=$$!; \
+	$(RUN_E2E); e2e=$$?; \
 	wait $$lowest; low=$$?; \
 	echo "--- the provider layer on Airflow $(LOWEST_AIRFLOW) (ran beside e2e; $(LOWEST_LOG)) ---"; \
 	cat $(LOWEST_LOG); \
