@@ -39,6 +39,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n``: tests spread one by one, the modules of ``ONE_WORKER_MODULES`` whole (``xdist_scheduling``)."""
+    if config.getvalue("dist") != "load":
+        return None  # a distribution mode asked for by name
+    from tests.xdist_scheduling import ONE_WORKER_MODULES, ModuleGroupScheduling
+
+    return ModuleGroupScheduling(config, log, modules=ONE_WORKER_MODULES)
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     """The session's AIRFLOW_HOME."""

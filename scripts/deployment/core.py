@@ -35,7 +35,7 @@ from scripts.deployment.database import (
     migrated_template,
     redact_url,
 )
-from scripts.deployment.env import CORE_COMPONENTS, airflow_env
+from scripts.deployment.env import API_SERVER_ENV, CORE_COMPONENTS, airflow_env
 from scripts.deployment.hostname import COMPONENT_ENV, HOSTNAME_CALLABLE
 from scripts.deployment.inspect import Inspection
 from scripts.deployment.processes import (
@@ -397,6 +397,8 @@ class LocalAirflow(TriggererControl, Inspection, RestApi):
     def _start_component(self, name: str) -> ManagedProcess:
         suffix = f".{self._restarts}" if name in self.processes and self._restarts else ""
         env = dict(self._env)
+        if name == "api-server":
+            env |= API_SERVER_ENV
         if self.role_of(name) == "triggerer":
             # Its job row's hostname names the process (``triggerer_jobs``).
             env |= {COMPONENT_ENV: name, "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE}

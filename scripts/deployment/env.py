@@ -10,6 +10,17 @@ from typing import Any
 #: Components started once each, in this order (triggerers and Celery workers are started N times on top).
 CORE_COMPONENTS = ("api-server", "scheduler", "dag-processor")
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+#: The api-server's metadata-database pool (Airflow's default is 5 + 10 overflow). Airflow 3.3 checks every
+#: request's token for revocation with a synchronous query on the api-server's event loop (apache/airflow#66493;
+#: the fix, apache/airflow#73422, is open): when a burst of task starts has checked out every pooled connection,
+#: that query blocks the loop for the pool's 30 s timeout while the requests holding the connections wait for the
+#: loop to release them. The crash matrix's 13 simultaneous task starts stalled 91 s that way (three timeouts) and
+#: every cell missed its point. A pool larger than any burst here cannot run dry (PostgreSQL allows 300
+#: connections, see ``database.py``; Airflow applies no pool settings to SQLite).
+API_SERVER_ENV = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "10",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "50",
+}
 
 
 def airflow_env(

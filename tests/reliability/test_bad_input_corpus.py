@@ -920,7 +920,9 @@ async def test_trigger_on_an_unknown_state_times_out_never_succeeds(
     trigger = GenAIBatchJobTrigger(
         genai_batch_conn_id="rel_respx",
         job_name="batches/abc",
-        deadline=time.time() + 0.6,
+        # Long enough for polls after the first on a loaded machine, where the first read (the connection looked
+        # up, the client built) took about a second: a 0.6 s deadline left room for one poll only.
+        deadline=time.time() + 2.0,
         poll_interval=0.05,
         min_poll_interval=0.05,
     )
