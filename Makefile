@@ -90,20 +90,26 @@ docs: install
 	@echo "docs/_build/html/index.html"
 
 # Everything but the real-Airflow tests runs on four workers (most tests wait on sockets and Airflow's loops: four
-# keep both cores busy). Then the real deployments (e2e) run one at a time while the lowest-Airflow layer runs beside
-# them at the lowest CPU priority (nice 19): the deployments mostly wait on their loops, so the spare CPU goes to
-# it and theirs is not taken. Its output is printed after the e2e summary; either failing fails the target. It
-# leaves .pytest_cache alone (-p no:cacheprovider), which the e2e run beside it writes.
+# keep both cores busy). Then three runs side by side: the deployments of tests/e2e, one after the other; those of
+# the other packages (the crash matrix, HA triggerers, the production shape: each its own PostgreSQL), one after
+# the other; and the provider layer on the lowest Airflow at the lowest CPU priority (nice 19). The deployments
+# mostly wait on their loops, so two of them at once and the spare CPU to the lowest layer beat one at a time.
+# The two side runs' logs are printed after the tests/e2e summary; any of the three failing fails the target.
+E2E_OTHERS_LOG := $(CURDIR)/.test-e2e-others.log
 LOWEST_LOG := $(CURDIR)/.test-lowest.log
 test: lint typecheck docs $(LOWEST_VENV)/.synced
 	$(RUN_UNIT)
 	$(MAKE) --no-print-directory chromium services
-	@nice -n 19 $(RUN_LOWEST) -n 2 -p no:cacheprovider $(LOWEST_TESTS) > $(LOWEST_LOG) 2>&1 & lowest=$$!; \
-	$(RUN_E2E); e2e=$$?; \
+	@nice -n 19 $(RUN_LOWEST) -n 2 $(LOWEST_TESTS) > $(LOWEST_LOG) 2>&1 & lowest=$$!; \
+	$(RUN_E2E) --ignore=tests/e2e > $(E2E_OTHERS_LOG) 2>&1 & others=$$!; \
+	$(RUN_E2E) tests/e2e; e2e=$$?; \
+	wait $$others; oth=$$?; \
 	wait $$lowest; low=$$?; \
-	echo "--- the provider layer on Airflow $(LOWEST_AIRFLOW) (ran beside e2e; $(LOWEST_LOG)) ---"; \
+	echo "--- the other real deployments (ran beside tests/e2e; $(E2E_OTHERS_LOG)) ---"; \
+	cat $(E2E_OTHERS_LOG); \
+	echo "--- the provider layer on Airflow $(LOWEST_AIRFLOW) (ran beside them; $(LOWEST_LOG)) ---"; \
 	cat $(LOWEST_LOG); \
-	test $$e2e -eq 0 && test $$low -eq 0
+	test $$e2e -eq 0 && test $$oth -eq 0 && test $$low -eq 0
 
 demo: install
 	$(PY) scripts/demo.py
