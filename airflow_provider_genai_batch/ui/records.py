@@ -21,6 +21,7 @@ from airflow_provider_genai_batch.links.genai_batch import (
 )
 from airflow_provider_genai_batch.policy.completion import ATTEMPTS_XCOM_KEY
 from airflow_provider_genai_batch.policy.defaults import DEFAULT_CONN_ID
+from airflow_provider_genai_batch.policy.wait_settings import WaitSettings
 
 _KEYS = (JOB_NAME_XCOM_KEY, REATTACHED_XCOM_KEY, KEY_PROOF_XCOM_KEY, ATTEMPTS_XCOM_KEY, "return_value")
 #: Attempts of one task read at most (a completion policy allows 100).
@@ -46,9 +47,13 @@ class JobRecord:
     manifest: dict[str, Any] | None = None
     ti_state: str | None = None
     ti_start: dt.datetime | None = None
-    poll_interval: float | None = None
-    min_poll_interval: float | None = None
+    #: The deferred wait, from its trigger's kwargs (``None`` when the task is not deferred on this job, or the
+    #: kwargs do not make valid wait settings).
+    wait: WaitSettings | None = None
+    #: The trigger was told a webhook receiver is armed for the job: polling is only its fallback.
+    webhook_armed: bool = False
     started_at: float | None = None
+    deadline: float | None = None
     created: dt.datetime | None = None
     key_proof: list[Any] | None = None
     dag_run_state: str | None = None
@@ -181,18 +186,42 @@ def _add_task_details(session: Any, record: JobRecord, ti_model: Any, rtif_model
     if ti.trigger_id is not None:
         trigger = session.get(trigger_model, ti.trigger_id)
         kwargs = getattr(trigger, "kwargs", None) or {}
-        if isinstance(kwargs, dict) and kwargs.get("job_name") == record.job_name:
-            record.poll_interval = _number(kwargs.get("poll_interval"))
-            record.min_poll_interval = _number(kwargs.get("min_poll_interval"))
-            record.started_at = _number(kwargs.get("started_at"))
-            conn = kwargs.get("genai_batch_conn_id")
-            if isinstance(conn, str) and conn:
-                record.conn_id = conn
+        if isinstance(kwargs, dict):
+            apply_trigger_kwargs(record, kwargs)
+
+
+def apply_trigger_kwargs(record: JobRecord, kwargs: dict[str, Any]) -> None:
+    """What the task's trigger says of its wait (its settings, armed or not, start, deadline, connection), when the
+    trigger waits on the record's job; a value of the wrong type is left out.
+
+    Example::
+
+        apply_trigger_kwargs(record, trigger.serialize()[1])
+        record.wait.poll_interval   # 600.0
+    """
+    if kwargs.get("job_name") != record.job_name:
+        return
+    record.wait = _wait_settings(kwargs)
+    record.webhook_armed = kwargs.get("webhook_armed") is True
+    record.started_at = _number(kwargs.get("started_at"))
+    record.deadline = _number(kwargs.get("deadline"))
+    conn = kwargs.get("genai_batch_conn_id")
+    if isinstance(conn, str) and conn:
+        record.conn_id = conn
 
 
 def _state_text(state: Any) -> str | None:
     """A task or DAG run state as its lowercase text (``None`` when unset)."""
     return str(state.value if hasattr(state, "value") else state) if state else None
+
+
+def _wait_settings(kwargs: dict[str, Any]) -> WaitSettings | None:
+    """The wait settings a trigger was given, checked as the trigger checks them (``None`` if they are not valid:
+    the kwargs are written by the task, which a DAG's editor controls)."""
+    try:
+        return WaitSettings.from_kwargs(kwargs)
+    except (TypeError, ValueError):
+        return None
 
 
 def _number(value: Any) -> float | None:

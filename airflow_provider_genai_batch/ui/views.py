@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_genai_batch.client.models import JobState
 from airflow_provider_genai_batch.links.urls import console_url, safe_console_url
-from airflow_provider_genai_batch.policy.defaults import DEFAULT_MIN_POLL_INTERVAL
 from airflow_provider_genai_batch.policy.idempotency import key_from_display_name, key_from_labels
-from airflow_provider_genai_batch.policy.polling import PollingSchedule
 
 if TYPE_CHECKING:
     from airflow_provider_genai_batch.client.models import BatchJob
@@ -50,17 +48,19 @@ def _results(job: BatchJob) -> dict[str, Any] | None:
 
 
 def _next_poll(record: JobRecord | None, state: JobState, now: float) -> float | None:
-    """Seconds until the trigger's next poll, from the shared policy (``None`` when nothing polls)."""
+    """Seconds until the trigger's next poll, from the wait settings the trigger runs on (``None`` when nothing
+    polls). An armed wait polls only every ``webhook_fallback_interval``; any wait polls at its deadline."""
     if record is None or state.is_terminal or record.ti_state != "deferred":
         return None
-    if record.started_at is None or record.poll_interval is None:
+    if record.started_at is None or record.wait is None:
         return None
-    schedule = PollingSchedule(
-        min_interval=record.min_poll_interval or DEFAULT_MIN_POLL_INTERVAL, max_interval=record.poll_interval
-    )
+    schedule = record.wait.schedule_for(webhook_armed=record.webhook_armed)
     elapsed = max(now - record.started_at, 0.0)
     interval = schedule.interval(elapsed)
-    return round(interval - (elapsed % interval), 1) if interval > 0 else None
+    wait = interval - (elapsed % interval)
+    if record.deadline is not None:
+        wait = min(wait, max(record.deadline - now, 0.0))
+    return round(wait, 1)
 
 
 class TaskInstanceRef(Protocol):
@@ -107,6 +107,7 @@ def unverified_row(record: JobRecord, *, reason: str, error: str | None = None) 
         "created": None,
         "elapsed_seconds": None,
         "next_poll_seconds": None,
+        "webhook_armed": False,
         "error": None,
         "read_error": error,
         "results": None,
@@ -151,6 +152,7 @@ def job_row(record: JobRecord | None, job: BatchJob, *, now: float) -> dict[str,
         "created": _iso(job.create_time),
         "elapsed_seconds": elapsed,
         "next_poll_seconds": _next_poll(record, state, now),
+        "webhook_armed": record.webhook_armed if record is not None else False,
         "error": job.error.describe() if job.error is not None else None,
         "read_error": None,
         "results": _results(job),

@@ -8,7 +8,9 @@ import datetime as dt
 
 from airflow_provider_genai_batch.client.models import BatchJob
 from airflow_provider_genai_batch.policy.polling import PollingSchedule
-from airflow_provider_genai_batch.ui.records import JobRecord, env_connection_ids
+from airflow_provider_genai_batch.policy.wait_settings import WaitSettings
+from airflow_provider_genai_batch.triggers.genai_batch import GenAIBatchJobTrigger
+from airflow_provider_genai_batch.ui.records import JobRecord, apply_trigger_kwargs, env_connection_ids
 from airflow_provider_genai_batch.ui.service import TTLCache
 from airflow_provider_genai_batch.ui.views import job_row, summary, unverified_row
 
@@ -31,8 +33,7 @@ def deferred_record(**extra: object) -> JobRecord:
     fields: dict[str, object] = {
         "ti_state": "deferred",
         "started_at": NOW - 100,
-        "poll_interval": 30.0,
-        "min_poll_interval": 5.0,
+        "wait": WaitSettings(poll_interval=30.0, min_poll_interval=5.0),
     }
     fields.update(extra)
     return JobRecord("d", "r", "t", -1, job_name="batches/abc", **fields)  # type: ignore[arg-type]
@@ -57,9 +58,53 @@ def test_row_of_a_running_deferred_job() -> None:
     }
 
 
+def test_an_armed_wait_shows_the_fallback_poll_not_the_adaptive_one() -> None:
+    """With a webhook receiver armed the trigger polls every ``webhook_fallback_interval`` (30 min by default): the
+    page says so, instead of the adaptive schedule's 5 s."""
+    row = job_row(deferred_record(webhook_armed=True), running_job(), now=NOW)
+    assert row["next_poll_seconds"] == 1800.0 - 100.0
+    assert row["webhook_armed"] is True
+    assert job_row(deferred_record(), running_job(), now=NOW)["webhook_armed"] is False
+
+
+def test_the_record_reads_the_wait_from_the_triggers_own_kwargs() -> None:
+    """The page's next poll comes from the settings the trigger runs on, as the trigger serialized them."""
+    trigger = GenAIBatchJobTrigger(
+        genai_batch_conn_id="genai_batch_other",
+        job_name="batches/abc",
+        deadline=NOW + 7200,
+        started_at=NOW - 100,
+        poll_interval=120.0,
+        webhook_fallback_interval=900.0,
+        webhook_armed=True,
+    )
+    record = JobRecord("d", "r", "t", -1, job_name="batches/abc", ti_state="deferred")
+    apply_trigger_kwargs(record, trigger.serialize()[1])
+    assert record.wait == trigger.wait and record.webhook_armed is True
+    assert (record.started_at, record.deadline, record.conn_id) == (NOW - 100, NOW + 7200, "genai_batch_other")
+    assert job_row(record, running_job(), now=NOW)["next_poll_seconds"] == 800.0
+
+    other_job = JobRecord("d", "r", "t", -1, job_name="batches/other")
+    apply_trigger_kwargs(other_job, trigger.serialize()[1])  # a trigger waiting on another job says nothing
+    assert other_job.wait is None and other_job.started_at is None
+
+    hostile = JobRecord("d", "r", "t", -1, job_name="batches/abc")
+    apply_trigger_kwargs(hostile, {**trigger.serialize()[1], "poll_interval": "soon", "webhook_armed": "yes"})
+    assert hostile.wait is None and hostile.webhook_armed is False
+
+
+def test_the_next_poll_is_never_after_the_deadline() -> None:
+    """A wait polls at its deadline whatever its schedule (armed or not)."""
+    row = job_row(deferred_record(webhook_armed=True, deadline=NOW + 60), running_job(), now=NOW)
+    assert row["next_poll_seconds"] == 60.0
+    assert job_row(deferred_record(deadline=NOW - 5), running_job(), now=NOW)["next_poll_seconds"] == 0.0
+
+
 def test_no_next_poll_when_nothing_polls() -> None:
     assert job_row(deferred_record(ti_state="success"), running_job(), now=NOW)["next_poll_seconds"] is None
     assert job_row(None, running_job(), now=NOW)["next_poll_seconds"] is None
+    # trigger kwargs that are not valid wait settings (written by a task: a DAG's editor controls them)
+    assert job_row(deferred_record(wait=None), running_job(), now=NOW)["next_poll_seconds"] is None
 
 
 def test_a_record_whose_job_is_not_verified_shows_nothing_of_the_job_or_the_manifest() -> None:
