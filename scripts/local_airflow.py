@@ -30,7 +30,9 @@ triggers move to a live one, a dead worker's tasks are retried on another): ``up
 left of that component's process group, and records it; ``status`` lists it under ``dead`` and exits 3 (its
 ``exit_code`` is null for the second before ``up`` has recorded it);
 ``restart NAME`` starts it again (any Airflow component; not the database, the broker or an emulator), and
-``up --restart-dead`` restarts each dead Airflow component at once, as a supervisor would.
+``up --restart-dead`` restarts each dead Airflow component, as a supervisor would: at once after a run of a minute
+or more; after 5 s, doubling up to 2 min, while it dies within a minute of each start
+(``scripts/deployment/backoff.py``).
 
 Start-up, measured on a shared 2-core machine: 15 to 30 s from nothing to a healthy SQLite deployment (the
 database is a copy of a migrated SQLite file cached once per machine and Airflow version, under a second; then the

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from scripts.deployment.backoff import RestartBackoff
 from scripts.deployment.core import STATE_FILE, LocalAirflow
 from scripts.deployment.inspect import Inspection
 from scripts.deployment.processes import AirflowError, EmulatorSpec
@@ -119,7 +120,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     up.add_argument(
         "--restart-dead",
         action="store_true",
-        help="restart an Airflow component as soon as it dies (default: report it and run on without it)",
+        help="restart an Airflow component when it dies: at once after a run of a minute or more; after 5 s, "
+        "doubling up to 2 min, while it dies within a minute of each start (default: report it and run on)",
     )
     status = sub.add_parser(
         "status",
@@ -175,9 +177,10 @@ def _up(args: argparse.Namespace) -> int:
         phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in deployment.timings.items())
         print(f"Ready in {deployment.startup_seconds:.1f}s ({phases}). Press Ctrl-C to stop.", flush=True)
         try:
+            backoff = RestartBackoff() if args.restart_dead else None
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
-                    _supervise(deployment, restart_dead=args.restart_dead)
+                    _supervise(deployment, backoff=backoff)
                     time.sleep(1)
         finally:
             assert deployment.home is not None
@@ -186,22 +189,33 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _supervise(deployment: LocalAirflow, *, restart_dead: bool) -> None:
-    """One round of ``up``'s watch: report (and with ``restart_dead`` restart) dead components; carry out the
-    restart requests that ``restart`` left in the home."""
+def _supervise(deployment: LocalAirflow, *, backoff: RestartBackoff | None, now: float | None = None) -> None:
+    """One round of ``up``'s watch: report dead components (with ``backoff``, ``--restart-dead``: schedule their
+    restarts and carry out those that are due); carry out the restart requests that ``restart`` left in the home."""
+    now = time.monotonic() if now is None else now
     for name in deployment.reap_dead():
         proc = deployment.processes[name]
         code = proc.process.poll() if proc.process is not None else None
         print(f"{name} (pid {proc.pid}) died with exit code {code}; log: {proc.log_path}", flush=True)
-        if restart_dead and name in deployment.restartable:
-            print(f"{name} restarted (pid {deployment.restart_component(name).pid})", flush=True)
+        if backoff is not None and name in deployment.restartable:
+            wait = backoff.on_death(name, ran_for=now - proc.started_at, now=now) - now
+            if wait > 0:
+                print(
+                    f"  it died {backoff.quick_deaths[name]} time(s) in a row within "
+                    f"{backoff.stable_after:.0f} s of its start: restarting it in {wait:.0f} s",
+                    flush=True,
+                )
         elif name in deployment.restartable:
             print(f"  the deployment runs on without it; `local_airflow.py restart {name}` starts it", flush=True)
+    for name in backoff.due(now=now) if backoff is not None else []:
+        print(f"{name} restarted (pid {deployment.restart_component(name).pid})", flush=True)
     assert deployment.home is not None
     requests = deployment.home / REQUESTS_DIR
     for request in sorted(requests.glob("*.json")) if requests.is_dir() else []:
         name = str(json.loads(request.read_text())["component"])
         request.unlink()
+        if backoff is not None:
+            backoff.forget(name)
         try:
             print(f"{name} restarted on request (pid {deployment.restart_component(name).pid})", flush=True)
         except ValueError as exc:
