@@ -39,6 +39,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests (``slow``) first, the real-deployment ones (``e2e``) left where they are: xdist hands tests
+    out in this order, so a long test (many of them mostly wait: back-offs, jobs) runs while the short ones fill the
+    other workers, instead of starting last and ending the run alone."""
+    positions = [index for index, item in enumerate(items) if item.get_closest_marker("e2e") is None]
+    ordered = sorted((items[index] for index in positions), key=lambda item: item.get_closest_marker("slow") is None)
+    for index, item in zip(positions, ordered, strict=True):
+        items[index] = item
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n``: tests spread one by one, the modules of ``ONE_WORKER_MODULES`` whole (``xdist_scheduling``)."""
     if config.getvalue("dist") != "load":

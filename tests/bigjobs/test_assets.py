@@ -28,6 +28,7 @@ def asset_extras(uri: str) -> list[dict[str, Any]]:
         return [dict(row.extra or {}) for row in rows]
 
 
+@pytest.mark.slow
 def test_create_and_results_asset_extras(run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path) -> None:
     prompts = ["one two", "three"]
     params = {"model": "gemini-2.5-flash", "src": prompts, "conn_id": GEMINI_CONN_ID, "destination": str(tmp_path)}
@@ -67,6 +68,7 @@ def test_combine_asset_extra(run_built_dag: Any, fast_emulator: EmulatorHandle, 
     assert extra["results"] == 5 and extra["usage"] == expected_usage(prompts)
 
 
+@pytest.mark.slow
 def test_combine_asset_extra_reports_the_worst_shard_state(
     run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:

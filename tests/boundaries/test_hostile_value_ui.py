@@ -61,6 +61,7 @@ def ti_path(dag_id: str, run_id: str) -> str:
     return "/api/ti?" + urlencode({"dag_id": dag_id, "run_id": run_id, "task_id": "create", "map_index": -1})
 
 
+@pytest.mark.slow
 def test_a_hostile_display_name_is_text_on_every_page(
     ui: TestClient, token: Any, run_dag: Any, emulator: EmulatorHandle
 ) -> None:

@@ -45,6 +45,7 @@ def shard_texts(emulator: EmulatorHandle, tmp_path: Path, backend: str) -> list[
     return [path.read_text() for path in sorted((tmp_path / "shards").iterdir())]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["local", "gcs"])
 def test_another_run_splitting_into_the_same_folder_never_changes_this_runs_answers(
     run_built_dag: Any, fast_emulator: EmulatorHandle, tmp_path: Path, backend: str

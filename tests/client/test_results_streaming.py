@@ -43,6 +43,7 @@ def generated_body(lines: int, chunk_bytes: int = 64 * 1024) -> Iterator[bytes]:
         yield bytes(buffer)
 
 
+@pytest.mark.slow
 @respx.mock
 def test_hundreds_of_megabytes_in_bounded_memory() -> None:
     lines = 64_000  # about 258 MB

@@ -10,6 +10,7 @@ import asyncio
 from contextlib import AsyncExitStack
 
 import httpx
+import pytest
 
 from airflow_provider_genai_batch.emulator import EmulatorHandle
 
@@ -17,6 +18,7 @@ POLLERS = 2000
 CLIENTS = 100
 
 
+@pytest.mark.slow
 async def test_two_thousand_concurrent_pollers(emu: EmulatorHandle) -> None:
     emu.add_outcome("STUCK_PENDING")
     per_client = POLLERS // CLIENTS

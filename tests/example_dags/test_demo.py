@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_demo_script_shows_the_jobs_life_and_results() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GENAI_BATCH"))}
     completed = subprocess.run(

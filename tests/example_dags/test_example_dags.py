@@ -224,6 +224,7 @@ def test_completion_policy_answers_every_row_once(example_bag: Any, emulator: An
     assert emulator.stats()["jobs_created"] == 2
 
 
+@pytest.mark.slow
 def test_completion_on_shards_answers_every_row_once(example_bag: Any, emulator: Any) -> None:
     # Shard 0 (rows 0-3): row 1 fails with 429, its follow-up answers it. Shard 1 (rows 4-7) EXPIRES after one
     # row (no results): its follow-up sends all four again. Shard 2 (rows 8-9) answers at once.

@@ -137,6 +137,7 @@ async def _trigger_phase(emulator: EmulatorHandle, *, faults: bool) -> dict[str,
     }
 
 
+@pytest.mark.slow
 async def test_triggers_under_faults(emulator: EmulatorHandle, close_async_clients: None) -> None:
     clean = await _trigger_phase(emulator, faults=False)
     faulted = await _trigger_phase(emulator, faults=True)
@@ -221,6 +222,7 @@ def _operator_phase(emulator: EmulatorHandle, path: Path, *, faults: bool) -> di
 OPERATOR_SOAK_RETRIES = 8
 
 
+@pytest.mark.slow
 def test_sync_operators_under_faults(
     emulator: EmulatorHandle,
     dags_folder: Path,

@@ -256,6 +256,7 @@ def test_spool_orders_any_indices_stably(tmp_path: Path, indices: list[int]) -> 
     assert (tmp_path / "out").read_text().splitlines() == expected
 
 
+@pytest.mark.slow
 def test_reordering_a_large_result_set_stays_in_bounded_memory(tmp_path: Path) -> None:
     count, stride = 200_000, 7919  # i * stride mod count visits every index once: a lazy permutation
 
