@@ -31,7 +31,7 @@ import json
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -281,7 +281,8 @@ def submit_followup(
     log: Any,
     lookup_max_jobs: int,
 ) -> BatchJob:
-    """Attempt ``attempt``'s job for ``rows``: found by its key when an earlier try made it, else created once."""
+    """Attempt ``attempt``'s job for ``rows``: found by its key when an earlier try made it (then nothing of the
+    input is read again), else cut from the input and created once."""
     from airflow_provider_genai_batch.operators._shard_refs import run_token
     from airflow_provider_genai_batch.operators._submission import (
         TaskStateJobStore,
@@ -293,29 +294,38 @@ def submit_followup(
 
     key = followup_key(parent_key, attempt)
     config, naming = job_naming(request.config, request.display_name, task_id=context["ti"].task_id)
-    with _subset(hook, FollowupInput.of(request.src), rows, attempt=attempt, token=run_token(context)) as (
-        src,
-        check,
-    ):
-        prepared = hook.prepare_create(
-            model=request.model, src=src, config=config, embeddings=request.embeddings, naming=naming
+    given = FollowupInput.of(request.src)
+    log.info("Attempt %d: %d rows to resubmit, key %s", attempt, len(rows), key)
+    with ExitStack() as resources:
+        made: list[tuple[Any, Any]] = []  # the prepared create and its check, once made
+
+        def cut_and_create() -> BatchJob:
+            """Called only when the look-up found no job of this attempt: then the rows are cut (a remote input
+            downloaded) and prepared, once; an ambiguous create sent again sends the same prepared request."""
+            if not made:
+                src, check = resources.enter_context(
+                    _subset(hook, given, rows, attempt=attempt, token=run_token(context))
+                )
+                prepared = hook.prepare_create(
+                    model=request.model, src=src, config=config, embeddings=request.embeddings, naming=naming
+                )
+                resources.callback(prepared.cleanup.close)
+                prepared.key(key)
+                made.append((prepared, check))
+            prepared, check = made[0]
+            return _checked_create(hook, prepared, check)
+
+        submission = submit_once(
+            hook,
+            key=key,
+            create=cut_and_create,
+            created_after=lookup_bound(context),
+            store=TaskStateJobStore({}, log),  # the task's store holds attempt 1 only
+            force_rerun=False,
+            log=log,
+            lookup_max_jobs=lookup_max_jobs,
+            accept_ended=True,
         )
-        try:
-            prepared.key(key)
-            log.info("Attempt %d: %d rows to resubmit, key %s", attempt, len(rows), key)
-            submission = submit_once(
-                hook,
-                key=key,
-                create=lambda: _checked_create(hook, prepared, check),
-                created_after=lookup_bound(context),
-                store=TaskStateJobStore({}, log),  # the task's store holds attempt 1 only
-                force_rerun=False,
-                log=log,
-                lookup_max_jobs=lookup_max_jobs,
-                accept_ended=True,
-            )
-        finally:
-            prepared.cleanup.close()
     return submission.job
 
 

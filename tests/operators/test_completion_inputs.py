@@ -115,3 +115,44 @@ def test_follow_up_objects_are_named_for_the_shard_or_the_run_and_the_attempt() 
         followup_object_uri(shard, attempt=2, token="t") == "gs://b/in/r.shards/r.run-aaaa.shard-00001.attempt-02.jsonl"
     )
     assert followup_object_uri(plain, attempt=3, token="0123") == "gs://b/in/requests.run-0123.attempt-03.jsonl"
+
+
+def test_a_retry_that_finds_its_follow_up_reads_nothing_of_the_input(emulator: Any) -> None:
+    """A try that finds attempt 2's job by its key (an earlier try made it) cuts nothing: a ``files/`` input is not
+    downloaded again. Here the file is gone before the retry, so a cut would fail with 404."""
+    import logging
+    from types import SimpleNamespace
+
+    from airflow_provider_genai_batch.client import ClientSettings, GenAIBatchClient
+    from airflow_provider_genai_batch.hooks.genai_batch import GenAIBatchHook
+    from airflow_provider_genai_batch.operators._completion import submit_followup
+    from airflow_provider_genai_batch.operators._submission import CreateRequest
+    from tests.conftest import GEMINI_CONN_ID
+
+    requests = [{"contents": f"prompt {i}", "metadata": {"key": f"k{i}"}} for i in range(4)]
+    settings = ClientSettings(backend="gemini", api_key=emulator.api_key, base_url=emulator.base_url)
+    with GenAIBatchClient(settings) as client:
+        uploaded = client.files.upload(requests).name
+    ti = SimpleNamespace(dag_id="d", task_id="create", run_id="r", map_index=-1)
+    request = CreateRequest(model="gemini-2.5-flash", src=uploaded, config=None, display_name=None)
+
+    def followup() -> Any:
+        return submit_followup(
+            GenAIBatchHook(genai_batch_conn_id=GEMINI_CONN_ID),
+            {"ti": ti},
+            request,
+            parent_key="0123456789abcdef01234567",
+            attempt=2,
+            rows=[1, 3],
+            log=logging.getLogger("completion.retry"),
+            lookup_max_jobs=100,
+        )
+
+    first = followup()  # try 1: the rows cut from the downloaded file, uploaded, created
+    assert emulator.stats()["requests"]["files.download"] == 1
+    with GenAIBatchClient(settings) as client:
+        client.files.delete(name=uploaded)
+    again = followup()  # try 2: the look-up finds attempt 2; nothing is cut
+    assert again.name == first.name
+    stats = emulator.stats()
+    assert stats["jobs_created"] == 1 and stats["requests"]["files.download"] == 1
