@@ -189,10 +189,10 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _supervise(deployment: LocalAirflow, *, backoff: RestartBackoff | None, now: float | None = None) -> None:
+def _supervise(deployment: LocalAirflow, *, backoff: RestartBackoff | None) -> None:
     """One round of ``up``'s watch: report dead components (with ``backoff``, ``--restart-dead``: schedule their
     restarts and carry out those that are due); carry out the restart requests that ``restart`` left in the home."""
-    now = time.monotonic() if now is None else now
+    now = time.monotonic()
     for name in deployment.reap_dead():
         proc = deployment.processes[name]
         code = proc.process.poll() if proc.process is not None else None
